@@ -1,0 +1,1 @@
+"""timeseries app of the FFN study (work in progress: see the issue tracker)."""

@@ -1,0 +1,1 @@
+"""vision app of the FFN study (work in progress: see the issue tracker)."""
