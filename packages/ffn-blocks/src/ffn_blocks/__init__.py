@@ -1,0 +1,43 @@
+"""Feed-forward (FFN/MLP) blocks with one constructor contract, shared by every app of the FFN study.
+
+Every block maps ``(*, in_features) -> (*, out_features)`` and is built as ``Block(in_features,
+out_features, *, hidden_features=None, act=..., bias=True, dropout=0.0, norm=None, ...)``.
+This module is the one import path configs use: ``class_path: ffn_blocks.SwiGLU``.
+"""
+
+from .base import DEFAULT_EXPANSION, FeedForward, FeedForwardFactory, reparameterize
+from .glu import GLU, GeGLU, SwiGLU
+from .mlp import MLP
+from .norm import LastDimBatchNorm
+from .repa import RePaMLP
+from .structured import (
+    BlockDenseLinear,
+    BlockDenseMLP,
+    BlockShuffleLinear,
+    BlockShuffleMLP,
+    LowRankLinear,
+    LowRankMLP,
+    set_guide_ratio,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_EXPANSION",
+    "GLU",
+    "MLP",
+    "BlockDenseLinear",
+    "BlockDenseMLP",
+    "BlockShuffleLinear",
+    "BlockShuffleMLP",
+    "FeedForward",
+    "FeedForwardFactory",
+    "GeGLU",
+    "LastDimBatchNorm",
+    "LowRankLinear",
+    "LowRankMLP",
+    "RePaMLP",
+    "SwiGLU",
+    "reparameterize",
+    "set_guide_ratio",
+]

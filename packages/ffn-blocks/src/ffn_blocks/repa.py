@@ -1,0 +1,212 @@
+"""`RePaMLP`: an FFN with idle (linear) hidden channels that merge away at inference.
+
+From "RePaViT: Scalable Vision Transformer Acceleration via Structural Reparameterization on Feedforward
+Network Layers" (Xu et al., ICML 2025, https://arxiv.org/abs/2505.21847). A fraction ``idle_ratio`` of
+the hidden channels skips the activation, so their contribution ``W₂ᵢ W₁ᵢ x`` is linear and folds into
+one ``out × in`` matrix, together with a preceding BatchNorm and the residual shortcut. At the default
+idle ratio 0.75 and 4× expansion a ``C → C`` block keeps ``3C²`` of its ``8C²`` multiply-adds.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import FeedForward, check_ratio
+from .mlp import TwoLayerFeedForward
+
+__all__ = ["RePaMLP", "RePaMLPInference"]
+
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+
+
+class RePaMLP(TwoLayerFeedForward):
+    """MLP whose first ``ceil(hidden · (1 − idle_ratio))`` hidden channels are activated, the rest idle.
+
+    ``y = [x +] W₂ [act(W₁ₐ n(x)); W₁ᵢ n(x)] + b₂`` with ``n`` the optional pre-norm. In eval mode
+    `reparameterize` returns a `RePaMLPInference` computing the same function with two matmuls:
+    ``y = M x + c + W₂ₐ act(W₁ₐ' x + b₁ₐ')``, where ``M`` holds the idle path, the folded BatchNorm and
+    the shortcut's identity.
+
+    Args:
+        in_features: size of the input's last dimension.
+        out_features: size of the output's last dimension.
+        hidden_features: hidden width (default ``4 * in_features``).
+        act: activation factory, applied to the active channels only.
+        bias: learn additive biases.
+        dropout: dropout probability after the activation and after the output layer (training only).
+        norm: optional pre-norm factory. A BatchNorm (e.g. `LastDimBatchNorm`, as RePaViT uses) folds
+            into the merged weights; any other norm is kept in front of the merged block.
+        idle_ratio: fraction θ of hidden channels without activation, in ``[0, 1)``.
+        shortcut: add the input to the output (RePaViT's residual); needs ``in_features == out_features``.
+
+    Shape:
+        - Input: ``(*, in_features)``
+        - Output: ``(*, out_features)``
+
+    Example:
+        >>> block = RePaMLP(64, 64, norm=LastDimBatchNorm, shortcut=True).eval()
+        >>> fast = block.reparameterize()
+        >>> x = torch.randn(8, 64)
+        >>> torch.allclose(block(x), fast(x), atol=1e-5)
+        True
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        hidden_features: int | None = None,
+        act: Callable[[], nn.Module] = nn.GELU,
+        bias: bool = True,
+        dropout: float = 0.0,
+        norm: Callable[[int], nn.Module] | None = None,
+        idle_ratio: float = 0.75,
+        shortcut: bool = False,
+    ) -> None:
+        name = type(self).__name__
+        check_ratio(name, "idle_ratio", idle_ratio)
+        if shortcut and in_features != out_features:
+            widths = f"got {in_features} and {out_features}"
+            raise ValueError(f"{name}: shortcut=True needs in_features == out_features, {widths}")
+        super().__init__(
+            in_features,
+            out_features,
+            hidden_features=hidden_features,
+            act=act,
+            bias=bias,
+            dropout=dropout,
+            norm=norm,
+            linear=nn.Linear,
+        )
+        self.idle_ratio = idle_ratio
+        # round() first: 10 · (1 − 0.7) is 3.0000000000000004 in floating point, whose ceil is 4.
+        self.active_features = math.ceil(round(self.hidden_features * (1.0 - idle_ratio), 9))
+        self.shortcut = shortcut
+        self.reset_parameters()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        h = self.fc1(self.norm(x))
+        a = self.active_features
+        h = torch.cat([self.act(h[..., :a]), h[..., a:]], dim=-1)
+        y = self.drop2(self.fc2(self.drop1(h)))
+        return x + y if self.shortcut else y
+
+    @torch.no_grad()
+    def reparameterize(self) -> RePaMLPInference:
+        """Merge the idle path, a BatchNorm pre-norm and the shortcut; equal to this block in eval mode."""
+        a = self.active_features
+        w1, b1 = self.fc1.weight, _bias_or_zeros(self.fc1)
+        w2, b2 = self.fc2.weight, _bias_or_zeros(self.fc2)
+        affine = _batchnorm_affine(self.norm)
+        pre_norm: nn.Module | None = None
+        if affine is not None:  # fc1(s ⊙ x + t) = (W₁ diag(s)) x + (W₁ t + b₁)
+            scale, shift = affine
+            w1, b1 = w1 * scale, b1 + w1 @ shift
+        elif not isinstance(self.norm, nn.Identity):
+            pre_norm = copy.deepcopy(self.norm)
+        linear = w2[:, a:] @ w1[a:]
+        linear_bias = w2[:, a:] @ b1[a:] + b2
+        merged_shortcut = self.shortcut and pre_norm is None
+        if merged_shortcut:
+            linear = linear + torch.eye(self.in_features, dtype=linear.dtype, device=linear.device)
+        return RePaMLPInference(
+            self.in_features,
+            self.out_features,
+            active_weight=w1[:a],
+            active_bias=b1[:a],
+            output_weight=w2[:, :a],
+            linear_weight=linear,
+            linear_bias=linear_bias,
+            act=copy.deepcopy(self.act),
+            pre_norm=pre_norm,
+            shortcut=self.shortcut and not merged_shortcut,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{super().extra_repr()}, idle_ratio={self.idle_ratio}, active_features={self.active_features}, "
+            f"shortcut={self.shortcut}"
+        )
+
+
+class RePaMLPInference(FeedForward):
+    """The merged form of a `RePaMLP`: ``y = M x + c + W₂ₐ act(W₁ₐ x + b₁ₐ)`` in two matmuls.
+
+    The active projection and the merged linear path share one ``(a + out) × in`` matmul; the output
+    projection adds onto the linear path. Built by `RePaMLP.reparameterize`, not by hand.
+
+    Args:
+        in_features: size of the input's last dimension.
+        out_features: size of the output's last dimension.
+        active_weight: ``(a, in)`` first-layer rows of the active channels (pre-norm folded in).
+        active_bias: ``(a,)``.
+        output_weight: ``(out, a)`` second-layer columns of the active channels.
+        linear_weight: ``(out, in)`` merged idle path (plus identity when the shortcut is merged).
+        linear_bias: ``(out,)`` merged biases.
+        act: the activation module.
+        pre_norm: a norm that could not be folded (e.g. LayerNorm), applied first; None when folded.
+        shortcut: add the input at the end (only when the shortcut could not be merged).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        active_weight: torch.Tensor,
+        active_bias: torch.Tensor,
+        output_weight: torch.Tensor,
+        linear_weight: torch.Tensor,
+        linear_bias: torch.Tensor,
+        act: nn.Module,
+        pre_norm: nn.Module | None = None,
+        shortcut: bool = False,
+    ) -> None:
+        super().__init__(in_features, out_features, hidden_features=active_weight.shape[0])
+        self.active_features = active_weight.shape[0]
+        self.input_weight = nn.Parameter(torch.cat([linear_weight, active_weight]).contiguous())
+        self.input_bias = nn.Parameter(torch.cat([linear_bias, active_bias]).contiguous())
+        self.output_weight = nn.Parameter(output_weight.contiguous())
+        self.act = act
+        self.pre_norm = pre_norm if pre_norm is not None else nn.Identity()
+        self.shortcut = shortcut
+
+    def reset_parameters(self) -> None:
+        raise RuntimeError("RePaMLPInference holds merged weights; re-initialize the training-form RePaMLP")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        z = F.linear(self.pre_norm(x), self.input_weight, self.input_bias)
+        linear, active = z.split([self.out_features, self.active_features], dim=-1)
+        y = linear + F.linear(self.act(active), self.output_weight)
+        return x + y if self.shortcut else y
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, active_features={self.active_features}, shortcut={self.shortcut}"
+
+
+def _bias_or_zeros(linear: nn.Linear) -> torch.Tensor:
+    if linear.bias is not None:
+        return linear.bias
+    return torch.zeros(linear.out_features, dtype=linear.weight.dtype, device=linear.weight.device)
+
+
+def _batchnorm_affine(norm: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(scale, shift)`` of a BatchNorm's eval-mode map ``x ↦ scale ⊙ x + shift``; else None."""
+    if not isinstance(norm, _BATCH_NORMS) or norm.running_mean is None or norm.running_var is None:
+        return None
+    scale = torch.rsqrt(norm.running_var + norm.eps)
+    if norm.weight is not None:
+        scale = scale * norm.weight
+    shift = -norm.running_mean * scale
+    if norm.bias is not None:
+        shift = shift + norm.bias
+    return scale, shift

@@ -1,0 +1,1 @@
+"""Shared Lightning glue for the FFN apps."""
