@@ -33,6 +33,7 @@ def test_swiglu_is_value_times_silu_gate():
 
 def test_gate_activations_by_class():
     assert isinstance(GLU(4, 4).act, nn.Sigmoid)
+    assert isinstance(GLU(4, 4, gate_act=nn.Tanh).act, nn.Tanh)
     assert isinstance(SwiGLU(4, 4).act, nn.SiLU)
     assert isinstance(GeGLU(4, 4).act, nn.GELU)
 

@@ -44,6 +44,35 @@ class TestSelfGuidedLowRankMLP(FeedForwardContract):
         return block
 
 
+class TestLowRankMLPNarrowHead(FeedForwardContract):
+    block = LowRankMLP
+    out_features = 1
+
+
+class TestBlockDenseMLPNarrowHead(FeedForwardContract):
+    block = BlockDenseMLP
+    out_features = 3
+    init_args = {"rank": 8}
+
+
+class TestBlockShuffleMLPNarrowHead(FeedForwardContract):
+    block = BlockShuffleMLP
+    out_features = 10
+
+
+def test_narrow_output_layers_stay_dense_and_wide_ones_structured():
+    assert isinstance(LowRankMLP(16, 1).fc2, torch.nn.Linear)
+    assert isinstance(LowRankMLP(16, 16, rank=4).fc2, LowRankLinear)
+    assert isinstance(BlockDenseMLP(16, 8, rank=8).fc2, torch.nn.Linear)
+    assert isinstance(BlockDenseMLP(16, 12, rank=8).fc2, BlockDenseLinear)
+    assert isinstance(BlockShuffleMLP(16, 10).fc2, torch.nn.Linear)
+    assert isinstance(BlockShuffleMLP(16, 12).fc2, BlockShuffleLinear)
+    assert all(
+        isinstance(m.fc1, LowRankLinear | BlockDenseLinear | BlockShuffleLinear)
+        for m in (LowRankMLP(16, 1), BlockDenseMLP(16, 1), BlockShuffleMLP(16, 1))
+    )
+
+
 def count(module):
     return sum(p.numel() for p in module.parameters())
 
@@ -145,9 +174,13 @@ def test_set_guide_ratio_counts_and_survives_checkpoints():
     [
         (
             lambda: LowRankMLP(16, 16, rank=16),
-            r"LowRankMLP: rank=16 must be < min\(in_features, hidden_features, out_features\)=16",
+            r"LowRankMLP: rank=16 must be < min\(in_features, hidden_features\)=16",
         ),
-        (lambda: LowRankMLP(16, 8, rank=9), r"rank=9 must be < .*=8"),
+        (lambda: LowRankMLP(16, 8, hidden_features=8, rank=9), r"rank=9 must be < .*=8"),
+        (
+            lambda: LowRankLinear(8, 6, rank=6),
+            r"LowRankLinear: rank=6 must be < min\(in_features, out_features\)=6",
+        ),
         (lambda: LowRankLinear(8, 8, rank=0), r"LowRankLinear: rank=0 must be a positive integer"),
         (
             lambda: BlockDenseMLP(18, 18, num_blocks=4),
@@ -155,8 +188,12 @@ def test_set_guide_ratio_counts_and_survives_checkpoints():
         ),
         (lambda: BlockDenseMLP(16, 16, num_blocks=4, rank=6), r"rank=6 must be divisible by num_blocks=4"),
         (
-            lambda: BlockShuffleMLP(16, 10, num_blocks=4),
-            r"BlockShuffleMLP: out_features=10 must be divisible by num_blocks=4",
+            lambda: BlockShuffleMLP(18, 16, num_blocks=4),
+            r"BlockShuffleMLP: in_features=18 must be divisible by num_blocks=4",
+        ),
+        (
+            lambda: BlockShuffleLinear(16, 10, num_blocks=4),
+            r"BlockShuffleLinear: out_features=10 must be divisible by num_blocks=4",
         ),
         (
             lambda: BlockShuffleMLP(16, 16, hidden_features=30, num_blocks=4),

@@ -13,10 +13,11 @@ __all__ = ["MLP"]
 
 
 class TwoLayerFeedForward(FeedForward):
-    """``norm → linear → act → dropout → linear → dropout`` with the linear layers built by a factory.
+    """``norm → linear → act → dropout → linear → dropout`` with the linear layers built by factories.
 
     The shared skeleton of `MLP` (``linear=nn.Linear``) and the structured FFNs (low-rank, block-dense,
-    block-shuffle linears). Not a public block: its ``linear`` argument is what the public blocks fix.
+    block-shuffle linears). Not a public block: its ``linear`` arguments are what the public blocks fix.
+    ``output_linear`` builds the second layer (default: ``linear``).
     """
 
     def __init__(
@@ -30,6 +31,7 @@ class TwoLayerFeedForward(FeedForward):
         dropout: float,
         norm: Callable[[int], nn.Module] | None,
         linear: Callable[..., nn.Module],
+        output_linear: Callable[..., nn.Module] | None = None,
     ) -> None:
         super().__init__(in_features, out_features, hidden_features)
         check_ratio(type(self).__name__, "dropout", dropout)
@@ -37,7 +39,7 @@ class TwoLayerFeedForward(FeedForward):
         self.fc1 = linear(in_features, self.hidden_features, bias=bias)
         self.act = act()
         self.drop1 = nn.Dropout(dropout)
-        self.fc2 = linear(self.hidden_features, out_features, bias=bias)
+        self.fc2 = (output_linear or linear)(self.hidden_features, out_features, bias=bias)
         self.drop2 = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

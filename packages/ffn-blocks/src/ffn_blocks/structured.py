@@ -250,8 +250,26 @@ def _check_rank(owner: str, rank: object, widths: dict[str, int]) -> None:
         raise ValueError(f"{owner}: rank={rank} must be < min({names})={limit}")
 
 
+def _widths(owner: str, in_features: int, out_features: int, hidden_features: int | None) -> dict[str, int]:
+    """The three widths a two-layer block uses, checked, with the default hidden width filled in."""
+    widths = {
+        "in_features": in_features,
+        "hidden_features": DEFAULT_EXPANSION * in_features if hidden_features is None else hidden_features,
+        "out_features": out_features,
+    }
+    for name, value in widths.items():
+        check_positive_int(owner, name, value)
+    return widths
+
+
+# The output layer (hidden → out) of a structured MLP stays a dense nn.Linear when the structure cannot
+# hold it (a rank at or above out_features, or out_features not a multiple of num_blocks): that is the
+# case of narrow heads (a score, a few classes, RGB), where the dense layer is also the cheaper one.
+# in_features and hidden_features, the widths the structure exists to compress, are checked strictly.
+
+
 class LowRankMLP(TwoLayerFeedForward):
-    """`MLP` whose two linears are `LowRankLinear` (Wei et al., NeurIPS 2024).
+    """`MLP` whose linears are `LowRankLinear` (Wei et al., NeurIPS 2024).
 
     Args:
         in_features: size of the input's last dimension.
@@ -261,7 +279,8 @@ class LowRankMLP(TwoLayerFeedForward):
         bias: learn additive biases.
         dropout: dropout probability after the activation and after the output layer.
         norm: optional normalization factory applied to the input.
-        rank: rank of both factorizations; default ``min(in, hidden, out) // 4``. Must be below each width.
+        rank: rank of the factorizations, below ``min(in_features, hidden_features)``; default a quarter
+            of that. The output layer is factorized only when ``rank < out_features`` (else dense).
         self_guided: add dense guide weights for self-guided training (see `set_guide_ratio`).
 
     Shape:
@@ -283,9 +302,11 @@ class LowRankMLP(TwoLayerFeedForward):
         self_guided: bool = False,
     ) -> None:
         widths = _widths(type(self).__name__, in_features, out_features, hidden_features)
+        compressed = {k: widths[k] for k in ("in_features", "hidden_features")}
         if rank is None:
-            rank = max(1, min(widths.values()) // 4)
-        _check_rank(type(self).__name__, rank, widths)
+            rank = max(1, min(compressed.values()) // 4)
+        _check_rank(type(self).__name__, rank, compressed)
+        linear = partial(LowRankLinear, rank=rank, self_guided=self_guided)
         super().__init__(
             in_features,
             out_features,
@@ -294,7 +315,8 @@ class LowRankMLP(TwoLayerFeedForward):
             bias=bias,
             dropout=dropout,
             norm=norm,
-            linear=partial(LowRankLinear, rank=rank, self_guided=self_guided),
+            linear=linear,
+            output_linear=linear if rank < out_features else nn.Linear,
         )
         self.rank = rank
         self.reset_parameters()
@@ -304,7 +326,7 @@ class LowRankMLP(TwoLayerFeedForward):
 
 
 class BlockDenseMLP(TwoLayerFeedForward):
-    """`MLP` whose two linears are `BlockDenseLinear` (block-diagonal then dense; Wei et al., 2024).
+    """`MLP` whose linears are `BlockDenseLinear` (block-diagonal then dense; Wei et al., 2024).
 
     Args:
         in_features: size of the input's last dimension.
@@ -315,8 +337,9 @@ class BlockDenseMLP(TwoLayerFeedForward):
         dropout: dropout probability after the activation and after the output layer.
         norm: optional normalization factory applied to the input.
         num_blocks: diagonal blocks; ``in_features``, ``hidden_features`` and ``rank`` must be multiples.
-        rank: width between the block-diagonal and the dense map; default about
-            ``min(in, hidden, out) // 4`` rounded down to a multiple of ``num_blocks``.
+        rank: width between the block-diagonal and the dense map, below ``min(in_features,
+            hidden_features)``; default about a quarter of that, a multiple of ``num_blocks``. The output
+            layer is block-dense only when ``rank < out_features`` (else dense).
         self_guided: add dense guide weights for self-guided training (see `set_guide_ratio`).
 
     Shape:
@@ -340,13 +363,14 @@ class BlockDenseMLP(TwoLayerFeedForward):
     ) -> None:
         name = type(self).__name__
         widths = _widths(name, in_features, out_features, hidden_features)
+        compressed = {k: widths[k] for k in ("in_features", "hidden_features")}
         check_positive_int(name, "num_blocks", num_blocks)
         if rank is None:
-            rank = num_blocks * max(1, min(widths.values()) // (4 * num_blocks))
-        _check_rank(name, rank, widths)
-        check_divisible(name, "in_features", in_features, "num_blocks", num_blocks)
-        check_divisible(name, "hidden_features", widths["hidden_features"], "num_blocks", num_blocks)
-        check_divisible(name, "rank", rank, "num_blocks", num_blocks)
+            rank = num_blocks * max(1, min(compressed.values()) // (4 * num_blocks))
+        _check_rank(name, rank, compressed)
+        for width_name, width in (*compressed.items(), ("rank", rank)):
+            check_divisible(name, width_name, width, "num_blocks", num_blocks)
+        linear = partial(BlockDenseLinear, num_blocks=num_blocks, rank=rank, self_guided=self_guided)
         super().__init__(
             in_features,
             out_features,
@@ -355,7 +379,8 @@ class BlockDenseMLP(TwoLayerFeedForward):
             bias=bias,
             dropout=dropout,
             norm=norm,
-            linear=partial(BlockDenseLinear, num_blocks=num_blocks, rank=rank, self_guided=self_guided),
+            linear=linear,
+            output_linear=linear if rank < out_features else nn.Linear,
         )
         self.num_blocks = num_blocks
         self.rank = rank
@@ -366,7 +391,7 @@ class BlockDenseMLP(TwoLayerFeedForward):
 
 
 class BlockShuffleMLP(TwoLayerFeedForward):
-    """`MLP` whose two linears are `BlockShuffleLinear` (two block-diagonals and a shuffle; Wei et al., 2024).
+    """`MLP` whose linears are `BlockShuffleLinear` (two block-diagonals and a shuffle; Wei et al., 2024).
 
     Args:
         in_features: size of the input's last dimension.
@@ -376,8 +401,9 @@ class BlockShuffleMLP(TwoLayerFeedForward):
         bias: learn additive biases.
         dropout: dropout probability after the activation and after the output layer.
         norm: optional normalization factory applied to the input.
-        num_blocks: diagonal blocks; the three widths must be multiples of it. Every output channel sees
-            every input once ``min(in, out) / num_blocks ≥ num_blocks`` in each layer.
+        num_blocks: diagonal blocks; ``in_features`` and ``hidden_features`` must be multiples. The
+            output layer is block-shuffle only when ``out_features`` is a multiple too (else dense).
+            Every output channel sees every input once ``min(in, out) / num_blocks ≥ num_blocks``.
         self_guided: add dense guide weights for self-guided training (see `set_guide_ratio`).
 
     Shape:
@@ -399,9 +425,11 @@ class BlockShuffleMLP(TwoLayerFeedForward):
         self_guided: bool = False,
     ) -> None:
         name = type(self).__name__
+        widths = _widths(name, in_features, out_features, hidden_features)
         check_positive_int(name, "num_blocks", num_blocks)
-        for width_name, width in _widths(name, in_features, out_features, hidden_features).items():
-            check_divisible(name, width_name, width, "num_blocks", num_blocks)
+        for width_name in ("in_features", "hidden_features"):
+            check_divisible(name, width_name, widths[width_name], "num_blocks", num_blocks)
+        linear = partial(BlockShuffleLinear, num_blocks=num_blocks, self_guided=self_guided)
         super().__init__(
             in_features,
             out_features,
@@ -410,25 +438,14 @@ class BlockShuffleMLP(TwoLayerFeedForward):
             bias=bias,
             dropout=dropout,
             norm=norm,
-            linear=partial(BlockShuffleLinear, num_blocks=num_blocks, self_guided=self_guided),
+            linear=linear,
+            output_linear=linear if out_features % num_blocks == 0 else nn.Linear,
         )
         self.num_blocks = num_blocks
         self.reset_parameters()
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, num_blocks={self.num_blocks}"
-
-
-def _widths(owner: str, in_features: int, out_features: int, hidden_features: int | None) -> dict[str, int]:
-    """The three widths a two-layer block uses, checked, with the default hidden width filled in."""
-    widths = {
-        "in_features": in_features,
-        "hidden_features": DEFAULT_EXPANSION * in_features if hidden_features is None else hidden_features,
-        "out_features": out_features,
-    }
-    for name, value in widths.items():
-        check_positive_int(owner, name, value)
-    return widths
 
 
 def set_guide_ratio(model: nn.Module, ratio: float) -> int:

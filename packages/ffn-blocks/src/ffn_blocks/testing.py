@@ -33,8 +33,16 @@ from .base import reparameterize
 
 __all__ = ["FeedForwardContract", "count_flops", "randomize_batchnorm_"]
 
-# Keywords that several blocks share must mean the same thing with the same default (STYLE.md).
-SHARED_DEFAULTS: dict[str, Any] = {"hidden_features": None, "bias": True, "dropout": 0.0, "norm": None}
+# Keywords that several blocks share must mean the same thing with the same default (STYLE.md): the
+# Lightning CLI keeps the previous block's init_args when a user switches class_path, dropping only
+# those the new block does not accept.
+SHARED_DEFAULTS: dict[str, Any] = {
+    "hidden_features": None,
+    "act": nn.GELU,
+    "bias": True,
+    "dropout": 0.0,
+    "norm": None,
+}
 
 
 def count_flops(module: nn.Module, *inputs: torch.Tensor) -> int:

@@ -1,0 +1,86 @@
+"""`FFNLightningCLI`: the LightningCLI every app builds on (seed, loggers, rich progress bar, defaults).
+
+Apps subclass it only to add argument links (``parser.link_arguments(..., apply_on="instantiate")``)
+and their own defaults; everything else is Lightning's own CLI: ``fit``, ``validate``, ``test``,
+``predict``, ``--config``, ``--print_config``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
+from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.trainer import Trainer
+
+__all__ = ["FFNLightningCLI", "default_trainer_settings"]
+
+#: Seed used when a config does not set ``seed_everything``: runs are reproducible by default.
+DEFAULT_SEED = 0
+
+
+def default_trainer_settings(app_name: str, save_dir: str = "runs") -> dict[str, Any]:
+    """Trainer defaults shared by the apps: TensorBoard and CSV loggers under ``runs/<app>/``.
+
+    Both loggers keep their own version counter in their own folder (``runs/<app>/tensorboard/version_N``
+    and ``runs/<app>/csv/version_N``), so they never race for one directory. Checkpoints land under the
+    first logger's folder, as Lightning does by default.
+    """
+    root = f"{save_dir}/{app_name}"
+    return {
+        "logger": [
+            {
+                "class_path": f"{TensorBoardLogger.__module__}.TensorBoardLogger",
+                "init_args": {"save_dir": root, "name": "tensorboard"},
+            },
+            {
+                "class_path": f"{CSVLogger.__module__}.CSVLogger",
+                "init_args": {"save_dir": root, "name": "csv"},
+            },
+        ],
+    }
+
+
+class FFNLightningCLI(LightningCLI):
+    """LightningCLI with the study's defaults.
+
+    - ``seed_everything`` defaults to 0, so every run is reproducible unless a config says otherwise.
+    - TensorBoard + CSV loggers under ``runs/<app_name>/`` (override with ``--trainer.logger``).
+    - A rich progress bar unless ``--trainer.enable_progress_bar false`` or another bar is configured.
+    - The resolved config is saved beside the logs, overwriting a stale one from an earlier run.
+
+    Args:
+        model_class: the app's LightningModule (or a base class with ``subclass_mode_model``).
+        datamodule_class: the app's LightningDataModule.
+        app_name: folder name under ``runs/``.
+        trainer_defaults: extra Trainer defaults, merged over the shared ones.
+        **kwargs: anything else `lightning.pytorch.cli.LightningCLI` accepts (``args``, ``run``, ...).
+    """
+
+    def __init__(
+        self,
+        model_class: Any = None,
+        datamodule_class: Any = None,
+        *,
+        app_name: str,
+        trainer_defaults: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("seed_everything_default", DEFAULT_SEED)
+        kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        super().__init__(
+            model_class,
+            datamodule_class,
+            trainer_defaults={**default_trainer_settings(app_name), **(trainer_defaults or {})},
+            **kwargs,
+        )
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        config = self._get(self.config_init, "trainer", default={})
+        callbacks = config.get("callbacks") or []
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        wants_bar = config.get("enable_progress_bar") is not False
+        if wants_bar and "callbacks" not in kwargs and not any(isinstance(c, ProgressBar) for c in callbacks):
+            kwargs["callbacks"] = [*callbacks, RichProgressBar()]
+        return super().instantiate_trainer(**kwargs)

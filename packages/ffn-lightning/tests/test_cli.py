@@ -1,0 +1,71 @@
+"""FFNLightningCLI: block injection from the command line and YAML, seed, loggers, progress bar."""
+
+import csv
+
+import pytest
+import torch
+from lightning.pytorch.callbacks import RichProgressBar, TQDMProgressBar
+
+from ffn_blocks import LowRankMLP, SwiGLU
+from ffn_lightning import FFNLightningCLI
+
+
+@pytest.fixture
+def build(toy):
+    def make(args):
+        return FFNLightningCLI(*toy, app_name="toy", args=args, run=False)
+
+    return make
+
+
+def test_short_class_name_selects_the_block(in_tmp_dir, build):
+    cli = build(["--model.ffn", "SwiGLU", "--model.ffn.hidden_features", "6"])
+    assert isinstance(cli.model.block, SwiGLU)
+    assert cli.model.block.hidden_features == 6
+    # MLP's act=GELU (the default before the switch) must not become SwiGLU's gate
+    assert isinstance(cli.model.block.act, torch.nn.SiLU)
+
+
+def test_yaml_class_path_form(in_tmp_dir, build):
+    (in_tmp_dir / "c.yaml").write_text(
+        "model:\n  ffn:\n    class_path: ffn_blocks.LowRankMLP\n    init_args: {rank: 1, hidden_features: 4}\n"
+    )
+    cli = build(["--config", "c.yaml"])
+    assert isinstance(cli.model.block, LowRankMLP) and cli.model.block.rank == 1
+
+
+def test_seed_defaults_to_zero_and_progress_bar_is_rich(in_tmp_dir, build):
+    cli = build([])
+    assert cli.config["seed_everything"] == 0
+    assert any(isinstance(c, RichProgressBar) for c in cli.trainer.callbacks)
+
+
+def test_progress_bar_can_be_disabled_or_replaced(in_tmp_dir, build):
+    cli = build(["--trainer.enable_progress_bar", "false"])
+    assert cli.trainer.progress_bar_callback is None
+    cli = build(["--trainer.callbacks", "TQDMProgressBar"])
+    bars = [c for c in cli.trainer.callbacks if isinstance(c, RichProgressBar | TQDMProgressBar)]
+    assert len(bars) == 1 and isinstance(bars[0], TQDMProgressBar)
+
+
+def test_fit_writes_tensorboard_and_csv_logs(in_tmp_dir, toy):
+    FFNLightningCLI(
+        *toy,
+        app_name="toy",
+        args=[
+            "fit",
+            "--trainer.max_steps=4",
+            "--trainer.enable_progress_bar=false",
+            "--trainer.log_every_n_steps=1",
+        ],
+    )
+    rows = list(csv.DictReader(open(in_tmp_dir / "runs/toy/csv/version_0/metrics.csv")))
+    assert any(row["train/loss"] for row in rows)
+    assert list((in_tmp_dir / "runs/toy/tensorboard/version_0").glob("events.out.tfevents.*"))
+    assert (in_tmp_dir / "runs/toy/tensorboard/version_0/checkpoints").is_dir()
+
+
+def test_unknown_block_name_is_rejected(in_tmp_dir, build, capsys):
+    with pytest.raises(SystemExit):
+        build(["--model.ffn", "NoSuchBlock"])
+    assert "NoSuchBlock" in capsys.readouterr().err
