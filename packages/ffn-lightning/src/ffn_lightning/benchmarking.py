@@ -1,0 +1,125 @@
+"""Benchmark helpers shared by the study's benchmark scripts: interleaved timing, tables, BENCHMARKS.md.
+
+Speed is reported as a ratio against a baseline measured in the same run: the candidates are timed in
+interleaved rounds (each round calls every candidate once, in a rotating order), so a burst of load on
+a shared machine hits all of them alike, and the median over rounds is kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import re
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.table import Table
+
+__all__ = [
+    "console_table",
+    "interleaved_latency",
+    "machine_description",
+    "markdown_table",
+    "matmul_gflops",
+    "update_markdown_section",
+]
+
+
+def interleaved_latency(
+    cases: Mapping[str, Callable[[], Any]],
+    *,
+    rounds: int = 7,
+    warmup: int = 1,
+    on_call: Callable[[str], None] | None = None,
+) -> dict[str, float]:
+    """Median wall time in seconds of each zero-argument callable, timed in interleaved rounds.
+
+    Args:
+        cases: name → callable to time.
+        rounds: timed rounds; each calls every case once, starting one case later than the last round.
+        warmup: untimed rounds first (allocator, thread pool and cache warm-up).
+        on_call: called with the case name after each timed or untimed call (progress reporting).
+    """
+    if rounds < 1:
+        raise ValueError(f"interleaved_latency: rounds={rounds} must be >= 1")
+    names = list(cases)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for round_index in range(warmup + rounds):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            cases[name]()
+            elapsed = time.perf_counter() - start
+            if round_index >= warmup:
+                samples[name].append(elapsed)
+            if on_call is not None:
+                on_call(name)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def matmul_gflops(m: int, k: int, n: int, *, rounds: int = 7, dtype: torch.dtype = torch.float32) -> float:
+    """Measured GFLOP/s of one ``(m × k) @ (k × n)`` matmul on the CPU (median of ``rounds``)."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(m, k, generator=gen, dtype=dtype)
+    b = torch.randn(k, n, generator=gen, dtype=dtype)
+    with torch.inference_mode():
+        seconds = interleaved_latency({"matmul": lambda: a @ b}, rounds=rounds, warmup=2)["matmul"]
+    return 2.0 * m * k * n / seconds / 1e9
+
+
+def machine_description() -> str:
+    """One line naming the CPU, the cores and the torch build the numbers were taken with."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        found = re.search(r"model name\s*:\s*(.+)", text)
+        cpu = found.group(1).strip() if found else cpu
+    except OSError:
+        pass
+    return (
+        f"{cpu}; {os.cpu_count()} logical cores; torch {torch.__version__} "
+        f"with {torch.get_num_threads()} threads"
+    )
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured markdown table: the first column left-aligned, the others right-aligned."""
+    align = ["---"] + ["---:"] * (len(header) - 1)
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def console_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    """The same table as `markdown_table`, as a rich Table for the terminal."""
+    table = Table(title=title)
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*(str(cell) for cell in row))
+    return table
+
+
+def update_markdown_section(path: str | Path, key: str, body: str) -> None:
+    """Write ``body`` between ``<!-- key:start -->`` and ``<!-- key:end -->`` in ``path``.
+
+    The section is replaced where it exists and appended otherwise, so several benchmarks share one
+    BENCHMARKS.md without overwriting each other. A date line is added at the top of the section.
+    """
+    path = Path(path)
+    start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
+    stamp = f"_Updated {dt.date.today().isoformat()}._\n\n"
+    block = f"{start}\n{stamp}{body.strip()}\n{end}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
+        text = before + block + after
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)

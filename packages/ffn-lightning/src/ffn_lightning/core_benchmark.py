@@ -1,0 +1,171 @@
+"""Core benchmark: every `ffn_blocks` block at ViT-B width on 4,096 tokens, fp32, on this machine's CPU.
+
+Prints a table and writes it to BENCHMARKS.md (section ``core-blocks``): parameters, FLOPs per forward,
+median latency, latency as a ratio to `MLP` measured in the same interleaved run, the reparameterized
+latency as a ratio to its training form, and each block's achieved GFLOP/s as a fraction of this
+machine's measured matmul rate. Run it with ``ffn-bench-blocks`` (``--help`` for the sizes).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+from rich.console import Console
+from rich.progress import Progress
+from torch import nn
+
+import ffn_blocks as fb
+from ffn_blocks.testing import count_flops
+
+from .benchmarking import (
+    console_table,
+    interleaved_latency,
+    machine_description,
+    markdown_table,
+    matmul_gflops,
+    update_markdown_section,
+)
+
+__all__ = ["Case", "default_cases", "main", "run"]
+
+SECTION = "core-blocks"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark row: a label, a builder ``(width, hidden) -> module``, and the row it merges from."""
+
+    label: str
+    build: Callable[[int, int], nn.Module]
+    merged_from: str | None = None
+
+
+def _guided(width: int, hidden: int) -> nn.Module:
+    block = fb.LowRankMLP(width, width, hidden_features=hidden, self_guided=True)
+    fb.set_guide_ratio(block, 0.5)
+    return block
+
+
+def _merged(build: Callable[[int, int], nn.Module]) -> Callable[[int, int], nn.Module]:
+    def merge(width: int, hidden: int) -> nn.Module:
+        return fb.reparameterize(build(width, hidden).eval())
+
+    return merge
+
+
+def default_cases() -> list[Case]:
+    """Every block of the catalogue at its defaults (hidden width given), plus merged RePa forms."""
+    repa = partial(fb.RePaMLP, idle_ratio=0.75)
+    repavit = partial(fb.RePaMLP, idle_ratio=0.75, norm=fb.LastDimBatchNorm, shortcut=True)
+    return [
+        Case("MLP", lambda c, h: fb.MLP(c, c, hidden_features=h)),
+        Case("GLU", lambda c, h: fb.GLU(c, c, hidden_features=h)),
+        Case("SwiGLU", lambda c, h: fb.SwiGLU(c, c, hidden_features=h)),
+        Case("SwiGLU (hidden ⅔, MLP's params)", lambda c, h: fb.SwiGLU(c, c, hidden_features=2 * h // 3)),
+        Case("GeGLU", lambda c, h: fb.GeGLU(c, c, hidden_features=h)),
+        Case("LowRankMLP (rank C/4)", lambda c, h: fb.LowRankMLP(c, c, hidden_features=h)),
+        Case("LowRankMLP self-guided (ratio 0.5)", _guided),
+        Case("BlockDenseMLP (4 blocks, rank C/4)", lambda c, h: fb.BlockDenseMLP(c, c, hidden_features=h)),
+        Case("BlockShuffleMLP (4 blocks)", lambda c, h: fb.BlockShuffleMLP(c, c, hidden_features=h)),
+        Case("RePaMLP θ=0.75", lambda c, h: repa(c, c, hidden_features=h)),
+        Case("RePaMLP θ=0.75, merged", _merged(lambda c, h: repa(c, c, hidden_features=h)), "RePaMLP θ=0.75"),
+        Case("RePaMLP θ=0.75 + BN + shortcut (RePaViT)", lambda c, h: repavit(c, c, hidden_features=h)),
+        Case(
+            "RePaMLP θ=0.75 + BN + shortcut, merged",
+            _merged(lambda c, h: repavit(c, c, hidden_features=h)),
+            "RePaMLP θ=0.75 + BN + shortcut (RePaViT)",
+        ),
+    ]
+
+
+def run(
+    *, tokens: int, width: int, hidden: int, rounds: int, warmup: int, cases: Sequence[Case] | None = None
+) -> tuple[list[str], list[list[object]], float]:
+    """Measure every case; returns the table header, its rows and the machine's matmul GFLOP/s."""
+    cases = list(cases or default_cases())
+    x = torch.randn(tokens, width, generator=torch.Generator().manual_seed(0))
+    modules: dict[str, nn.Module] = {}
+    for case in cases:
+        torch.manual_seed(0)
+        modules[case.label] = case.build(width, hidden).eval()
+    peak = matmul_gflops(tokens, width, hidden, rounds=rounds)
+    flops = {label: count_flops(module, x) for label, module in modules.items()}
+    with Progress(transient=True) as progress, torch.inference_mode():
+        task = progress.add_task("timing blocks", total=(rounds + warmup) * len(modules))
+        latency = interleaved_latency(
+            {label: partial(module, x) for label, module in modules.items()},
+            rounds=rounds,
+            warmup=warmup,
+            on_call=lambda _: progress.advance(task),
+        )
+    header = ["Block", "Params (M)", "GFLOP / forward", "Latency (ms)", "× MLP", "× training form",
+              "GFLOP/s", "% of matmul"]  # fmt: skip
+    rows: list[list[object]] = []
+    for case in cases:
+        label = case.label
+        params = sum(p.numel() for p in modules[label].parameters())
+        seconds = latency[label]
+        achieved = flops[label] / seconds / 1e9
+        rows.append(
+            [
+                label,
+                f"{params / 1e6:.2f}",
+                f"{flops[label] / 1e9:.1f}",
+                f"{seconds * 1e3:.1f}",
+                f"{seconds / latency['MLP']:.2f}",
+                f"{seconds / latency[case.merged_from]:.2f}" if case.merged_from else "",
+                f"{achieved:.0f}",
+                f"{100 * achieved / peak:.0f}%",
+            ]
+        )
+    return header, rows, peak
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ffn-bench-blocks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tokens", type=int, default=4096, help="rows of the input (default 4096)")
+    parser.add_argument("--width", type=int, default=768, help="in = out features (default 768, ViT-B)")
+    parser.add_argument("--hidden", type=int, default=3072, help="hidden features (default 3072)")
+    parser.add_argument("--rounds", type=int, default=7, help="timed interleaved rounds (default 7)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
+    parser.add_argument("--output", default="BENCHMARKS.md", help="markdown file to update ('' to skip)")
+    args = parser.parse_args(argv)
+    for name in ("tokens", "width", "hidden", "rounds"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name}={getattr(args, name)} must be a positive integer")
+
+    console = Console(width=None if Console().is_terminal else 140)
+    console.print(
+        f"[bold]Core blocks[/bold]: {args.tokens} tokens, {args.width} → {args.hidden} → {args.width}"
+    )
+    header, rows, peak = run(
+        tokens=args.tokens, width=args.width, hidden=args.hidden, rounds=args.rounds, warmup=args.warmup
+    )
+    table = markdown_table(header, rows)
+    command = "ffn-bench-blocks " + " ".join(
+        f"--{k} {getattr(args, k)}" for k in ("tokens", "width", "hidden", "rounds", "warmup")
+    )
+    body = (
+        "## Core blocks: one FFN at ViT-B width, fp32 CPU\n\n"
+        f"Command: `{command}` (via `make demo`). Machine: {machine_description()}.\n"
+        f"Input: {args.tokens} tokens × {args.width} features; every block {args.width} → {args.width}, "
+        f"hidden {args.hidden}. Measured matmul rate ({args.tokens}×{args.width} · "
+        f"{args.width}×{args.hidden}, fp32): **{peak:.0f} GFLOP/s**. Latency is the median of "
+        f"{args.rounds} interleaved rounds; ratios come from the same run. FLOPs count matmuls only "
+        "(`torch.utils.flop_counter`); elementwise work is not counted. '% of matmul' is a block's "
+        "achieved rate over the measured GEMM rate: thin GEMMs (low rank) and batched block-diagonal "
+        "matmuls run well below it, so their latency falls less than their FLOPs.\n\n"
+        f"{table}\n"
+    )
+    console.print(console_table(f"Core blocks ({peak:.0f} GFLOP/s matmul)", header, rows))
+    if args.output:
+        update_markdown_section(args.output, SECTION, body)
+        console.print(f"Wrote section '{SECTION}' of {args.output}")
+
+
+if __name__ == "__main__":
+    main()

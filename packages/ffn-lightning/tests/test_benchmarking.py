@@ -1,0 +1,52 @@
+"""Benchmark helpers and the core benchmark script, at toy sizes."""
+
+import time
+
+import pytest
+
+from ffn_lightning.benchmarking import interleaved_latency, markdown_table, update_markdown_section
+from ffn_lightning.core_benchmark import default_cases, main
+
+
+def test_interleaved_latency_ranks_slower_callables_slower():
+    result = interleaved_latency({"fast": lambda: None, "slow": lambda: time.sleep(0.01)}, rounds=3)
+    assert result["slow"] >= 0.01 > result["fast"]
+
+
+def test_interleaved_latency_rotates_the_order():
+    calls = []
+    interleaved_latency({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=2, warmup=0)
+    assert calls == ["a", "b", "b", "a"]
+
+
+def test_markdown_section_is_replaced_not_duplicated(tmp_path):
+    path = tmp_path / "B.md"
+    path.write_text("# Benchmarks\n\nintro\n")
+    update_markdown_section(path, "x", "first")
+    update_markdown_section(path, "y", "other")
+    update_markdown_section(path, "x", "second")
+    text = path.read_text()
+    assert text.count("<!-- x:start -->") == 1 and "second" in text and "first" not in text
+    assert "other" in text and text.startswith("# Benchmarks\n\nintro")
+
+
+def test_markdown_table_shape():
+    table = markdown_table(["a", "b"], [["x", 1], ["y", 2]]).splitlines()
+    assert table[1] == "| --- | ---: |" and table[3] == "| y | 2 |"
+
+
+def test_core_benchmark_writes_every_case(tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    main(["--tokens", "32", "--width", "32", "--hidden", "64", "--rounds", "1", "--warmup", "0",
+          "--output", str(out)])  # fmt: skip
+    text = out.read_text()
+    for case in default_cases():
+        assert f"| {case.label} |" in text
+    mlp_row = next(line for line in text.splitlines() if line.startswith("| MLP |"))
+    assert mlp_row.split("|")[5].strip() == "1.00"  # × MLP of MLP itself
+
+
+def test_core_benchmark_rejects_bad_sizes(capsys):
+    with pytest.raises(SystemExit):
+        main(["--tokens", "0"])
+    assert "--tokens=0 must be a positive integer" in capsys.readouterr().err
