@@ -1,0 +1,42 @@
+# The project's two commands: `make demo` (the main job) and `make test` (everything CI checks).
+# Each does its own set-up: uv (pinned) into .tools/, then the locked environment into .venv/.
+UV_VERSION := 0.13.9
+PYTHON ?= python3
+UV := .tools/bin/uv
+VENV := .venv
+MEMBERS := $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml)
+
+.PHONY: install demo test lint format bench-blocks clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+# --locked fails when uv.lock no longer matches the pyproject files instead of silently re-resolving.
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml $(MEMBERS)
+	$(UV) sync --locked
+	@touch $@
+
+install: $(VENV)/.synced
+
+## Main job (until the vision app lands): the core FFN benchmark, written to BENCHMARKS.md.
+demo: install
+	$(VENV)/bin/ffn-bench-blocks
+
+## Everything CI runs: lint, format check, then the default test suite (slow and gpu tests excluded).
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/python -m pytest -n auto
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench-blocks: demo
+
+clean:
+	rm -rf .tools $(VENV) runs

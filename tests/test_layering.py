@@ -1,0 +1,69 @@
+"""Layering: the core imports only torch; shared glue imports no app; apps never import each other.
+
+Read from the source (AST), so a lazy import inside a function counts too, and checked once at run time.
+"""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APPS = sorted(p.name for p in (ROOT / "apps").iterdir() if (p / "pyproject.toml").exists())
+APP_PACKAGES = {f"ffn_{app}": app for app in APPS}
+STDLIB = set(sys.stdlib_module_names)
+
+
+def imported_top_levels(source_dir: Path) -> dict[str, set[Path]]:
+    """Top-level module name → files that import it, for every .py file under ``source_dir``."""
+    found: dict[str, set[Path]] = {}
+    for path in source_dir.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                found.setdefault(name.split(".")[0], set()).add(path.relative_to(ROOT))
+    return found
+
+
+def test_core_imports_only_torch_and_the_standard_library():
+    imports = imported_top_levels(ROOT / "packages/ffn-blocks/src")
+    foreign = {name: files for name, files in imports.items() if name not in STDLIB | {"torch", "ffn_blocks"}}
+    assert not foreign, f"ffn_blocks must depend on torch only: {foreign}"
+
+
+def test_shared_glue_imports_no_app():
+    imports = imported_top_levels(ROOT / "packages/ffn-lightning/src")
+    assert not set(imports) & set(APP_PACKAGES), imports.keys() & APP_PACKAGES.keys()
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_apps_never_import_each_other(app):
+    imports = imported_top_levels(ROOT / "apps" / app)
+    others = {
+        name: files for name, files in imports.items() if name in APP_PACKAGES and APP_PACKAGES[name] != app
+    }
+    assert not others, f"{app} imports another app: {others}"
+
+
+def test_nerfstudio_stays_inside_the_fields_app_and_pytorch_lightning_nowhere():
+    for source in [ROOT / "packages", *(ROOT / "apps" / a for a in APPS)]:
+        imports = imported_top_levels(source)
+        assert "pytorch_lightning" not in imports, f"use lightning.pytorch: {imports['pytorch_lightning']}"
+        if source.name != "fields":
+            assert "nerfstudio" not in imports, f"nerfstudio outside apps/fields: {imports['nerfstudio']}"
+
+
+def test_importing_the_core_loads_no_lightning():
+    code = (
+        "import sys, ffn_blocks, ffn_blocks.testing\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'lightning', 'pytorch_lightning', 'timm'})\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
