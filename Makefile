@@ -27,7 +27,7 @@ demo: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/python -m pytest -n auto
+	$(VENV)/bin/python -m pytest
 
 lint: install
 	$(VENV)/bin/ruff check .

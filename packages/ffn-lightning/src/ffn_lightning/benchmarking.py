@@ -25,7 +25,6 @@ __all__ = [
     "interleaved_latency",
     "machine_description",
     "markdown_table",
-    "matmul_gflops",
     "update_markdown_section",
 ]
 
@@ -60,16 +59,6 @@ def interleaved_latency(
             if on_call is not None:
                 on_call(name)
     return {name: statistics.median(values) for name, values in samples.items()}
-
-
-def matmul_gflops(m: int, k: int, n: int, *, rounds: int = 7, dtype: torch.dtype = torch.float32) -> float:
-    """Measured GFLOP/s of one ``(m × k) @ (k × n)`` matmul on the CPU (median of ``rounds``)."""
-    gen = torch.Generator().manual_seed(0)
-    a = torch.randn(m, k, generator=gen, dtype=dtype)
-    b = torch.randn(k, n, generator=gen, dtype=dtype)
-    with torch.inference_mode():
-        seconds = interleaved_latency({"matmul": lambda: a @ b}, rounds=rounds, warmup=2)["matmul"]
-    return 2.0 * m * k * n / seconds / 1e9
 
 
 def machine_description() -> str:
