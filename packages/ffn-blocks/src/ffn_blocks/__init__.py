@@ -7,7 +7,9 @@ This module is the one import path configs use: ``class_path: ffn_blocks.SwiGLU`
 
 from .base import DEFAULT_EXPANSION, FeedForward, FeedForwardFactory, reparameterize
 from .glu import GLU, GeGLU, SwiGLU
+from .kan import GroupRational, KANLayer
 from .mlp import MLP
+from .moe import MoEMLP, auxiliary_loss
 from .norm import LastDimBatchNorm
 from .repa import RePaMLP
 from .structured import (
@@ -33,11 +35,15 @@ __all__ = [
     "FeedForward",
     "FeedForwardFactory",
     "GeGLU",
+    "GroupRational",
+    "KANLayer",
     "LastDimBatchNorm",
     "LowRankLinear",
     "LowRankMLP",
+    "MoEMLP",
     "RePaMLP",
     "SwiGLU",
+    "auxiliary_loss",
     "reparameterize",
     "set_guide_ratio",
 ]

@@ -1,0 +1,240 @@
+"""Group-rational KAN (GR-KAN): `KANLayer` and its learnable activation `GroupRational`.
+
+From "Kolmogorov-Arnold Transformer" (Yang & Wang, ICLR 2025, https://arxiv.org/abs/2409.10594).
+A KAN layer puts a learnable function on every input edge; GR-KAN makes that affordable by using one
+rational base function ``F(x) = P(x) / Q(x)`` per group of channels, shared by every edge leaving the
+group, followed by an ordinary linear map: ``y = W F(x) + b``. The denominator is kept safe,
+``Q(x) = 1 + |b₁x + … + bₙxⁿ|``, so it never vanishes.
+
+Initialization follows the paper, not its released code: the rational starts as a least-squares fit
+of a chosen activation (GELU by default; the identity for the first layer, as in KAT), the fit done
+once per activation and cached; the linear weights get the variance-preserving scale
+``Var(w) = 1 / (fan_in · E[F(x)²])`` for ``x ~ N(0, 1)`` (the released code overwrites it with a
+std of 0.02).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .base import FeedForward, build_norm, check_positive_int, check_ratio
+
+__all__ = ["GroupRational", "KANLayer", "fit_rational"]
+
+_FIT_INTERVAL = 4.0  # fit on [-4, 4]; the acceptance interval [-3, 3] sits well inside it
+
+
+def _polyval(coefficients: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Σ_k c[..., k] x^k by Horner's rule; ``coefficients[..., k]`` broadcasts against ``x``."""
+    out = coefficients[..., -1].expand_as(x)
+    for k in range(coefficients.shape[-1] - 2, -1, -1):
+        out = torch.addcmul(coefficients[..., k], out, x)
+    return out
+
+
+def _rational(x: torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+    """``P(x) / (1 + |Σ_{j≥1} b_j x^j|)``; ``denominator`` holds b₁…bₙ (no constant term)."""
+    q = _polyval(denominator, x) * x  # b₁x + … + bₙxⁿ
+    return _polyval(numerator, x) / (1.0 + q.abs())
+
+
+def _fit(act: nn.Module, numerator_degree: int, denominator_degree: int) -> tuple[torch.Tensor, torch.Tensor]:
+    x = torch.linspace(-_FIT_INTERVAL, _FIT_INTERVAL, 801, dtype=torch.float64)
+    with torch.no_grad():
+        y = act(x.float()).double()
+    p, q = numerator_degree + 1, denominator_degree
+    # Linearized least squares (Levy's method): P(x) − y·(b₁x + … + bₙxⁿ) ≈ y, linear in (a, b).
+    powers = x[:, None] ** torch.arange(max(p, q + 1), dtype=torch.float64)
+    system = torch.cat([powers[:, :p], -y[:, None] * powers[:, 1 : q + 1]], dim=1)
+    solution = torch.linalg.lstsq(system, y[:, None]).solution[:, 0]
+    numerator = solution[:p].clone().requires_grad_(True)
+    denominator = solution[p:].clone().requires_grad_(True)
+    # Refine on the safe form itself (the absolute value changes the function where b(x) < 0).
+    optimizer = torch.optim.LBFGS(
+        [numerator, denominator], max_iter=200, line_search_fn="strong_wolfe", tolerance_grad=1e-14,
+        tolerance_change=1e-16,
+    )  # fmt: skip
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = (_rational(x, numerator, denominator) - y).square().mean()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        optimizer.step(closure)
+    return numerator.detach(), denominator.detach()
+
+
+_FITS: dict[tuple[str, int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def fit_rational(
+    act: Callable[[], nn.Module] | None, numerator_degree: int = 5, denominator_degree: int = 4
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Coefficients ``(a₀…a_m, b₁…b_n)`` (float64) of the safe rational closest to ``act()`` on [−4, 4].
+
+    A linearized least-squares solve followed by L-BFGS on the safe form; cached per activation (keyed
+    by its class and repr) and degrees, so each fit runs once per process. ``act=None`` is the
+    identity, which is exact: ``a₁ = 1``, every other coefficient 0.
+    """
+    check_positive_int("fit_rational", "numerator_degree", numerator_degree)
+    check_positive_int("fit_rational", "denominator_degree", denominator_degree)
+    if act is None:
+        numerator = torch.zeros(numerator_degree + 1, dtype=torch.float64)
+        numerator[1] = 1.0
+        return numerator, torch.zeros(denominator_degree, dtype=torch.float64)
+    module = act()
+    key = (f"{type(module).__module__}.{type(module).__qualname__}({module.extra_repr()})",
+           numerator_degree, denominator_degree)  # fmt: skip
+    if key not in _FITS:
+        _FITS[key] = _fit(module, numerator_degree, denominator_degree)
+    numerator, denominator = _FITS[key]
+    return numerator.clone(), denominator.clone()
+
+
+def _gauss_hermite(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nodes and weights of n-point Gauss-Hermite quadrature (Golub-Welsch), for ∫ f(t) e^{−t²} dt."""
+    off = torch.sqrt(torch.arange(1, n, dtype=torch.float64) / 2.0)
+    eigenvalues, eigenvectors = torch.linalg.eigh(torch.diag(off, 1) + torch.diag(off, -1))
+    return eigenvalues, math.sqrt(math.pi) * eigenvectors[0].square()
+
+
+class GroupRational(nn.Module):
+    """A learnable rational activation with one set of coefficients per group of channels.
+
+    Channel ``c`` of ``C`` belongs to group ``floor(c · G / C)``: contiguous, near-equal groups for any
+    width (a width below ``G`` leaves some groups unused).
+
+    Args:
+        num_features: C, the size of the last dimension.
+        num_groups: G, how many coefficient sets.
+        init: activation factory the rational starts as (None: the identity).
+        numerator_degree: m, degree of P.
+        denominator_degree: n, degree of the polynomial inside Q's absolute value.
+
+    Shape:
+        - Input: ``(*, C)``
+        - Output: ``(*, C)``
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        *,
+        num_groups: int = 8,
+        init: Callable[[], nn.Module] | None = nn.GELU,
+        numerator_degree: int = 5,
+        denominator_degree: int = 4,
+    ) -> None:
+        super().__init__()
+        check_positive_int("GroupRational", "num_features", num_features)
+        check_positive_int("GroupRational", "num_groups", num_groups)
+        self.num_features = num_features
+        self.num_groups = num_groups
+        self.init = init
+        self.numerator = nn.Parameter(torch.empty(num_groups, numerator_degree + 1))
+        self.denominator = nn.Parameter(torch.empty(num_groups, denominator_degree))
+        self.register_buffer(
+            "group_index", torch.arange(num_features) * num_groups // num_features, persistent=False
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        numerator, denominator = fit_rational(
+            self.init, self.numerator.shape[1] - 1, self.denominator.shape[1]
+        )
+        with torch.no_grad():
+            self.numerator.copy_(numerator.expand_as(self.numerator))
+            self.denominator.copy_(denominator.expand_as(self.denominator))
+
+    def second_moment(self) -> float:
+        """E[F(x)²] under x ~ N(0, 1) for the initial coefficients (all groups start equal)."""
+        numerator, denominator = fit_rational(
+            self.init, self.numerator.shape[1] - 1, self.denominator.shape[1]
+        )
+        t, w = _gauss_hermite(64)
+        values = _rational(math.sqrt(2.0) * t, numerator, denominator)
+        return float((w * values.square()).sum() / math.sqrt(math.pi))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _rational(x, self.numerator[self.group_index], self.denominator[self.group_index])
+
+    def extra_repr(self) -> str:
+        degrees = (self.numerator.shape[1] - 1, self.denominator.shape[1])
+        return f"{self.num_features}, num_groups={self.num_groups}, degrees={degrees}"
+
+
+class KANLayer(FeedForward):
+    """GR-KAN feed-forward block: ``y = W₂ F₂(W₁ F₁(norm(x)) + b₁) + b₂`` (Yang & Wang, ICLR 2025).
+
+    Two KAN layers replace the two linears of an `MLP`, as in KAT: ``F₁`` starts as the identity and
+    ``F₂`` as ``act``, so at initialization the block computes an MLP up to the rational's fit error
+    and trains its activations from there.
+
+    Args:
+        in_features: size of the input's last dimension.
+        out_features: size of the output's last dimension.
+        hidden_features: hidden width (default ``4 * in_features``).
+        act: the activation the hidden rational ``F₂`` is fitted to at initialization.
+        bias: learn additive biases.
+        dropout: dropout probability after ``F₂`` and after the output layer.
+        norm: optional normalization factory applied to the input.
+        num_groups: coefficient groups per rational (KAT uses 8).
+        numerator_degree: degree m of P (KAT: 5).
+        denominator_degree: degree n inside Q (KAT: 4).
+
+    Shape:
+        - Input: ``(*, in_features)``
+        - Output: ``(*, out_features)``
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        hidden_features: int | None = None,
+        act: Callable[[], nn.Module] = nn.GELU,
+        bias: bool = True,
+        dropout: float = 0.0,
+        norm: Callable[[int], nn.Module] | None = None,
+        num_groups: int = 8,
+        numerator_degree: int = 5,
+        denominator_degree: int = 4,
+    ) -> None:
+        super().__init__(in_features, out_features, hidden_features)
+        name = type(self).__name__
+        check_ratio(name, "dropout", dropout)
+        for field, value in (("num_groups", num_groups), ("numerator_degree", numerator_degree),
+                             ("denominator_degree", denominator_degree)):  # fmt: skip
+            check_positive_int(name, field, value)
+        degrees = {"numerator_degree": numerator_degree, "denominator_degree": denominator_degree}
+        self.norm = build_norm(norm, in_features)
+        self.rational1 = GroupRational(in_features, num_groups=num_groups, init=None, **degrees)
+        self.fc1 = nn.Linear(in_features, self.hidden_features, bias=bias)
+        self.rational2 = GroupRational(self.hidden_features, num_groups=num_groups, init=act, **degrees)
+        self.drop1 = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(self.hidden_features, out_features, bias=bias)
+        self.drop2 = nn.Dropout(dropout)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for rational, linear in ((self.rational1, self.fc1), (self.rational2, self.fc2)):
+            rational.reset_parameters()
+            std = 1.0 / math.sqrt(linear.in_features * rational.second_moment())
+            nn.init.normal_(linear.weight, std=std)
+            if linear.bias is not None:
+                nn.init.zeros_(linear.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        h = self.fc1(self.rational1(self.norm(x)))
+        return self.drop2(self.fc2(self.drop1(self.rational2(h))))
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, num_groups={self.rational1.num_groups}"

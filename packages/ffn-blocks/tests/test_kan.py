@@ -1,0 +1,87 @@
+"""KANLayer and GroupRational: contract, the fitted initialization, groups, variance preservation."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from ffn_blocks import GroupRational, KANLayer
+from ffn_blocks.kan import _rational, fit_rational
+from ffn_blocks.testing import FeedForwardContract
+
+
+class TestKANLayer(FeedForwardContract):
+    block = KANLayer
+    init_args = {"hidden_features": 32}
+
+
+class TestKANLayerUnevenGroups(FeedForwardContract):
+    block = KANLayer
+    in_features, out_features = 7, 3  # 7 channels over 8 groups: one group is empty
+    init_args = {"hidden_features": 10, "num_groups": 8}
+
+
+def test_rational_fitted_to_gelu_matches_it_on_minus_three_to_three():
+    numerator, denominator = fit_rational(nn.GELU)
+    x = torch.linspace(-3, 3, 6001, dtype=torch.float64)
+    assert (_rational(x, numerator, denominator) - nn.functional.gelu(x)).abs().max() <= 1e-2
+
+
+def test_hidden_rational_of_a_fresh_layer_is_gelu_and_first_is_identity():
+    layer = KANLayer(16, 16, hidden_features=24)
+    x = torch.linspace(-3, 3, 24 * 50).reshape(50, 24)
+    assert (layer.rational2(x) - nn.functional.gelu(x)).abs().max() <= 1e-2
+    y = torch.linspace(-5, 5, 16 * 10).reshape(10, 16)
+    torch.testing.assert_close(layer.rational1(y), y)
+
+
+def test_other_activations_are_fitted_too():
+    numerator, denominator = fit_rational(nn.SiLU)
+    x = torch.linspace(-3, 3, 601, dtype=torch.float64)
+    assert (_rational(x, numerator, denominator) - nn.functional.silu(x)).abs().max() <= 1e-3
+
+
+def test_denominator_is_safe_for_any_coefficients():
+    rational = GroupRational(4, num_groups=2)
+    with torch.no_grad():
+        rational.denominator.copy_(torch.tensor([[-3.0, 1.0, -2.0, 0.5], [5.0, -5.0, 5.0, -5.0]]))
+    out = rational(torch.linspace(-10, 10, 4 * 1000).reshape(1000, 4))
+    assert torch.isfinite(out).all()
+
+
+def test_groups_share_coefficients_and_are_contiguous():
+    rational = GroupRational(8, num_groups=4, init=None)
+    assert rational.group_index.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    with torch.no_grad():
+        rational.numerator[1].zero_()  # group 1 (channels 2 and 3) now outputs 0
+    out = rational(torch.ones(3, 8))
+    assert torch.all(out[:, 2:4] == 0) and torch.all(out[:, [0, 1, 4, 5, 6, 7]] == 1)
+
+
+def test_variance_is_preserved_at_initialization():
+    torch.manual_seed(0)
+    layer = KANLayer(256, 256)
+    x = torch.randn(4096, 256)
+    with torch.no_grad():
+        hidden = layer.fc1(layer.rational1(x))
+        out = layer(x)
+    assert 0.85 < hidden.var().item() < 1.15
+    assert 0.85 < out.var().item() < 1.15  # not the 0.02-std collapse of the released code
+
+
+def test_gelu_second_moment_matches_monte_carlo():
+    rational = GroupRational(4)
+    samples = torch.randn(2_000_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert rational.second_moment() == pytest.approx(
+        nn.functional.gelu(samples).square().mean().item(), rel=1e-2
+    )
+    assert GroupRational(4, init=None).second_moment() == pytest.approx(1.0, abs=1e-9)
+    assert math.isfinite(rational.second_moment())
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="KANLayer: num_groups=0 must be a positive integer"):
+        KANLayer(8, 8, num_groups=0)
+    with pytest.raises(ValueError, match="numerator_degree=0 must be a positive integer"):
+        KANLayer(8, 8, numerator_degree=0)
