@@ -38,6 +38,9 @@ class FeedForward(nn.Module):
         position_wise: True when the output at a position depends only on the input at that position
             (all MLP-like blocks). Blocks that mix along another axis (sequence memory, frequency
             mixing) set it to False and document the layout they expect.
+        spectral_taps: ``(pre, post)`` names of the submodules whose *output* is the hidden
+            pre-activation and whose *input* is the hidden post-activation, for spectral diagnostics
+            (`ffn_lightning.SpectralMonitor`); None when the block has no single hidden layer.
 
     Args:
         in_features: size of the input's last dimension.
@@ -46,6 +49,7 @@ class FeedForward(nn.Module):
     """
 
     position_wise: ClassVar[bool] = True
+    spectral_taps: ClassVar[tuple[str, str] | None] = None
 
     def __init__(self, in_features: int, out_features: int, hidden_features: int | None = None) -> None:
         super().__init__()

@@ -38,6 +38,8 @@ class GLU(FeedForward):
         - Output: ``(*, out_features)``
     """
 
+    spectral_taps = ("fc1", "fc2")
+
     def __init__(
         self,
         in_features: int,

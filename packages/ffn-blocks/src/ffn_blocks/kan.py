@@ -193,6 +193,8 @@ class KANLayer(FeedForward):
         - Output: ``(*, out_features)``
     """
 
+    spectral_taps = ("fc1", "fc2")
+
     def __init__(
         self,
         in_features: int,

@@ -20,6 +20,8 @@ class TwoLayerFeedForward(FeedForward):
     ``output_linear`` builds the second layer (default: ``linear``).
     """
 
+    spectral_taps = ("fc1", "fc2")
+
     def __init__(
         self,
         in_features: int,

@@ -224,6 +224,22 @@ class FeedForwardContract:
             losses.append(loss.item())
         assert losses[-1] < 0.5 * losses[0], (losses[0], losses[-1])
 
+    def test_spectral_taps_name_real_submodules(self) -> None:
+        block = self.make_block()
+        taps = getattr(block, "spectral_taps", None)
+        if taps is None:  # the block declares no single hidden layer (e.g. MoE): nothing to tap
+            return
+        pre, post = (block.get_submodule(name) for name in taps)
+        seen: set[str] = set()
+        handles = [
+            pre.register_forward_hook(lambda *_: seen.add("pre")),  # hooks return None: no output change
+            post.register_forward_pre_hook(lambda *_: seen.add("post")),
+        ]
+        block.eval()(self.sample_input(2, 3))
+        for handle in handles:
+            handle.remove()
+        assert seen == {"pre", "post"}, "spectral taps did not fire in forward"
+
     def test_reparameterize_is_equivalent(self) -> None:
         block = self.make_block()
         randomize_batchnorm_(block)

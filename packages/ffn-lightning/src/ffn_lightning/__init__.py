@@ -2,5 +2,6 @@
 
 from .callbacks import SelfGuidedTraining
 from .cli import FFNLightningCLI
+from .spectral_monitor import SpectralMonitor
 
-__all__ = ["FFNLightningCLI", "SelfGuidedTraining"]
+__all__ = ["FFNLightningCLI", "SelfGuidedTraining", "SpectralMonitor"]

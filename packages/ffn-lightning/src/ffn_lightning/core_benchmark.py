@@ -71,6 +71,18 @@ def default_cases() -> list[Case]:
         Case("LowRankMLP self-guided (ratio 0.5)", _guided),
         Case("BlockDenseMLP (4 blocks, rank C/4)", lambda c, h: fb.BlockDenseMLP(c, c, hidden_features=h)),
         Case("BlockShuffleMLP (4 blocks)", lambda c, h: fb.BlockShuffleMLP(c, c, hidden_features=h)),
+        Case("KANLayer (8 groups, rational 5/4)", lambda c, h: fb.KANLayer(c, c, hidden_features=h)),
+        Case("MoEMLP 8 experts, top-2", lambda c, h: fb.MoEMLP(c, c, hidden_features=h)),
+        Case(
+            "MoEMLP 8 experts, top-2, expert hidden ½ (MLP's FLOPs)",
+            lambda c, h: fb.MoEMLP(c, c, hidden_features=h // 2),
+        ),
+        Case(
+            "MoE++ 8 + 2 zero + 1 copy + 1 constant, top-2, hidden ½",
+            lambda c, h: fb.MoEMLP(
+                c, c, hidden_features=h // 2, zero_experts=2, copy_experts=1, constant_experts=1
+            ),
+        ),
         Case("RePaMLP θ=0.75", lambda c, h: repa(c, c, hidden_features=h)),
         Case("RePaMLP θ=0.75, merged", _merged(lambda c, h: repa(c, c, hidden_features=h)), "RePaMLP θ=0.75"),
         Case("RePaMLP θ=0.75 + BN + shortcut (RePaViT)", lambda c, h: repavit(c, c, hidden_features=h)),
