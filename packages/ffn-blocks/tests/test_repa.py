@@ -111,3 +111,27 @@ def test_idle_ratio_outside_unit_interval_is_rejected(theta):
 def test_shortcut_needs_equal_widths():
     with pytest.raises(ValueError, match="shortcut=True needs in_features == out_features, got 8 and 4"):
         RePaMLP(8, 4, shortcut=True)
+
+
+@pytest.mark.parametrize("norm", [LastDimBatchNorm, nn.LayerNorm], ids=["batchnorm", "layernorm"])
+def test_merge_residual_equals_the_residual_sublayer(norm):
+    from ffn_blocks.repa import merge_residual
+
+    block, pre = RePaMLP(24, 24, hidden_features=64), norm(24)
+    gamma = torch.rand(24) + 0.5
+    randomize_batchnorm_(pre)
+    block.eval(), pre.eval()
+    merged = merge_residual(block, norm=pre, layer_scale=gamma)
+    x = torch.randn(6, 5, 24)
+    with torch.no_grad():
+        expected = x + gamma * block(pre(x))
+        assert (merged(x) - expected).abs().max() <= 1e-5
+    assert merged.shortcut == (norm is nn.LayerNorm)  # folded into M only when the norm folds
+
+
+def test_merge_residual_refuses_what_it_cannot_express():
+    from ffn_blocks.repa import merge_residual
+
+    block = RePaMLP(8, 8, norm=nn.LayerNorm)  # an unfoldable norm inside the block
+    with pytest.raises(ValueError, match="cannot fold an input affine map after an unfoldable pre-norm"):
+        merge_residual(block.eval(), norm=LastDimBatchNorm(8).eval())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +21,7 @@ from torch import nn
 from .base import FeedForward, check_ratio
 from .mlp import TwoLayerFeedForward
 
-__all__ = ["RePaMLP", "RePaMLPInference"]
+__all__ = ["MergeTerms", "RePaMLP", "RePaMLPInference", "merge_residual"]
 
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
@@ -102,39 +103,134 @@ class RePaMLP(TwoLayerFeedForward):
     @torch.no_grad()
     def reparameterize(self) -> RePaMLPInference:
         """Merge the idle path, a BatchNorm pre-norm and the shortcut; equal to this block in eval mode."""
-        a = self.active_features
-        w1, b1 = self.fc1.weight, _bias_or_zeros(self.fc1)
-        w2, b2 = self.fc2.weight, _bias_or_zeros(self.fc2)
-        affine = _batchnorm_affine(self.norm)
-        pre_norm: nn.Module | None = None
-        if affine is not None:  # fc1(s ⊙ x + t) = (W₁ diag(s)) x + (W₁ t + b₁)
-            scale, shift = affine
-            w1, b1 = w1 * scale, b1 + w1 @ shift
-        elif not isinstance(self.norm, nn.Identity):
-            pre_norm = copy.deepcopy(self.norm)
-        linear = w2[:, a:] @ w1[a:]
-        linear_bias = w2[:, a:] @ b1[a:] + b2
-        merged_shortcut = self.shortcut and pre_norm is None
-        if merged_shortcut:
-            linear = linear + torch.eye(self.in_features, dtype=linear.dtype, device=linear.device)
-        return RePaMLPInference(
-            self.in_features,
-            self.out_features,
-            active_weight=w1[:a],
-            active_bias=b1[:a],
-            output_weight=w2[:, :a],
-            linear_weight=linear,
-            linear_bias=linear_bias,
-            act=copy.deepcopy(self.act),
-            pre_norm=pre_norm,
-            shortcut=self.shortcut and not merged_shortcut,
-        )
+        terms = MergeTerms.of_core(self).apply_norm(self.norm)
+        return (terms.add_shortcut() if self.shortcut else terms).build()
 
     def extra_repr(self) -> str:
         return (
             f"{super().extra_repr()}, idle_ratio={self.idle_ratio}, active_features={self.active_features}, "
             f"shortcut={self.shortcut}"
         )
+
+
+@dataclass
+class MergeTerms:
+    """The merged function ``y = [x +] M n(x) + c + W₂ₐ act(W₁ₐ n(x) + b₁ₐ)`` as plain tensors.
+
+    Built from a `RePaMLP`'s core (no norm, no shortcut), then transformed by the operations a
+    surrounding residual block needs — fold an affine input map, put a norm in front, scale the
+    output, add the shortcut — and finally turned into a `RePaMLPInference`. Each operation checks
+    that it can still be expressed (e.g. nothing folds through an unfoldable LayerNorm).
+    """
+
+    linear: torch.Tensor  # M, (out, in)
+    bias: torch.Tensor  # c, (out,)
+    active_weight: torch.Tensor  # W₁ₐ, (a, in)
+    active_bias: torch.Tensor  # b₁ₐ, (a,)
+    output_weight: torch.Tensor  # W₂ₐ, (out, a)
+    act: nn.Module
+    pre_norm: nn.Module | None = None
+    shortcut: bool = False  # an explicit "+ x" (only when it cannot be merged into M)
+
+    @classmethod
+    def of_core(cls, block: RePaMLP) -> MergeTerms:
+        a = block.active_features
+        w1, b1 = block.fc1.weight, _bias_or_zeros(block.fc1)
+        w2, b2 = block.fc2.weight, _bias_or_zeros(block.fc2)
+        return cls(
+            linear=w2[:, a:] @ w1[a:],
+            bias=w2[:, a:] @ b1[a:] + b2,
+            active_weight=w1[:a].clone(),
+            active_bias=b1[:a].clone(),
+            output_weight=w2[:, :a].clone(),
+            act=copy.deepcopy(block.act),
+        )
+
+    def _check_foldable(self, what: str) -> None:
+        if self.pre_norm is not None or self.shortcut:
+            raise ValueError(
+                f"RePaMLP merge: cannot {what} after an unfoldable pre-norm or an explicit shortcut"
+            )
+
+    def fold_input_affine(self, scale: torch.Tensor, shift: torch.Tensor) -> MergeTerms:
+        """Substitute ``x ← scale ⊙ x + shift`` (a BatchNorm in eval mode)."""
+        self._check_foldable("fold an input affine map")
+        self.bias = self.bias + self.linear @ shift
+        self.linear = self.linear * scale
+        self.active_bias = self.active_bias + self.active_weight @ shift
+        self.active_weight = self.active_weight * scale
+        return self
+
+    def apply_norm(self, norm: nn.Module | None) -> MergeTerms:
+        """Fold a BatchNorm into the weights, or keep any other norm in front."""
+        if norm is None or isinstance(norm, nn.Identity):
+            return self
+        affine = _batchnorm_affine(norm)
+        if affine is not None:
+            return self.fold_input_affine(*affine)
+        self._check_foldable("put a norm in front")
+        self.pre_norm = copy.deepcopy(norm)
+        return self
+
+    def scale_output(self, gamma: torch.Tensor) -> MergeTerms:
+        """Multiply the output by a per-channel ``gamma`` (a layer scale)."""
+        if self.shortcut:
+            raise ValueError("RePaMLP merge: cannot scale the output after an explicit shortcut")
+        self.linear, self.bias = self.linear * gamma[:, None], self.bias * gamma
+        self.output_weight = self.output_weight * gamma[:, None]
+        return self
+
+    def add_shortcut(self) -> MergeTerms:
+        """Add the input to the output: into M when possible, else as an explicit addition."""
+        if self.linear.shape[0] != self.linear.shape[1]:
+            raise ValueError(f"RePaMLP merge: a shortcut needs equal widths, got {tuple(self.linear.shape)}")
+        if self.pre_norm is None and not self.shortcut:
+            eye = torch.eye(self.linear.shape[0], dtype=self.linear.dtype, device=self.linear.device)
+            self.linear = self.linear + eye
+        elif self.shortcut:
+            raise ValueError("RePaMLP merge: the block already has a shortcut")
+        else:
+            self.shortcut = True
+        return self
+
+    def build(self) -> RePaMLPInference:
+        out_features, in_features = self.linear.shape
+        return RePaMLPInference(
+            in_features,
+            out_features,
+            active_weight=self.active_weight,
+            active_bias=self.active_bias,
+            output_weight=self.output_weight,
+            linear_weight=self.linear,
+            linear_bias=self.bias,
+            act=self.act,
+            pre_norm=self.pre_norm,
+            shortcut=self.shortcut,
+        )
+
+
+@torch.no_grad()
+def merge_residual(
+    block: RePaMLP, *, norm: nn.Module | None = None, layer_scale: torch.Tensor | None = None
+) -> RePaMLPInference:
+    """Merged form of a residual FFN sublayer ``x + layer_scale ⊙ block(norm(x))`` (eval mode).
+
+    What a Transformer block calls to fold its FFN pre-norm (RePaViT's BatchNorm), its layer scale
+    and its residual shortcut into one `RePaMLPInference`, as the paper's "one C×C matrix". The block's
+    own norm and shortcut, if it has any, are merged first.
+
+    Args:
+        block: the sublayer's `RePaMLP` (``in_features == out_features``).
+        norm: the sublayer's pre-norm; a BatchNorm folds into the weights, another norm stays in front.
+        layer_scale: the sublayer's per-channel output scale, if any.
+    """
+    terms = MergeTerms.of_core(block).apply_norm(block.norm)
+    if block.shortcut:
+        terms.add_shortcut()
+    terms.apply_norm(norm)
+    if layer_scale is not None:
+        terms.scale_output(layer_scale)
+    return terms.add_shortcut().build()
 
 
 class RePaMLPInference(FeedForward):
