@@ -19,9 +19,9 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml $(MEMBERS)
 
 install: $(VENV)/.synced
 
-## Main job (until the vision app lands): the core FFN benchmark, written to BENCHMARKS.md.
+## Main job: train a small RePaViT on the bundled digits, merge it, compare accuracy and speed.
 demo: install
-	$(VENV)/bin/ffn-bench-blocks
+	$(VENV)/bin/ffn-vision demo
 
 ## Everything CI runs: lint, format check, then the default test suite (slow and gpu tests excluded).
 test: install
@@ -36,7 +36,8 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench-blocks: demo
+bench-blocks: install
+	$(VENV)/bin/ffn-bench-blocks
 
 clean:
 	rm -rf .tools $(VENV) runs

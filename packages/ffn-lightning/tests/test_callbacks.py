@@ -98,3 +98,18 @@ def test_warns_when_nothing_is_guided(in_tmp_dir, toy):
 def test_bad_arguments(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         SelfGuidedTraining(**kwargs)
+
+
+def test_warmup_cosine_schedule():
+    from ffn_lightning import WarmupCosineLR
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = WarmupCosineLR(optimizer, total_steps=110, warmup_steps=10, warmup_start=0.0)
+    lrs = []
+    for _ in range(110):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert lrs[0] == 0.0 and lrs[5] == pytest.approx(0.5) and lrs[10] == pytest.approx(1.0)
+    assert lrs[60] == pytest.approx(0.5) and lrs[-1] == pytest.approx(0.0, abs=1e-3)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:], strict=False))

@@ -2,6 +2,7 @@
 
 from .callbacks import SelfGuidedTraining
 from .cli import FFNLightningCLI
+from .schedules import ScheduleFactory, WarmupCosineLR
 from .spectral_monitor import SpectralMonitor
 
-__all__ = ["FFNLightningCLI", "SelfGuidedTraining", "SpectralMonitor"]
+__all__ = ["FFNLightningCLI", "ScheduleFactory", "SelfGuidedTraining", "SpectralMonitor", "WarmupCosineLR"]

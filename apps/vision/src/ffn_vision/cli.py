@@ -1,0 +1,51 @@
+"""`ffn-vision`: Lightning's CLI (fit/validate/test/predict) plus ``reparameterize`` and ``demo``.
+
+ffn-vision fit --config apps/vision/configs/default.yaml --model.ffn SwiGLU
+ffn-vision reparameterize --ckpt runs/vision/.../last.ckpt --out merged.ckpt
+ffn-vision test --config apps/vision/configs/default.yaml --ckpt_path merged.ckpt
+ffn-vision demo
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from lightning.pytorch.cli import LightningArgumentParser
+
+from ffn_lightning import FFNLightningCLI
+
+from .data import ImageDataModule
+from .module import ImageClassifier
+
+__all__ = ["VisionCLI", "main"]
+
+
+class VisionCLI(FFNLightningCLI):
+    """Links the DataModule's classes, channels and image size into the model; digits by default."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
+        parser.link_arguments("data.num_channels", "model.in_chans", apply_on="instantiate")
+        parser.link_arguments("data.image_size", "model.img_size", apply_on="instantiate")
+        parser.set_defaults({"data": {"class_path": "ffn_vision.data.DigitsDataModule"}})
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    """Entry point of ``ffn-vision``."""
+    argv = list(sys.argv[1:] if args is None else args)
+    if argv[:1] == ["reparameterize"]:
+        from .export import main as reparameterize_main
+
+        reparameterize_main(argv[1:])
+        return
+    if argv[:1] == ["demo"]:
+        from .demo import main as demo_main
+
+        demo_main(argv[1:])
+        return
+    VisionCLI(ImageClassifier, ImageDataModule, subclass_mode_data=True, app_name="vision", args=argv)
+
+
+if __name__ == "__main__":
+    main()
