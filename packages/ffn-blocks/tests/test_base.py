@@ -59,3 +59,17 @@ def test_last_dim_batchnorm_normalizes_over_all_leading_positions():
         ValueError, match=r"LastDimBatchNorm: expected input of shape \(\*, num_features=3\), got \(4, 2\)"
     ):
         norm(torch.randn(4, 2))
+
+
+def test_last_dim_batchnorm_survives_sync_batchnorm_conversion():
+    from ffn_blocks import RePaMLP
+    from ffn_blocks.testing import randomize_batchnorm_
+
+    block = RePaMLP(8, 8, norm=LastDimBatchNorm, shortcut=True)
+    randomize_batchnorm_(block)
+    converted = torch.nn.SyncBatchNorm.convert_sync_batchnorm(block).eval()
+    assert isinstance(converted.norm.bn, torch.nn.SyncBatchNorm)
+    x = torch.randn(2, 5, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(converted(x), block.eval()(x))
+        assert (reparameterize(converted)(x) - block(x)).abs().max() <= 1e-5

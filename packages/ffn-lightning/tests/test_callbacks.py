@@ -1,6 +1,7 @@
 """SelfGuidedTraining: the schedule, its effect on the model, and resuming it from a checkpoint."""
 
 import csv
+import itertools
 import math
 from functools import partial
 
@@ -112,4 +113,17 @@ def test_warmup_cosine_schedule():
         schedule.step()
     assert lrs[0] == 0.0 and lrs[5] == pytest.approx(0.5) and lrs[10] == pytest.approx(1.0)
     assert lrs[60] == pytest.approx(0.5) and lrs[-1] == pytest.approx(0.0, abs=1e-3)
-    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(lrs[10:]))
+
+
+def test_batchnorm_sync_plugin_switches_last_dim_batchnorms():
+    from ffn_blocks import LastDimBatchNorm, RePaMLP
+    from ffn_lightning import LastDimBatchNormSync
+
+    model = torch.nn.Sequential(RePaMLP(8, 8, norm=LastDimBatchNorm), torch.nn.BatchNorm1d(8))
+    plugin = LastDimBatchNormSync()
+    with pytest.warns(UserWarning, match="1 BatchNorm layer"):
+        plugin.apply(model)
+    assert model[0].norm.sync is True
+    plugin.revert(model)
+    assert model[0].norm.sync is False

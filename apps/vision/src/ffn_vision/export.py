@@ -28,10 +28,11 @@ def reparameterize_checkpoint(
     if out.exists() and not overwrite:
         raise FileExistsError(f"reparameterize: {out} exists; pass --overwrite to replace it")
     # our own checkpoint: its hyperparameters may hold a functools.partial (see README, "Trusted checkpoints")
+    raw = torch.load(ckpt, map_location="cpu", weights_only=False)
     module = ImageClassifier.load_from_checkpoint(ckpt, map_location="cpu", weights_only=False)
     module.merge()
-    hparams = dict(module.hparams)
-    hparams["merged"] = True
+    # the hyperparameters as stored (plain dicts when written by the CLI), not as re-instantiated
+    hparams = {**raw.get("hyper_parameters", {}), "merged": True}
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(
         {

@@ -141,16 +141,17 @@ class ImageClassifier(LightningModule):
         logits = self(images)
         return {"logits": logits, "prediction": logits.argmax(dim=-1)}
 
-    def configure_optimizers(self) -> dict[str, Any]:
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """Weight decay on matrices only: not on biases, norms, layer scales, tokens, position embeddings."""
         decay, no_decay = [], []
         for name, param in self.model.named_parameters():
-            if not param.requires_grad:
-                continue
-            # no weight decay on biases, norms, layer scales, tokens and position embeddings (DeiT recipe)
-            (no_decay if param.ndim <= 1 or name.endswith(("cls_token", "pos_embed")) else decay).append(
-                param
-            )
-        optimizer = self.optimizer_factory([{"params": decay}, {"params": no_decay, "weight_decay": 0.0}])
+            if param.requires_grad:
+                skip = param.ndim <= 1 or name.endswith(("cls_token", "pos_embed"))
+                (no_decay if skip else decay).append(param)
+        return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = self.optimizer_factory(self.parameter_groups())
         scheduler = self.schedule_factory(optimizer, int(self.trainer.estimated_stepping_batches))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 

@@ -20,6 +20,7 @@ from torch import nn
 
 from .base import FeedForward, check_ratio
 from .mlp import TwoLayerFeedForward
+from .norm import LastDimBatchNorm
 
 __all__ = ["MergeTerms", "RePaMLP", "RePaMLPInference", "merge_residual"]
 
@@ -297,6 +298,8 @@ def _bias_or_zeros(linear: nn.Linear) -> torch.Tensor:
 
 def _batchnorm_affine(norm: nn.Module) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``(scale, shift)`` of a BatchNorm's eval-mode map ``x ↦ scale ⊙ x + shift``; else None."""
+    if isinstance(norm, LastDimBatchNorm):
+        norm = norm.bn
     if not isinstance(norm, _BATCH_NORMS) or norm.running_mean is None or norm.running_var is None:
         return None
     scale = torch.rsqrt(norm.running_var + norm.eps)

@@ -2,7 +2,15 @@
 
 from .callbacks import SelfGuidedTraining
 from .cli import FFNLightningCLI
+from .plugins import LastDimBatchNormSync
 from .schedules import ScheduleFactory, WarmupCosineLR
 from .spectral_monitor import SpectralMonitor
 
-__all__ = ["FFNLightningCLI", "ScheduleFactory", "SelfGuidedTraining", "SpectralMonitor", "WarmupCosineLR"]
+__all__ = [
+    "FFNLightningCLI",
+    "LastDimBatchNormSync",
+    "ScheduleFactory",
+    "SelfGuidedTraining",
+    "SpectralMonitor",
+    "WarmupCosineLR",
+]

@@ -62,7 +62,7 @@ class PoolFormerBlock(nn.Module):
 
     def reparameterize(self) -> None:
         """Reparameterize inside the FFN (GroupNorm does not fold: it normalizes over H and W too)."""
-        reparameterize(self.mlp, inplace=True)
+        self.mlp = reparameterize(self.mlp, inplace=True)
 
 
 class PoolFormer(nn.Module):

@@ -80,4 +80,4 @@ class FFNBlock(Block):
             self.norm2, self.ls2, self.drop_path2 = nn.Identity(), nn.Identity(), nn.Identity()
             self.ffn_merged = True
         else:
-            reparameterize(self.mlp, inplace=True)
+            self.mlp = reparameterize(self.mlp, inplace=True)
