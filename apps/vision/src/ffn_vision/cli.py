@@ -1,4 +1,4 @@
-"""`ffn-vision`: Lightning's CLI (fit/validate/test/predict) plus ``reparameterize`` and ``demo``.
+"""`ffn-vision`: Lightning's CLI (fit/validate/test/predict) plus ``reparameterize``, ``demo``, ``bench``.
 
 ffn-vision fit --config apps/vision/configs/default.yaml --model.ffn SwiGLU
 ffn-vision reparameterize --ckpt runs/vision/.../last.ckpt --out merged.ckpt
@@ -38,6 +38,11 @@ def main(args: Sequence[str] | None = None) -> None:
         from .export import main as reparameterize_main
 
         reparameterize_main(argv[1:])
+        return
+    if argv[:1] == ["bench"]:
+        from .benchmark import main as bench_main
+
+        bench_main(argv[1:])
         return
     if argv[:1] == ["demo"]:
         from .demo import main as demo_main

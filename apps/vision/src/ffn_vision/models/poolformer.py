@@ -101,7 +101,8 @@ class PoolFormer(nn.Module):
         self.num_classes = num_classes
         self.num_features = dims[-1]
         self.stem = nn.Conv2d(in_chans, dims[0], kernel_size=7, stride=4, padding=2)
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        total = sum(depths)  # stochastic-depth rates grow linearly (plain Python: works on the meta device)
+        rates = [drop_path_rate * i / max(1, total - 1) for i in range(total)]
         stages, start = [], 0
         for i, (depth, dim) in enumerate(zip(depths, dims, strict=True)):
             layers: list[nn.Module] = []

@@ -1,0 +1,125 @@
+"""``ffn-vision bench``: RePaViT merge speed-up, PoolFormer vs timm, and parameter counts, into BENCHMARKS.md.
+
+- RePaViT-B (θ = 0.75) end-to-end throughput, merged vs training form, batch 16 at 224², fp32 CPU,
+  beside the paper's +57.8 % (DeiT-B, A6000 GPU).
+- Our PoolFormer-S12 forward time against timm's ``poolformer_s12`` (same parameter count).
+- Parameter counts: PoolFormer S12…M48 against timm; RePaViT sizes, training form and merged.
+Timings are medians of interleaved rounds; every ratio comes from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from functools import partial
+
+import timm
+import torch
+from rich.console import Console
+
+import ffn_vision.models  # noqa: F401 -- registers the models
+from ffn_blocks import RePaMLP, reparameterize
+from ffn_lightning.benchmarking import (
+    console_table,
+    interleaved_latency,
+    machine_description,
+    markdown_table,
+    update_markdown_section,
+)
+
+from .models import POOLFORMER_SIZES, REPAVIT_SIZES
+
+__all__ = ["main"]
+
+
+def _params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _counts() -> tuple[list[str], list[list[object]], list[str], list[list[object]]]:
+    pool_rows = []
+    for size in POOLFORMER_SIZES:
+        with torch.device("meta"):  # shapes only: counting needs no memory or init time
+            ours = _params(timm.create_model(f"ffn_poolformer_{size}"))
+            ref = _params(timm.create_model(f"poolformer_{size}"))
+        pool_rows.append(
+            [f"PoolFormer-{size.upper()}", f"{ours:,}", f"{ref:,}", "yes" if ours == ref else "NO"]
+        )
+    vit_rows = []
+    for size in REPAVIT_SIZES:
+        row: list[object] = [f"RePaViT-{size}"]
+        for theta in (0.5, 0.75):
+            with torch.device("meta"):
+                model = timm.create_model(
+                    f"ffn_repavit_{size}_patch16_224", ffn=partial(RePaMLP, idle_ratio=theta)
+                )
+                merged = reparameterize(model.eval())
+            if theta == 0.5:
+                row.append(f"{_params(model) / 1e6:.2f} M")
+            row.append(f"{_params(merged) / 1e6:.2f} M")
+            del model, merged
+        vit_rows.append(row)
+    return (
+        ["Model", "Ours (MLP)", "timm", "Equal"],
+        pool_rows,
+        ["Model (patch 16, 224²)", "Training form", "Merged θ=0.5", "Merged θ=0.75"],
+        vit_rows,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ffn-vision bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--output", default="BENCHMARKS.md", help="markdown file to update ('' to skip)")
+    args = parser.parse_args(argv)
+    console = Console(width=None if Console().is_terminal else 140)
+    torch.manual_seed(0)
+    images = torch.randn(args.batch, 3, 224, 224)
+
+    repavit = timm.create_model("ffn_repavit_base_patch16_224").eval()
+    merged = reparameterize(repavit)
+    ours = timm.create_model("ffn_poolformer_s12").eval()
+    reference = timm.create_model("poolformer_s12").eval()
+    with torch.inference_mode():
+        max_diff = (repavit(images[:2]) - merged(images[:2])).abs().max().item()
+        seconds = interleaved_latency(
+            {
+                "RePaViT-B training form": partial(repavit, images),
+                "RePaViT-B merged": partial(merged, images),
+                "PoolFormer-S12 (ours)": partial(ours, images),
+                "poolformer_s12 (timm)": partial(reference, images),
+            },
+            rounds=args.rounds,
+        )
+    speedup = seconds["RePaViT-B training form"] / seconds["RePaViT-B merged"]
+    pool_ratio = seconds["PoolFormer-S12 (ours)"] / seconds["poolformer_s12 (timm)"]
+    header = ["Model", "Params (M)", f"Batch {args.batch} forward (ms)", "Images/s"]
+    models = {"RePaViT-B training form": repavit, "RePaViT-B merged": merged,
+              "PoolFormer-S12 (ours)": ours, "poolformer_s12 (timm)": reference}  # fmt: skip
+    rows = [
+        [name, f"{_params(m) / 1e6:.2f}", f"{seconds[name] * 1e3:.0f}", f"{args.batch / seconds[name]:.1f}"]
+        for name, m in models.items()
+    ]
+    count_header, count_rows, vit_header, vit_rows = _counts()
+    console.print(console_table("Vision models, fp32 CPU", header, rows))
+    summary = (
+        f"RePaViT-B θ=0.75 merged vs training form: **{speedup:.2f}× throughput** "
+        f"(+{100 * (speedup - 1):.1f} %; "
+        f"paper: +57.8 % for DeiT-B on an A6000 GPU; target here ≥ 1.3×), max |Δ logit| {max_diff:.1e}. "
+        f"Our PoolFormer-S12 forward time is **{pool_ratio:.2f}×** timm's `poolformer_s12` (target ≤ 1.10×)."
+    )
+    console.print(summary)
+    command = f"ffn-vision bench --batch {args.batch} --rounds {args.rounds}"
+    body = (
+        "## Vision: RePaViT merge speed-up, PoolFormer against timm, parameter counts\n\n"
+        f"Command: `{command}`. Machine: {machine_description()}. Input: {args.batch} images at 224², fp32, "
+        f"eval mode; median of {args.rounds} interleaved rounds.\n\n"
+        f"{markdown_table(header, rows)}\n\n{summary}\n\n"
+        f"Parameter counts (ImageNet head):\n\n{markdown_table(count_header, count_rows)}\n\n"
+        f"{markdown_table(vit_header, vit_rows)}\n\n"
+        "RePaViT training-form counts equal DeiT/ViT's (BatchNorm and LayerNorm both hold 2C); the merged "
+        "form keeps, per block, one C×C matrix plus the active channels' two projections.\n"
+    )
+    if args.output:
+        update_markdown_section(args.output, "vision-models", body)
