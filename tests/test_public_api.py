@@ -17,6 +17,7 @@ PUBLIC_API = [
     "BlockShuffleMLP",
     "FeedForward",
     "FeedForwardFactory",
+    "FrequencyMLP",
     "GeGLU",
     "GroupRational",
     "KANLayer",

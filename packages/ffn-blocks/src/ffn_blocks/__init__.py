@@ -6,6 +6,7 @@ This module is the one import path configs use: ``class_path: ffn_blocks.SwiGLU`
 """
 
 from .base import DEFAULT_EXPANSION, FeedForward, FeedForwardFactory, reparameterize
+from .frequency import FrequencyMLP
 from .glu import GLU, GeGLU, SwiGLU
 from .kan import GroupRational, KANLayer
 from .mlp import MLP
@@ -34,6 +35,7 @@ __all__ = [
     "BlockShuffleMLP",
     "FeedForward",
     "FeedForwardFactory",
+    "FrequencyMLP",
     "GeGLU",
     "GroupRational",
     "KANLayer",
