@@ -1,0 +1,45 @@
+"""`ffn-timeseries`: Lightning's CLI for the forecasters, with lookback/horizon/channels linked from data.
+
+ffn-timeseries fit --config apps/timeseries/configs/default.yaml
+ffn-timeseries fit --config apps/timeseries/configs/default.yaml --model.network.ffn SwiGLU
+ffn-timeseries predict --config apps/timeseries/configs/default.yaml --ckpt_path best.ckpt
+ffn-timeseries bench
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from lightning.pytorch.cli import LightningArgumentParser
+
+from ffn_lightning import FFNLightningCLI
+
+from .data import WideCSVDataModule
+from .module import Forecaster
+
+__all__ = ["TimeSeriesCLI", "main"]
+
+
+class TimeSeriesCLI(FFNLightningCLI):
+    """Links the data's lookback, horizon and channel count into the model."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.link_arguments("data.lookback", "model.lookback")
+        parser.link_arguments("data.horizon", "model.horizon")
+        parser.link_arguments("data.num_channels", "model.num_channels", apply_on="instantiate")
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    """Entry point of ``ffn-timeseries``."""
+    argv = list(sys.argv[1:] if args is None else args)
+    if argv[:1] == ["bench"]:
+        from .benchmark import main as bench_main
+
+        bench_main(argv[1:])
+        return
+    TimeSeriesCLI(Forecaster, WideCSVDataModule, app_name="timeseries", args=argv)
+
+
+if __name__ == "__main__":
+    main()

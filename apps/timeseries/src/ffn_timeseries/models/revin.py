@@ -1,0 +1,45 @@
+"""Reversible instance normalization (RevIN), the per-window scaling all three forecasters use."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["RevIN"]
+
+
+class RevIN(nn.Module):
+    """Normalize each window per channel on the way in, undo it on the way out.
+
+    From "Reversible Instance Normalization for Accurate Time-Series Forecasting against Distribution
+    Shift" (Kim et al., ICLR 2022). Statistics are taken over the time axis of each input window and
+    carry no gradient; an optional per-channel affine map is learned.
+
+    Args:
+        num_channels: C.
+        affine: learn a per-channel scale and shift.
+        eps: added to the variance.
+
+    Shape:
+        - ``normalize``: ``(B, L, C) → (B, L, C)``; ``denormalize``: ``(B, H, C) → (B, H, C)``
+    """
+
+    def __init__(self, num_channels: int, *, affine: bool = True, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_channels)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(num_channels)) if affine else None
+
+    def normalize(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        mean = x.mean(dim=1, keepdim=True).detach()
+        std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + self.eps).detach()
+        x = (x - mean) / std
+        if self.weight is not None:
+            x = x * self.weight + self.bias
+        return x, (mean, std)
+
+    def denormalize(self, y: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        mean, std = stats
+        if self.weight is not None:
+            y = (y - self.bias) / (self.weight + self.eps * torch.sign(self.weight))
+        return y * std + mean
