@@ -208,3 +208,12 @@ def test_bad_arguments_raise_one_line_value_errors(build, pattern):
     with pytest.raises(ValueError, match=pattern) as info:
         build()
     assert "\n" not in str(info.value)
+
+
+def test_default_block_count_fits_narrow_widths_and_explicit_ones_are_strict():
+    assert BlockDenseMLP(768, 768).num_blocks == 4 and BlockShuffleMLP(768, 768).num_blocks == 4
+    assert BlockDenseMLP(4, 4).num_blocks == 2  # rank 4 would not be below the width 4
+    assert BlockDenseMLP(7, 7).num_blocks == 1 and BlockShuffleMLP(7, 7).num_blocks == 1
+    assert BlockShuffleMLP(6, 6).num_blocks == 2
+    with pytest.raises(ValueError, match="in_features=7 must be divisible by num_blocks=4"):
+        BlockShuffleMLP(7, 7, num_blocks=4)

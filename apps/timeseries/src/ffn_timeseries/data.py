@@ -40,7 +40,13 @@ def read_wide_csv(
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise ValueError(f"{path}: not a readable CSV ({type(error).__name__})") from None
     if date_column in frame.columns:
-        frame = frame.set_index(pd.to_datetime(frame.pop(date_column)))
+        try:
+            dates = pd.to_datetime(frame.pop(date_column), format="ISO8601")
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"{path}: column {date_column!r} holds values that are not ISO 8601 dates"
+            ) from None
+        frame = frame.set_index(dates)
     if columns is not None:
         missing = [c for c in columns if c not in frame.columns]
         if missing:

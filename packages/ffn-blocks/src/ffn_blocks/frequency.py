@@ -33,7 +33,7 @@ __all__ = ["ComplexLinear", "FrequencyMLP"]
 
 
 class ComplexLinear(nn.Module):
-    """``Y = X W + B`` for complex ``X``, with ``W = W_r + i W_i`` and ``B = B_r + i B_i`` learned as real pairs.
+    """``Y = X W + B`` for complex ``X``; ``W = W_r + i W_i`` and ``B = B_r + i B_i`` held as real pairs.
 
     Shape:
         - Input: ``(*, in_features)`` complex
@@ -66,7 +66,8 @@ class ComplexLinear(nn.Module):
         return out_real, out_imag
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias_real is not None}"
+        bias = self.bias_real is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={bias}"
 
 
 class FrequencyMLP(FeedForward):
@@ -119,8 +120,8 @@ class FrequencyMLP(FeedForward):
         super().check_input(x)
         if x.ndim < 2:
             raise ValueError(
-                f"FrequencyMLP: expected input of shape (*, T, in_features={self.in_features}) with a sequence "
-                f"axis, got {tuple(x.shape)}"
+                f"FrequencyMLP: expected input of shape (*, T, in_features={self.in_features}) with a "
+                f"sequence axis, got {tuple(x.shape)}"
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -262,6 +262,19 @@ def _widths(owner: str, in_features: int, out_features: int, hidden_features: in
     return widths
 
 
+_AUTO_BLOCKS = (4, 2, 1)  # num_blocks=None tries these in order
+
+
+def _default_block_rank(num_blocks: int, compressed: dict[str, int]) -> int:
+    return num_blocks * max(1, min(compressed.values()) // (4 * num_blocks))
+
+
+def _block_dense_fits(num_blocks: int, rank: int | None, compressed: dict[str, int]) -> bool:
+    rank = _default_block_rank(num_blocks, compressed) if rank is None else rank
+    divisible = all(w % num_blocks == 0 for w in (*compressed.values(), rank))
+    return divisible and rank < min(compressed.values())
+
+
 # The output layer (hidden → out) of a structured MLP stays a dense nn.Linear when the structure cannot
 # hold it (a rank at or above out_features, or out_features not a multiple of num_blocks): that is the
 # case of narrow heads (a score, a few classes, RGB), where the dense layer is also the cheaper one.
@@ -337,6 +350,8 @@ class BlockDenseMLP(TwoLayerFeedForward):
         dropout: dropout probability after the activation and after the output layer.
         norm: optional normalization factory applied to the input.
         num_blocks: diagonal blocks; ``in_features``, ``hidden_features`` and ``rank`` must be multiples.
+            Default: the largest of 4, 2, 1 that fits the widths (4 at every usual width; fewer for
+            narrow inputs such as 7 time series). An explicit value is checked strictly.
         rank: width between the block-diagonal and the dense map, below ``min(in_features,
             hidden_features)``; default about a quarter of that, a multiple of ``num_blocks``. The output
             layer is block-dense only when ``rank < out_features`` (else dense).
@@ -357,16 +372,18 @@ class BlockDenseMLP(TwoLayerFeedForward):
         bias: bool = True,
         dropout: float = 0.0,
         norm: Callable[[int], nn.Module] | None = None,
-        num_blocks: int = 4,
+        num_blocks: int | None = None,
         rank: int | None = None,
         self_guided: bool = False,
     ) -> None:
         name = type(self).__name__
         widths = _widths(name, in_features, out_features, hidden_features)
         compressed = {k: widths[k] for k in ("in_features", "hidden_features")}
+        if num_blocks is None:
+            num_blocks = next((nb for nb in _AUTO_BLOCKS if _block_dense_fits(nb, rank, compressed)), 1)
         check_positive_int(name, "num_blocks", num_blocks)
         if rank is None:
-            rank = num_blocks * max(1, min(compressed.values()) // (4 * num_blocks))
+            rank = _default_block_rank(num_blocks, compressed)
         _check_rank(name, rank, compressed)
         for width_name, width in (*compressed.items(), ("rank", rank)):
             check_divisible(name, width_name, width, "num_blocks", num_blocks)
@@ -404,6 +421,7 @@ class BlockShuffleMLP(TwoLayerFeedForward):
         num_blocks: diagonal blocks; ``in_features`` and ``hidden_features`` must be multiples. The
             output layer is block-shuffle only when ``out_features`` is a multiple too (else dense).
             Every output channel sees every input once ``min(in, out) / num_blocks ≥ num_blocks``.
+            Default: the largest of 4, 2, 1 dividing both widths. An explicit value is checked strictly.
         self_guided: add dense guide weights for self-guided training (see `set_guide_ratio`).
 
     Shape:
@@ -421,11 +439,17 @@ class BlockShuffleMLP(TwoLayerFeedForward):
         bias: bool = True,
         dropout: float = 0.0,
         norm: Callable[[int], nn.Module] | None = None,
-        num_blocks: int = 4,
+        num_blocks: int | None = None,
         self_guided: bool = False,
     ) -> None:
         name = type(self).__name__
         widths = _widths(name, in_features, out_features, hidden_features)
+        if num_blocks is None:
+            num_blocks = next(
+                nb
+                for nb in _AUTO_BLOCKS
+                if widths["in_features"] % nb == 0 and widths["hidden_features"] % nb == 0
+            )
         check_positive_int(name, "num_blocks", num_blocks)
         for width_name in ("in_features", "hidden_features"):
             check_divisible(name, width_name, widths[width_name], "num_blocks", num_blocks)

@@ -1,0 +1,48 @@
+"""ffn-timeseries: fast_dev_run through main, the block switch, configs, forecasts written in original units."""
+
+import pandas as pd
+
+from ffn_blocks import SwiGLU
+from ffn_timeseries.cli import TimeSeriesCLI, main
+from ffn_timeseries.data import WideCSVDataModule, read_wide_csv
+from ffn_timeseries.module import Forecaster
+
+
+def test_fast_dev_run(configs, in_tmp_dir):
+    main(["fit", "--config", str(configs / "tiny.yaml"), "--trainer.fast_dev_run", "true"])
+
+
+def test_block_switch_and_links(configs, in_tmp_dir):
+    cli = TimeSeriesCLI(Forecaster, WideCSVDataModule, app_name="timeseries", run=False,
+                        args=["--config", str(configs / "tiny.yaml"), "--model.network.ffn", "SwiGLU"])  # fmt: skip
+    assert all(isinstance(block.feature_mlp, SwiGLU) for block in cli.model.network.blocks)
+    assert (cli.model.hparams.lookback, cli.model.hparams.horizon, cli.model.hparams.num_channels) == (
+        96,
+        24,
+        7,
+    )
+
+
+def test_every_config_parses(configs, in_tmp_dir):
+    for config in sorted(configs.rglob("*.yaml")):
+        if config.parent.name == "presets":
+            args = ["--config", str(configs / "tiny.yaml"), "--config", str(config)]
+        else:
+            args = ["--config", str(config)]
+        cli = TimeSeriesCLI(Forecaster, WideCSVDataModule, app_name="timeseries", run=False, args=args)
+        assert cli.model.network.horizon == cli.datamodule.horizon, config
+
+
+def test_predict_writes_forecasts_in_original_units(configs, in_tmp_dir, ett_path):
+    main(["fit", "--config", str(configs / "tiny.yaml"), "--trainer.max_steps", "3",
+          "--trainer.limit_val_batches", "1"])  # fmt: skip
+    ckpt = next(in_tmp_dir.rglob("*.ckpt"))
+    main(["predict", "--config", str(configs / "tiny.yaml"), "--config", str(configs / "presets/write_forecasts.yaml"),
+          "--ckpt_path", str(ckpt), "--trainer.limit_predict_batches", "2"])  # fmt: skip
+    frame = pd.read_csv(in_tmp_dir / "forecasts.csv")
+    assert len(frame) == 2 * 64 * 24 and list(frame.columns[3:]) == list(read_wide_csv(ett_path).columns)
+    raw = read_wide_csv(ett_path)
+    # a forecast in original units lies within the range of the series, not around 0 ± 1
+    assert frame["OT"].between(raw["OT"].min() - 30, raw["OT"].max() + 30).all()
+    assert abs(frame["OT"].mean() - raw["OT"].iloc[11520:].mean()) < 10
+    assert frame["date"].iloc[0] == str(raw.index[11520])
