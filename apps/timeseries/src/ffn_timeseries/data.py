@@ -208,8 +208,11 @@ class WideCSVDataModule(LightningDataModule):
     def _loader(self, stage: str, shuffle: bool) -> DataLoader:
         if stage not in self.datasets:
             raise RuntimeError("WideCSVDataModule: call setup() before asking for a dataloader")
-        return DataLoader(self.datasets[stage], batch_size=self.batch_size, shuffle=shuffle,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)  # fmt: skip
+        # training drops the last partial batch: BatchNorm needs more than one window (as the reference code)
+        return DataLoader(
+            self.datasets[stage], batch_size=self.batch_size, shuffle=shuffle, drop_last=shuffle,
+            num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+        )  # fmt: skip
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
