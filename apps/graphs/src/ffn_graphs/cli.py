@@ -1,0 +1,70 @@
+"""`ffn-graphs`: Lightning's CLI for three graph tasks, chosen by the first argument.
+
+    ffn-graphs nodes fit --config apps/graphs/configs/default.yaml --model.init xavier --model.depth 16
+    ffn-graphs links fit --config apps/graphs/configs/links.yaml
+    ffn-graphs kg fit --config apps/graphs/configs/kg.yaml --model.update SwiGLU
+    ffn-graphs bench-virgo | bench-kg
+
+Without a task name, ``nodes`` is assumed. Data-derived sizes (features, classes, relations) are linked
+from the DataModule into the model.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from lightning.pytorch.cli import LightningArgumentParser
+
+from ffn_lightning import FFNLightningCLI
+
+from .data import KnowledgeGraphDataModule, LinkPredictionDataModule, PlanetoidDataModule
+from .module import KGCompletion, LinkPredictor, NodeClassifier
+
+__all__ = ["KGCLI", "LinkCLI", "NodeCLI", "main"]
+
+
+class NodeCLI(FFNLightningCLI):
+    """Node classification on Planetoid graphs."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.link_arguments("data.num_features", "model.num_features", apply_on="instantiate")
+        parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
+
+
+class LinkCLI(FFNLightningCLI):
+    """Link prediction on Planetoid graphs."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.link_arguments("data.num_features", "model.num_features", apply_on="instantiate")
+
+
+class KGCLI(FFNLightningCLI):
+    """Knowledge-graph completion with NBFNet."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.link_arguments("data.num_relations", "model.num_relations", apply_on="instantiate")
+
+
+TASKS = {
+    "nodes": (NodeCLI, NodeClassifier, PlanetoidDataModule),
+    "links": (LinkCLI, LinkPredictor, LinkPredictionDataModule),
+    "kg": (KGCLI, KGCompletion, KnowledgeGraphDataModule),
+}
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    """Entry point of ``ffn-graphs``."""
+    argv = list(sys.argv[1:] if args is None else args)
+    if argv[:1] in (["bench-virgo"], ["bench-kg"]):
+        from .benchmark import main as bench_main
+
+        bench_main(argv)
+        return
+    task = argv.pop(0) if argv and argv[0] in TASKS else "nodes"
+    cli_class, model_class, data_class = TASKS[task]
+    cli_class(model_class, data_class, app_name=f"graphs-{task}", args=argv)
+
+
+if __name__ == "__main__":
+    main()

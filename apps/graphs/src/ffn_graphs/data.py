@@ -1,0 +1,264 @@
+"""Graph data: Planetoid node classification and link prediction through PyG's own loaders, and
+knowledge graphs from tab-separated triples.
+
+The Planetoid files in ../shared/data/planetoid are the ones PyG's `Planetoid` downloads; they are
+copied under ``<cache>/<Name>/raw/`` and PyG's real loader processes them (public split). Knowledge
+graphs are ``head<TAB>relation<TAB>tail`` files ``train.txt``, ``valid.txt``, ``test.txt``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Literal
+
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, TensorDataset
+from torch_geometric.data import Data
+from torch_geometric.datasets import Planetoid
+from torch_geometric.transforms import NormalizeFeatures, RandomLinkSplit
+
+from .kg import both_directions, fact_graph
+
+__all__ = [
+    "KnowledgeGraphDataModule",
+    "LinkPredictionDataModule",
+    "PlanetoidDataModule",
+    "StageGraph",
+    "planetoid",
+    "read_triples",
+]
+
+SHARED = Path(__file__).resolve().parents[5] / "shared" / "data"
+CACHE = Path.home() / ".cache" / "ffn-study"
+
+
+def planetoid(name: Literal["Cora", "CiteSeer"], raw_dir: str | Path = SHARED / "planetoid",
+              cache: str | Path = CACHE / "planetoid") -> Data:  # fmt: skip
+    """The public-split Planetoid graph, loaded by PyG's `Planetoid` from local raw files (no download)."""
+    raw_dir, target = Path(raw_dir), Path(cache) / name / "raw"
+    prefix = f"ind.{name.lower()}."
+    files = [
+        raw_dir / f"{prefix}{suffix}"
+        for suffix in ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
+    ]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"Planetoid {name}: missing raw files {missing}")
+    target.mkdir(parents=True, exist_ok=True)
+    for file in files:
+        if not (target / file.name).exists():
+            shutil.copyfile(file, target / file.name)
+    return Planetoid(str(cache), name, split="public", transform=NormalizeFeatures())[0]
+
+
+class _FullGraph(LightningDataModule):
+    """A single-graph (transductive) DataModule: every stage's "batch" is the whole graph."""
+
+    def _loader(self) -> DataLoader:
+        return DataLoader([self.graph], batch_size=None, collate_fn=lambda d: d)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader()
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader()
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader()
+
+
+class PlanetoidDataModule(_FullGraph):
+    """Cora or CiteSeer with the public split (20 labelled nodes per class, 500 validation, 1,000 test).
+
+    Args:
+        name: ``"Cora"`` or ``"CiteSeer"``.
+        raw_dir: folder with the ``ind.<name>.*`` files.
+        cache: where PyG's processed files go.
+    """
+
+    def __init__(self, name: Literal["Cora", "CiteSeer"] = "Cora", raw_dir: str = str(SHARED / "planetoid"),
+                 cache: str = str(CACHE / "planetoid")) -> None:  # fmt: skip
+        super().__init__()
+        self.graph = planetoid(name, raw_dir, cache)
+        self.num_features = self.graph.num_features
+        self.num_classes = int(self.graph.y.max()) + 1
+
+
+class LinkPredictionDataModule(_FullGraph):
+    """Link prediction on a Planetoid graph with PyG's `RandomLinkSplit` (85/5/10 %, seeded).
+
+    The training graph holds only training edges; validation and test edges come with as many sampled
+    non-edges, and the metrics are AUROC and average precision.
+    """
+
+    def __init__(self, name: Literal["Cora", "CiteSeer"] = "Cora", raw_dir: str = str(SHARED / "planetoid"),
+                 cache: str = str(CACHE / "planetoid"), seed: int = 0) -> None:  # fmt: skip
+        super().__init__()
+        graph = planetoid(name, raw_dir, cache)
+        torch.manual_seed(seed)
+        self.train_graph, self.val_graph, self.test_graph = RandomLinkSplit(
+            num_val=0.05, num_test=0.10, is_undirected=True, add_negative_train_samples=False
+        )(graph)
+        self.num_features = graph.num_features
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader([self.train_graph], batch_size=None, collate_fn=lambda d: d)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader([self.val_graph], batch_size=None, collate_fn=lambda d: d)
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader([self.test_graph], batch_size=None, collate_fn=lambda d: d)
+
+
+def read_triples(path: str | Path) -> list[tuple[str, str, str]]:
+    """``head<TAB>relation<TAB>tail`` lines; a one-line error names the file and line of a bad one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing split file (expected head<TAB>relation<TAB>tail lines)")
+    triples = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3:
+            raise ValueError(f"{path}:{number}: expected 3 tab-separated fields, got {len(parts)}")
+        triples.append((parts[0].strip(), parts[1].strip(), parts[2].strip()))
+    return triples
+
+
+@dataclass
+class StageGraph:
+    """What one stage of knowledge-graph completion runs on: the fact graph, the queries, the filter."""
+
+    edge_index: torch.Tensor
+    edge_type: torch.Tensor
+    num_nodes: int
+    queries: torch.Tensor  # (n, 3) triples to predict, tail side; heads via inverse relations
+    known: torch.Tensor  # every true triple of this graph (both directions), for filtering
+
+
+def _encode(triples: list[tuple[str, str, str]], entities: dict[str, int], relations: dict[str, int],
+            source: Path, unknown: str, notices: list[str]) -> torch.Tensor:  # fmt: skip
+    known = [t for t in triples if t[0] in entities and t[2] in entities and t[1] in relations]
+    if len(known) < len(triples):
+        message = (
+            f"{source}: {len(triples) - len(known)} triples name entities or relations absent from its graph"
+        )
+        if unknown == "error":
+            raise ValueError(message)
+        notices.append(message + " (skipped)")
+    return torch.tensor(
+        [(entities[h], relations[r], entities[t]) for h, r, t in known], dtype=torch.long
+    ).reshape(-1, 3)
+
+
+def _vocabulary(triples: list[tuple[str, str, str]]) -> dict[str, int]:
+    return {e: i for i, e in enumerate(sorted({t[0] for t in triples} | {t[2] for t in triples}))}
+
+
+def _deduplicate(
+    triples: list[tuple[str, str, str]], source: Path, notices: list[str]
+) -> list[tuple[str, str, str]]:
+    duplicates = len(triples) - len(set(triples))
+    if duplicates:
+        notices.append(f"{source}: {duplicates} duplicated triples dropped")
+    return list(dict.fromkeys(triples))
+
+
+class KnowledgeGraphDataModule(LightningDataModule):
+    """Knowledge-graph completion data: UMLS by default; any folder of train/valid/test.txt.
+
+    Transductive (default): the graph is the training triples (each fact also as its inverse), queries
+    are the validation or test triples in both directions, and ranking is filtered over all entities.
+    Inductive (GraIL, ``test_folder`` set, e.g. ``kg/inductive/fb237_v1_ind``): training and validation
+    use ``folder``; testing runs on the unseen entities of ``test_folder``, whose ``train.txt`` is the
+    observed graph and ``test.txt`` the queries, ranked against ``num_negatives`` sampled entities.
+
+    Args:
+        folder: the training graph's split files.
+        test_folder: an inductive test graph (None: transductive).
+        batch_size: training triples per batch.
+        eval_batch_size: queries per evaluation batch.
+        num_negatives: sampled negatives of the inductive protocol (GraIL: 50).
+        unknown: evaluation triples naming entities or relations absent from their graph are
+            ``"skip"``-ped (and reported) or an ``"error"``.
+    """
+
+    def __init__(
+        self,
+        folder: str = str(SHARED / "kg" / "umls"),
+        test_folder: str | None = None,
+        batch_size: int = 64,
+        eval_batch_size: int = 32,
+        num_negatives: int = 50,
+        unknown: Literal["error", "skip"] = "skip",
+    ) -> None:
+        super().__init__()
+        folder_path = Path(folder)
+        self.notices: list[str] = []
+        train = _deduplicate(read_triples(folder_path / "train.txt"), folder_path / "train.txt", self.notices)
+        entities, self.relations = (
+            _vocabulary(train),
+            {r: i for i, r in enumerate(sorted({t[1] for t in train}))},
+        )
+        self.num_relations = len(self.relations)  # before inverses
+        encode = partial(_encode, relations=self.relations, unknown=unknown, notices=self.notices)
+        triples = {"train": encode(train, entities, source=folder_path / "train.txt")}
+        triples["valid"] = encode(
+            read_triples(folder_path / "valid.txt"), entities, source=folder_path / "valid.txt"
+        )
+        self.inductive = test_folder is not None
+        if self.inductive:
+            test_path = Path(test_folder)
+            test_graph = _deduplicate(
+                read_triples(test_path / "train.txt"), test_path / "train.txt", self.notices
+            )
+            test_entities = _vocabulary(test_graph)
+            test_facts = encode(test_graph, test_entities, source=test_path / "train.txt")
+            test_queries = encode(
+                read_triples(test_path / "test.txt"), test_entities, source=test_path / "test.txt"
+            )
+            test_valid = encode(
+                read_triples(test_path / "valid.txt"), test_entities, source=test_path / "valid.txt"
+            )
+            test_known = torch.cat([test_facts, test_valid, test_queries])
+            test_nodes = len(test_entities)
+        else:
+            test_facts = triples["train"]
+            test_queries = encode(
+                read_triples(folder_path / "test.txt"), entities, source=folder_path / "test.txt"
+            )
+            test_known = torch.cat([triples["train"], triples["valid"], test_queries])
+            test_nodes = len(entities)
+        for notice in self.notices:
+            print(f"KnowledgeGraphDataModule: {notice}")
+        self.num_entities = len(entities)
+        self.batch_size, self.eval_batch_size, self.num_negatives = batch_size, eval_batch_size, num_negatives
+        r = self.num_relations
+        train_known = torch.cat(
+            [triples["train"], triples["valid"]] + ([] if self.inductive else [test_queries])
+        )
+        graph = fact_graph(triples["train"], r)
+        self.stages = {
+            "train": StageGraph(*graph, len(entities), triples["train"], both_directions(train_known, r)),
+            "val": StageGraph(*graph, len(entities), triples["valid"], both_directions(train_known, r)),
+            "test": StageGraph(
+                *fact_graph(test_facts, r), test_nodes, test_queries, both_directions(test_known, r)
+            ),
+        }
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(
+            TensorDataset(self.stages["train"].queries), batch_size=self.batch_size, shuffle=True
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(self.stages["val"].queries), batch_size=self.eval_batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(self.stages["test"].queries), batch_size=self.eval_batch_size)

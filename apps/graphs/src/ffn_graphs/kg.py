@@ -1,0 +1,114 @@
+"""Knowledge-graph completion helpers: the fact graph with inverse edges, easy-edge removal, negatives,
+and the filtered ranking protocol.
+
+Head prediction ``(?, r, t)`` is answered as tail prediction ``(t, r⁻¹, ?)`` with the inverse relation
+``r + R``, so every query is a tail query on a graph that holds each fact in both directions.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = [
+    "both_directions",
+    "fact_graph",
+    "filtered_ranks",
+    "ranking_metrics",
+    "remove_easy_edges",
+    "sample_negatives",
+    "sampled_ranks",
+    "true_tail_mask",
+]
+
+
+def fact_graph(triples: torch.Tensor, num_relations: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``edge_index (2, 2n)`` and ``edge_type (2n,)`` with every fact and its inverse (relation ``r + R``)."""
+    heads, relations, tails = triples.unbind(1)
+    edge_index = torch.stack([torch.cat([heads, tails]), torch.cat([tails, heads])])
+    return edge_index, torch.cat([relations, relations + num_relations])
+
+
+def both_directions(triples: torch.Tensor, num_relations: int) -> torch.Tensor:
+    """``(h, r, t)`` and ``(t, r + R, h)`` for every triple: tail queries for both prediction directions."""
+    heads, relations, tails = triples.unbind(1)
+    inverse = torch.stack([tails, relations + num_relations, heads], dim=1)
+    return torch.cat([triples, inverse])
+
+
+def remove_easy_edges(
+    edge_index: torch.Tensor, edge_type: torch.Tensor, queries: torch.Tensor, num_relations: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop the edges that state the answers of ``queries`` directly: ``(h, r, t)`` and ``(t, r⁻¹, h)``.
+
+    NBFNet's training trick: otherwise the model learns to read the target edge instead of reasoning
+    over the other paths (and then fails on test triples, which are absent from the graph).
+    """
+    heads, relations, tails = queries.unbind(1)
+    inverse = torch.where(relations < num_relations, relations + num_relations, relations - num_relations)
+    removed = torch.cat([
+        torch.stack([heads, relations, tails], dim=1), torch.stack([tails, inverse, heads], dim=1)
+    ])  # fmt: skip
+    span = int(max(edge_index.max(), removed[:, [0, 2]].max())) + 1
+    key = lambda h, r, t: (r * span + h) * span + t  # noqa: E731
+    edge_keys = key(edge_index[0], edge_type, edge_index[1])
+    keep = ~torch.isin(edge_keys, key(removed[:, 0], removed[:, 1], removed[:, 2]))
+    return edge_index[:, keep], edge_type[keep]
+
+
+def true_tail_mask(queries: torch.Tensor, known: torch.Tensor, num_entities: int) -> torch.Tensor:
+    """``(B, num_entities)`` boolean: ``e`` answers query ``b``, i.e. ``(h_b, r_b, e)`` is in ``known``."""
+    span = num_entities
+    known_pairs = known[:, 1] * span + known[:, 0]  # (r, h) keys
+    query_pairs = queries[:, 1] * span + queries[:, 0]
+    mask = torch.zeros(queries.shape[0], num_entities, dtype=torch.bool)
+    order = torch.argsort(known_pairs)
+    sorted_pairs = known_pairs[order]
+    starts = torch.searchsorted(sorted_pairs, query_pairs)
+    ends = torch.searchsorted(sorted_pairs, query_pairs, right=True)
+    for b in range(queries.shape[0]):  # per query, the (few) true tails
+        mask[b, known[order[starts[b] : ends[b]], 2]] = True
+    return mask
+
+
+def sample_negatives(
+    true_mask: torch.Tensor, count: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``(B, count)`` entities drawn uniformly among those that are not true answers (filtered negatives)."""
+    weights = (~true_mask).float()
+    weights[weights.sum(1) == 0] = 1.0  # a query whose every entity is true: fall back to uniform
+    return torch.multinomial(weights, count, replacement=True, generator=generator)
+
+
+def filtered_ranks(scores: torch.Tensor, targets: torch.Tensor, true_mask: torch.Tensor) -> torch.Tensor:
+    """Rank of each target among all entities after removing the other known answers.
+
+    ``rank = 1 + #(non-filtered candidates scoring ≥ the target)``: ties count against the target, so a
+    constant scorer ranks last, not first.
+    """
+    target_scores = scores.gather(1, targets[:, None])
+    competitors = true_mask.clone()
+    competitors[torch.arange(len(targets)), targets] = True  # the target is not its own competitor
+    beats = (scores >= target_scores) & ~competitors
+    return 1 + beats.sum(dim=1)
+
+
+def sampled_ranks(
+    scores: torch.Tensor,
+    targets: torch.Tensor,
+    true_mask: torch.Tensor,
+    num_negatives: int,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """GraIL's protocol: rank each target against ``num_negatives`` sampled non-answers."""
+    negatives = sample_negatives(true_mask, num_negatives, generator)
+    target_scores = scores.gather(1, targets[:, None])
+    return 1 + (scores.gather(1, negatives) >= target_scores).sum(dim=1)
+
+
+def ranking_metrics(ranks: torch.Tensor) -> dict[str, float]:
+    """MRR and Hits@1/3/10 of a vector of ranks."""
+    ranks = ranks.double()
+    return {
+        "mrr": float((1.0 / ranks).mean()),
+        **{f"hits@{k}": float((ranks <= k).double().mean()) for k in (1, 3, 10)},
+    }

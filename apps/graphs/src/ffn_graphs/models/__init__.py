@@ -1,0 +1,1 @@
+"""Graph networks: deep GNNs with their initialization, NBFNet, FloydNet."""

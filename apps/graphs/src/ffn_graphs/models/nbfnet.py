@@ -1,0 +1,165 @@
+"""NBFNet: the Neural Bellman-Ford Network for knowledge-graph completion, as a PyG `MessagePassing` layer.
+
+From "Neural Bellman-Ford Networks: A General Graph Neural Network Framework for Link Prediction"
+(Zhu et al., NeurIPS 2021, https://arxiv.org/abs/2106.06935). For a query ``(h, r, ?)`` every entity
+holds a representation of the paths from ``h``: the boundary condition puts the query relation's
+embedding on ``h`` (INDICATOR), each layer sends relation-conditioned messages along every edge
+(DistMult ``x ⊙ w_r``, TransE ``x + w_r``, RotatE a complex rotation), aggregates them together with the
+boundary (PNA: mean, max, min, std × identity, amplification, attenuation scalers, or a plain sum), and
+updates through ``LayerNorm(ReLU(update([h ‖ aggregate])))`` plus a shortcut. A scorer reads
+``[h_t ‖ q]`` for every candidate tail ``t``.
+
+The update and the scorer are injected `ffn_blocks` factories. Everything runs on CPU with PyG and
+torch scatter reductions (the released code needs a JIT-compiled CUDA extension).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch_geometric.nn import MessagePassing
+from torch_geometric.utils import degree, scatter
+
+from ffn_blocks import MLP, FeedForwardFactory
+
+__all__ = ["BellmanFordLayer", "NBFNet"]
+
+MessageKind = Literal["distmult", "transe", "rotate"]
+AggregateKind = Literal["pna", "sum"]
+
+
+class BellmanFordLayer(MessagePassing):
+    """One generalized Bellman-Ford iteration over a batch of queries.
+
+    Node states are ``(N, B, d)``: one ``d``-vector per entity and query.
+
+    Args:
+        dim: d.
+        num_relations: relations of the graph (inverse relations included).
+        message: ``"distmult"``, ``"transe"`` or ``"rotate"``.
+        aggregate: ``"pna"`` (4 statistics × 3 degree scalers) or ``"sum"``.
+        update: factory of the update ``((statistics + 1) · d) → d``.
+        layer_norm: LayerNorm after the update.
+        shortcut: add the layer's input to its output.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_relations: int,
+        *,
+        message: MessageKind = "distmult",
+        aggregate: AggregateKind = "pna",
+        update: FeedForwardFactory,
+        layer_norm: bool = True,
+        shortcut: bool = True,
+    ) -> None:
+        super().__init__(aggr=None, node_dim=0)
+        if message == "rotate" and dim % 2:
+            raise ValueError(f"BellmanFordLayer: message='rotate' needs an even dim, got {dim}")
+        self.dim, self.message_kind, self.aggregate_kind = dim, message, aggregate
+        self.relation = nn.Embedding(num_relations, dim)
+        width = 13 * dim if aggregate == "pna" else 2 * dim
+        self.update_ffn = update(width, dim)
+        self.norm = nn.LayerNorm(dim) if layer_norm else nn.Identity()
+        self.shortcut = shortcut
+
+    def forward(
+        self, x: torch.Tensor, boundary: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor
+    ) -> torch.Tensor:
+        num_nodes = x.shape[0]
+        messages = self.message(x[edge_index[0]], self.relation(edge_type)[:, None, :])  # (E, B, d)
+        # the boundary condition joins every aggregation as a message of the node to itself
+        messages = torch.cat([messages, boundary])
+        target = torch.cat([edge_index[1], torch.arange(num_nodes, device=x.device)])
+        aggregated = self._aggregate(messages, target, num_nodes)
+        out = F.relu(self.norm(self.update_ffn(torch.cat([x, aggregated], dim=-1))))
+        return out + x if self.shortcut else out
+
+    def message(self, x_j: torch.Tensor, relation: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        if self.message_kind == "distmult":
+            return x_j * relation
+        if self.message_kind == "transe":
+            return x_j + relation
+        x_re, x_im = x_j.chunk(2, dim=-1)
+        r_re, r_im = relation.chunk(2, dim=-1)
+        return torch.cat([x_re * r_re - x_im * r_im, x_re * r_im + x_im * r_re], dim=-1)
+
+    def _aggregate(self, messages: torch.Tensor, target: torch.Tensor, num_nodes: int) -> torch.Tensor:
+        if self.aggregate_kind == "sum":
+            return scatter(messages, target, dim=0, dim_size=num_nodes, reduce="sum")
+        mean = scatter(messages, target, dim=0, dim_size=num_nodes, reduce="mean")
+        square = scatter(messages.square(), target, dim=0, dim_size=num_nodes, reduce="mean")
+        std = (square - mean.square()).clamp_min(1e-6).sqrt()
+        maximum = scatter(messages, target, dim=0, dim_size=num_nodes, reduce="max")
+        minimum = scatter(messages, target, dim=0, dim_size=num_nodes, reduce="min")
+        stats = torch.cat([mean, maximum, minimum, std], dim=-1)  # (N, B, 4d)
+        log_degree = degree(target, num_nodes, dtype=messages.dtype).add(1).log()[:, None, None]
+        scale = log_degree / log_degree.mean().clamp_min(1e-6)
+        return torch.cat([stats, stats * scale, stats / scale.clamp_min(1e-2)], dim=-1)  # (N, B, 12d)
+
+
+class NBFNet(nn.Module):
+    """Stack of `BellmanFordLayer` with the INDICATOR boundary and an MLP scorer on ``[h_t ‖ q]``.
+
+    Args:
+        num_relations: relations of the graph, inverse relations included.
+        dim: hidden width (reference: 32).
+        num_layers: Bellman-Ford iterations (reference: 6).
+        message: message function.
+        aggregate: aggregation function.
+        update: update factory (None: `MLP` with hidden width ``dim``, close to the reference's single
+            linear layer at a fraction of an expanded MLP's cost).
+        scorer: scorer factory ``2d → 1`` (None: `MLP` with hidden width ``2d``, the reference's).
+        layer_norm: LayerNorm in every layer.
+        shortcut: residual in every layer.
+    """
+
+    def __init__(
+        self,
+        num_relations: int,
+        *,
+        dim: int = 32,
+        num_layers: int = 6,
+        message: MessageKind = "distmult",
+        aggregate: AggregateKind = "pna",
+        update: FeedForwardFactory | None = None,
+        scorer: FeedForwardFactory | None = None,
+        layer_norm: bool = True,
+        shortcut: bool = True,
+    ) -> None:
+        super().__init__()
+        update = update or partial(MLP, hidden_features=dim, act=nn.ReLU)
+        scorer = scorer or partial(MLP, hidden_features=2 * dim, act=nn.ReLU)
+        self.num_relations = num_relations
+        self.query = nn.Embedding(num_relations, dim)
+        self.layers = nn.ModuleList(
+            BellmanFordLayer(dim, num_relations, message=message, aggregate=aggregate, update=update,
+                             layer_norm=layer_norm, shortcut=shortcut)
+            for _ in range(num_layers)
+        )  # fmt: skip
+        self.scorer = scorer(2 * dim, 1)
+        if message == "rotate":  # unit-modulus rotations, as RotatE
+            for layer in self.layers:
+                phase = torch.rand(num_relations, dim // 2) * 2 * math.pi
+                layer.relation.weight.data = torch.cat([phase.cos(), phase.sin()], dim=-1)
+
+    def forward(
+        self, heads: torch.Tensor, relations: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor,
+        num_nodes: int,
+    ) -> torch.Tensor:  # fmt: skip
+        """Scores ``(B, num_nodes)``: each entity as the tail of query ``(heads[b], relations[b], ?)``."""
+        batch = heads.shape[0]
+        query = self.query(relations)  # (B, d)
+        boundary = query.new_zeros(num_nodes, batch, query.shape[-1])
+        boundary[heads, torch.arange(batch, device=heads.device)] = query
+        h = boundary
+        for layer in self.layers:
+            h = layer(h, boundary, edge_index, edge_type)
+        features = torch.cat([h, query.expand(num_nodes, -1, -1)], dim=-1)  # (N, B, 2d)
+        return self.scorer(features).squeeze(-1).T  # (B, N)

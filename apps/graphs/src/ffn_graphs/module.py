@@ -1,0 +1,252 @@
+"""LightningModules of the graphs app: node classification, link prediction, knowledge-graph completion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch import LightningModule
+from lightning.pytorch.cli import OptimizerCallable
+from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision, MulticlassAccuracy
+
+from ffn_blocks import MLP, FeedForwardFactory, auxiliary_loss
+
+from .kg import (
+    both_directions,
+    filtered_ranks,
+    ranking_metrics,
+    remove_easy_edges,
+    sample_negatives,
+    sampled_ranks,
+    true_tail_mask,
+)
+from .models.gnn import ConvKind, DeepGNN, InitScheme, initialize
+from .models.nbfnet import AggregateKind, MessageKind, NBFNet
+
+__all__ = ["KGCompletion", "LinkPredictor", "NodeClassifier"]
+
+
+class NodeClassifier(LightningModule):
+    """Transductive node classification with a deep GNN and a chosen initialization (Virgo by default).
+
+    Args:
+        num_features: node feature width (linked from the data).
+        num_classes: classes (linked from the data).
+        hidden_features: hidden width.
+        depth: message-passing layers (2 to 16).
+        conv: ``"gcn"``, ``"sage"`` or ``"gin"``.
+        ffn: the GIN update factory.
+        init: ``"virgo"``, ``"xavier"`` or ``"kaiming"``, applied with the training graph's statistics.
+        dropout: dropout before every layer.
+        optimizer: optimizer factory (Kipf & Welling: Adam, lr 0.01, weight decay 5e-4).
+    """
+
+    def __init__(
+        self,
+        num_features: int = 1433,
+        num_classes: int = 7,
+        hidden_features: int = 64,
+        depth: int = 2,
+        conv: ConvKind = "gcn",
+        ffn: FeedForwardFactory = MLP,
+        init: InitScheme = "virgo",
+        dropout: float = 0.5,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = DeepGNN(num_features, hidden_features, num_classes, depth=depth, conv=conv, ffn=ffn,
+                             dropout=dropout)  # fmt: skip
+        self.optimizer_factory = optimizer
+        self.init_scheme = init
+        self.metrics = torch.nn.ModuleDict(
+            {s: MulticlassAccuracy(num_classes, average="micro") for s in ("train_", "val_", "test_")}
+        )
+        self.variances: list[float] | None = None
+
+    def setup(self, stage: str) -> None:
+        # the statistics come from the actual training graph, so initialization waits for the data
+        if stage == "fit" and self.trainer is not None and self.trainer.datamodule is not None:
+            self.variances = initialize(self.model, self.trainer.datamodule.graph, self.init_scheme)
+
+    def _step(self, graph: Any, stage: str) -> torch.Tensor:
+        mask = {"train": graph.train_mask, "val": graph.val_mask, "test": graph.test_mask}[stage]
+        logits = self.model(graph.x, graph.edge_index)
+        loss = F.cross_entropy(logits[mask], graph.y[mask]) + auxiliary_loss(self.model)
+        accuracy = self.metrics[f"{stage}_"]
+        accuracy(logits[mask], graph.y[mask])
+        self.log(f"{stage}/loss", loss, batch_size=int(mask.sum()), prog_bar=stage == "train")
+        self.log(f"{stage}/acc", accuracy, batch_size=int(mask.sum()), prog_bar=stage != "train")
+        return loss
+
+    def training_step(self, graph: Any, batch_idx: int) -> torch.Tensor:
+        return self._step(graph, "train")
+
+    def validation_step(self, graph: Any, batch_idx: int) -> None:
+        self._step(graph, "val")
+
+    def test_step(self, graph: Any, batch_idx: int) -> None:
+        self._step(graph, "test")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(self.parameters())
+
+
+class LinkPredictor(LightningModule):
+    """Homogeneous link prediction: a GNN encoder, dot-product decoder, AUROC and average precision.
+
+    Training edges are scored against as many fresh random non-edges every step.
+    """
+
+    def __init__(
+        self,
+        num_features: int = 1433,
+        hidden_features: int = 128,
+        out_features: int = 64,
+        depth: int = 2,
+        conv: ConvKind = "gcn",
+        ffn: FeedForwardFactory = MLP,
+        dropout: float = 0.0,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.encoder = DeepGNN(num_features, hidden_features, out_features, depth=depth, conv=conv, ffn=ffn,
+                               dropout=dropout)  # fmt: skip
+        self.optimizer_factory = optimizer
+        metrics = MetricCollection({"auroc": BinaryAUROC(), "ap": BinaryAveragePrecision()})
+        self.val_metrics, self.test_metrics = metrics.clone(prefix="val/"), metrics.clone(prefix="test/")
+
+    def _scores(self, graph: Any, pairs: torch.Tensor) -> torch.Tensor:
+        z = self.encoder(graph.x, graph.edge_index)
+        return (z[pairs[0]] * z[pairs[1]]).sum(-1)
+
+    def training_step(self, graph: Any, batch_idx: int) -> torch.Tensor:
+        from torch_geometric.utils import negative_sampling
+
+        positives = graph.edge_label_index
+        negatives = negative_sampling(graph.edge_index, graph.num_nodes, positives.shape[1])
+        pairs = torch.cat([positives, negatives], dim=1)
+        labels = torch.cat([torch.ones(positives.shape[1]), torch.zeros(negatives.shape[1])]).to(pairs.device)
+        loss = F.binary_cross_entropy_with_logits(self._scores(graph, pairs), labels)
+        self.log("train/loss", loss, batch_size=1, prog_bar=True)
+        return loss
+
+    def _evaluate(self, graph: Any, stage: str) -> None:
+        metrics = getattr(self, f"{stage}_metrics")
+        metrics.update(self._scores(graph, graph.edge_label_index).sigmoid(), graph.edge_label.long())
+        self.log_dict(metrics, batch_size=1, prog_bar=stage == "val")
+
+    def validation_step(self, graph: Any, batch_idx: int) -> None:
+        self._evaluate(graph, "val")
+
+    def test_step(self, graph: Any, batch_idx: int) -> None:
+        self._evaluate(graph, "test")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(self.parameters())
+
+
+class KGCompletion(LightningModule):
+    """Knowledge-graph completion with NBFNet: BCE with self-adversarial negatives, ranking metrics.
+
+    Args:
+        num_relations: relations of the data, before inverses (linked).
+        dim: NBFNet width.
+        num_layers: Bellman-Ford iterations.
+        message: message function.
+        aggregate: aggregation.
+        update: update factory (None: NBFNet's default).
+        scorer: scorer factory (None: NBFNet's default).
+        num_negatives: filtered negatives per positive (reference: 32).
+        adversarial_temperature: self-adversarial weighting temperature (reference: 0.5).
+        remove_easy_edges: drop the edges that state a training query's answer (reference: yes).
+        optimizer: optimizer factory (reference: Adam 5e-3).
+    """
+
+    def __init__(
+        self,
+        num_relations: int = 46,
+        dim: int = 32,
+        num_layers: int = 6,
+        message: MessageKind = "distmult",
+        aggregate: AggregateKind = "pna",
+        update: FeedForwardFactory | None = None,
+        scorer: FeedForwardFactory | None = None,
+        num_negatives: int = 32,
+        adversarial_temperature: float = 0.5,
+        remove_easy_edges: bool = True,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = NBFNet(
+            2 * num_relations, dim=dim, num_layers=num_layers, message=message, aggregate=aggregate,
+            update=update, scorer=scorer,
+        )  # fmt: skip
+        self.num_relations = num_relations
+        self.optimizer_factory = optimizer
+        names = ("mrr", "hits@1", "hits@3", "hits@10")
+        self.rank_means = torch.nn.ModuleDict(
+            {f"{stage}_{name}": MeanMetric() for stage in ("val", "test") for name in names}
+        )
+        self.generator = torch.Generator().manual_seed(0)
+
+    def _stage(self, stage: str) -> Any:
+        return self.trainer.datamodule.stages[stage]
+
+    def _score(
+        self, queries: torch.Tensor, graph: Any, edge_index: torch.Tensor, edge_type: torch.Tensor
+    ) -> torch.Tensor:
+        return self.model(queries[:, 0], queries[:, 1], edge_index.to(self.device), edge_type.to(self.device),
+                          graph.num_nodes)  # fmt: skip
+
+    def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        graph = self._stage("train")
+        queries = both_directions(batch[0].cpu(), self.num_relations)
+        edge_index, edge_type = graph.edge_index, graph.edge_type
+        if self.hparams.remove_easy_edges:
+            edge_index, edge_type = remove_easy_edges(edge_index, edge_type, queries, self.num_relations)
+        scores = self._score(queries.to(self.device), graph, edge_index, edge_type)  # (B, N)
+        mask = true_tail_mask(queries, graph.known, graph.num_nodes)
+        negatives = sample_negatives(mask, self.hparams.num_negatives, self.generator).to(self.device)
+        positive = scores.gather(1, queries[:, 2:3].to(self.device))
+        negative = scores.gather(1, negatives)
+        weights = F.softmax(negative.detach() / self.hparams.adversarial_temperature, dim=1)
+        loss = F.binary_cross_entropy_with_logits(
+            positive, torch.ones_like(positive), reduction="none"
+        ).squeeze(1)
+        loss = loss + (weights * F.binary_cross_entropy_with_logits(negative, torch.zeros_like(negative),
+                                                                   reduction="none")).sum(1)  # fmt: skip
+        loss = loss.mean() + auxiliary_loss(self.model)
+        self.log("train/loss", loss, batch_size=len(queries), prog_bar=True)
+        return loss
+
+    def _evaluate(self, batch: list[torch.Tensor], stage: str) -> None:
+        graph = self._stage(stage)
+        queries = both_directions(batch[0].cpu(), self.num_relations)
+        scores = self._score(queries.to(self.device), graph, graph.edge_index, graph.edge_type).cpu()
+        mask = true_tail_mask(queries, graph.known, graph.num_nodes)
+        targets = queries[:, 2]
+        inductive = stage == "test" and self.trainer.datamodule.inductive
+        if inductive:  # GraIL: rank against sampled negatives
+            ranks = sampled_ranks(
+                scores, targets, mask, self.trainer.datamodule.num_negatives, self.generator
+            )
+        else:
+            ranks = filtered_ranks(scores, targets, mask)
+        for name, value in ranking_metrics(ranks).items():
+            metric = self.rank_means[f"{stage}_{name}"]
+            metric.update(value, weight=len(ranks))
+            self.log(f"{stage}/{name}", metric, batch_size=len(ranks), prog_bar=name == "mrr")
+
+    def validation_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: list[torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer_factory(self.parameters())
