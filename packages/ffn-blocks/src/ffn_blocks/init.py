@@ -27,7 +27,9 @@ import torch
 __all__ = ["virgo_norms", "virgo_uniform_", "virgo_variances"]
 
 
-def virgo_norms(propagate: Callable[[torch.Tensor], torch.Tensor], vector: torch.Tensor, num_layers: int) -> list[float]:
+def virgo_norms(
+    propagate: Callable[[torch.Tensor], torch.Tensor], vector: torch.Tensor, num_layers: int
+) -> list[float]:
     """``[‖Â v‖², ‖Â² v‖², …, ‖Â^L v‖²]`` by repeated ``propagate`` (an ``Â``-vector product)."""
     if num_layers < 1:
         raise ValueError(f"virgo_norms: num_layers={num_layers} must be >= 1")
@@ -67,7 +69,9 @@ def virgo_variances(
     if num_classes < 2:
         raise ValueError(f"virgo_variances: num_classes={num_classes} must be >= 2")
     if min(*feature_norms, *ones_norms) <= 0:
-        raise ValueError("virgo_variances: propagated norms must be positive (an empty graph or zero features?)")
+        raise ValueError(
+            "virgo_variances: propagated norms must be positive (an empty graph or zero features?)"
+        )
     forward = [2.0 / in_features] + [
         2.0 / hidden_features * feature_norms[i - 1] / feature_norms[i] for i in range(1, layers)
     ]

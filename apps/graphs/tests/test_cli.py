@@ -1,0 +1,26 @@
+"""ffn-graphs: fast_dev_run of the three tasks through main, and the block switch."""
+
+from ffn_blocks import SwiGLU
+from ffn_graphs.cli import KGCLI, main
+from ffn_graphs.data import KnowledgeGraphDataModule
+from ffn_graphs.module import KGCompletion
+
+
+def test_nodes_fast_dev_run(configs, in_tmp_dir):
+    main(["nodes", "fit", "--config", str(configs / "tiny.yaml"), "--trainer.fast_dev_run", "true",
+          "--model.depth", "4", "--model.init", "xavier"])  # fmt: skip
+
+
+def test_links_fast_dev_run(configs, in_tmp_dir):
+    main(["links", "fit", "--config", str(configs / "links.yaml"), "--trainer.fast_dev_run", "true"])
+
+
+def test_kg_fast_dev_run(configs, in_tmp_dir):
+    main(["kg", "fit", "--config", str(configs / "kg_tiny.yaml"), "--trainer.fast_dev_run", "true"])
+
+
+def test_nbfnet_update_switch_on_the_command_line(configs, in_tmp_dir):
+    cli = KGCLI(KGCompletion, KnowledgeGraphDataModule, app_name="graphs-kg", run=False,
+                args=["--config", str(configs / "kg_tiny.yaml"), "--model.update", "SwiGLU"])  # fmt: skip
+    assert all(isinstance(layer.update_ffn, SwiGLU) for layer in cli.model.model.layers)
+    assert cli.model.num_relations == 46

@@ -1,0 +1,122 @@
+"""GNNs and NBFNet: Virgo on Cora's real graph, ranking on a hand-made graph, every block inside."""
+
+import inspect
+from functools import partial
+
+import pytest
+import torch
+
+import ffn_blocks
+from ffn_blocks import FeedForward
+from ffn_graphs.kg import (
+    both_directions,
+    fact_graph,
+    filtered_ranks,
+    ranking_metrics,
+    remove_easy_edges,
+    sample_negatives,
+    true_tail_mask,
+)
+from ffn_graphs.models.gnn import DeepGNN, initialize
+from ffn_graphs.models.nbfnet import NBFNet
+
+BLOCKS = [
+    getattr(ffn_blocks, n) for n in ffn_blocks.__all__
+    if inspect.isclass(getattr(ffn_blocks, n)) and issubclass(getattr(ffn_blocks, n), FeedForward)
+    and getattr(ffn_blocks, n) is not FeedForward
+]  # fmt: skip
+
+
+def _layer_variances(graph, scheme, width=256, seeds=4):
+    logs = []
+    for seed in range(seeds):
+        torch.manual_seed(seed)
+        model = DeepGNN(graph.num_features, width, 7, depth=16).eval()
+        initialize(model, graph, scheme)
+        with torch.no_grad():
+            _, hidden = model(graph.x, graph.edge_index, return_hidden=True)
+        logs.append(torch.tensor([h.var().item() for h in hidden[1:-1]]).log())
+    return torch.stack(logs).mean(0).exp()  # geometric mean over seeds, per layer
+
+
+def test_virgo_keeps_activation_variance_across_16_layers_and_xavier_does_not(cora):
+    """Layers 2-15 of a random 16-layer GCN on Cora (the first layer reads the row-normalized
+    bag-of-words features, a different regime; the last is the logits)."""
+    virgo = _layer_variances(cora, "virgo")
+    xavier = _layer_variances(cora, "xavier")
+    assert (virgo.max() / virgo.min()).item() < 2.0
+    assert (xavier.max() / xavier.min()).item() > 100.0
+
+
+def test_virgo_reaches_sage_and_gin_weights(cora):
+    sage = DeepGNN(cora.num_features, 32, 7, depth=3, conv="sage")
+    variances = initialize(sage, cora, "virgo")
+    bound = (3 * variances[1]) ** 0.5
+    assert sage.convs[1].lin_l.weight.abs().max() <= bound and sage.convs[1].lin_r.weight.abs().max() <= bound
+    gin = DeepGNN(cora.num_features, 32, 7, depth=3, conv="gin")
+    variances = initialize(gin, cora, "virgo")
+    assert gin.convs[2].nn.fc2.weight.var().item() == pytest.approx(variances[2], rel=0.5)
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.__name__)
+def test_every_block_works_as_gin_update_and_nbfnet_update(block, cora):
+    gin = DeepGNN(cora.num_features, 16, 7, depth=2, conv="gin", ffn=block)
+    out = gin(cora.x, cora.edge_index)
+    assert out.shape == (cora.num_nodes, 7)
+    triples = torch.tensor([[0, 0, 1], [1, 1, 2], [2, 0, 3], [3, 1, 4]])
+    edge_index, edge_type = fact_graph(triples, 2)
+    net = NBFNet(4, dim=8, num_layers=2, update=block, scorer=block)
+    scores = net(torch.tensor([0, 2]), torch.tensor([0, 1]), edge_index, edge_type, 5)
+    assert scores.shape == (2, 5)
+    (out.square().mean() + scores.square().mean() + ffn_blocks.auxiliary_loss(net)).backward()
+
+
+def test_filtered_ranking_known_answer_on_a_hand_made_graph():
+    # 5 entities; query (0, r0, ?) with true tails {1, 3}; the test triple is (0, r0, 3)
+    known = torch.tensor([[0, 0, 1], [0, 0, 3], [2, 1, 4]])
+    queries = torch.tensor([[0, 0, 3]])
+    mask = true_tail_mask(queries, known, 5)
+    assert mask.tolist() == [[False, True, False, True, False]]
+    scores = torch.tensor([[0.5, 9.0, 2.0, 1.0, 1.0]])  # 1 (true, filtered) beats 3; 2 beats it; 4 ties it
+    assert filtered_ranks(scores, queries[:, 2], mask).tolist() == [3]  # 1 + {entity 2, entity 4 (tie)}
+    metrics = ranking_metrics(torch.tensor([1, 2, 4, 20]))
+    assert metrics["mrr"] == pytest.approx((1 + 1 / 2 + 1 / 4 + 1 / 20) / 4)
+    assert (metrics["hits@1"], metrics["hits@3"], metrics["hits@10"]) == (0.25, 0.5, 0.75)
+
+
+def test_constant_scores_rank_last():
+    mask = torch.zeros(1, 6, dtype=torch.bool)
+    assert filtered_ranks(torch.zeros(1, 6), torch.tensor([2]), mask).tolist() == [6]
+
+
+def test_negatives_never_include_true_answers():
+    known = both_directions(torch.tensor([[0, 0, 1], [0, 0, 2], [3, 1, 0]]), 2)
+    queries = torch.tensor([[0, 0, 1], [0, 3, 3]])  # the second is the inverse of (3, 1, 0)
+    mask = true_tail_mask(queries, known, 5)
+    negatives = sample_negatives(mask, 500, torch.Generator().manual_seed(0))
+    assert not set(negatives[0].tolist()) & {1, 2} and 3 not in negatives[1].tolist()
+
+
+def test_easy_edges_are_removed_in_both_directions_and_nothing_else():
+    triples = torch.tensor([[0, 0, 1], [1, 1, 2], [0, 1, 1]])
+    edge_index, edge_type = fact_graph(triples, 2)
+    kept_index, kept_type = remove_easy_edges(edge_index, edge_type, torch.tensor([[0, 0, 1]]), 2)
+    kept = {(h, r, t) for (h, t), r in zip(kept_index.T.tolist(), kept_type.tolist(), strict=True)}
+    assert kept == {(1, 1, 2), (2, 3, 1), (0, 1, 1), (1, 3, 0)}
+
+
+def test_nbfnet_boundary_only_reaches_nodes_within_range():
+    triples = torch.tensor([[0, 0, 1], [1, 0, 2], [2, 0, 3], [3, 0, 4]])  # a path
+    edge_index, edge_type = fact_graph(triples, 1)
+    net = NBFNet(2, dim=8, num_layers=2, shortcut=False, aggregate="sum", update=partial(ffn_blocks.MLP, bias=False),
+                 scorer=partial(ffn_blocks.MLP, bias=False))  # fmt: skip
+    for layer in net.layers:
+        layer.norm = torch.nn.Identity()
+    h = net.query(torch.tensor([0]))
+    boundary = torch.zeros(5, 1, 8)
+    boundary[0, 0] = h
+    state = boundary
+    for layer in net.layers:
+        state = layer(state, boundary, edge_index, edge_type)
+    reached = state.abs().sum(dim=(1, 2)) > 0
+    assert reached.tolist() == [True, True, True, False, False]  # two hops from entity 0
