@@ -12,6 +12,7 @@ from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision, MulticlassAccuracy
 
 from ffn_blocks import MLP, FeedForwardFactory, auxiliary_loss
+from ffn_lightning import register_safe_globals
 
 from .kg import (
     both_directions,
@@ -250,3 +251,6 @@ class KGCompletion(LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.parameters())
+
+
+register_safe_globals()  # checkpoints naming these classes load with weights_only=True

@@ -17,6 +17,7 @@ from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 
 from ffn_blocks import auxiliary_loss
+from ffn_lightning import register_safe_globals
 
 from .models import TSMixer
 
@@ -126,3 +127,6 @@ def forecast_figure(
     axes[-1, 0].set_xlabel("step (0 = first forecast step; normalized scale)")
     figure.tight_layout()
     return figure
+
+
+register_safe_globals()  # checkpoints naming these classes load with weights_only=True

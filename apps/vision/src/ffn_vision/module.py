@@ -16,7 +16,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 import ffn_vision.models  # noqa: F401 -- registers ffn_repavit_* and ffn_poolformer_* in timm
 from ffn_blocks import FeedForwardFactory, auxiliary_loss, reparameterize
-from ffn_lightning import ScheduleFactory, WarmupCosineLR
+from ffn_lightning import ScheduleFactory, WarmupCosineLR, register_safe_globals
 
 __all__ = ["ImageClassifier"]
 
@@ -163,3 +163,6 @@ class ImageClassifier(LightningModule):
         # merge the structure first so the state dict fits.
         if checkpoint.get(_MERGED_KEY, False):
             self.merge()
+
+
+register_safe_globals()  # checkpoints naming these classes load with weights_only=True

@@ -64,7 +64,8 @@ def virgo_variances(
     layers = len(feature_norms)
     if layers < 1 or len(ones_norms) != layers:
         raise ValueError(
-            f"virgo_variances: need one norm per layer in both lists, got {len(feature_norms)} and {len(ones_norms)}"
+            "virgo_variances: need one norm per layer in both lists, "
+            f"got {len(feature_norms)} and {len(ones_norms)}"
         )
     if num_classes < 2:
         raise ValueError(f"virgo_variances: num_classes={num_classes} must be >= 2")

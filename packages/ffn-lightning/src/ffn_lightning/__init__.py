@@ -1,6 +1,7 @@
 """Shared Lightning glue for the FFN apps: the base CLI, callbacks and benchmark helpers."""
 
 from .callbacks import SelfGuidedTraining
+from .checkpoints import register_safe_globals
 from .cli import FFNLightningCLI
 from .plugins import LastDimBatchNormSync
 from .schedules import ScheduleFactory, WarmupCosineLR
@@ -13,4 +14,7 @@ __all__ = [
     "SelfGuidedTraining",
     "SpectralMonitor",
     "WarmupCosineLR",
+    "register_safe_globals",
 ]
+
+register_safe_globals()
