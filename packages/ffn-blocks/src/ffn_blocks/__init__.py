@@ -7,6 +7,7 @@ This module is the one import path configs use: ``class_path: ffn_blocks.SwiGLU`
 
 from .base import DEFAULT_EXPANSION, FeedForward, FeedForwardFactory, reparameterize
 from .frequency import FrequencyMLP
+from .fsmn import ConvFFN, FSMNMemory, GatedConvUnit
 from .glu import GLU, GeGLU, SwiGLU
 from .kan import GroupRational, KANLayer
 from .mlp import MLP
@@ -33,9 +34,12 @@ __all__ = [
     "BlockDenseMLP",
     "BlockShuffleLinear",
     "BlockShuffleMLP",
+    "ConvFFN",
+    "FSMNMemory",
     "FeedForward",
     "FeedForwardFactory",
     "FrequencyMLP",
+    "GatedConvUnit",
     "GeGLU",
     "GroupRational",
     "KANLayer",
