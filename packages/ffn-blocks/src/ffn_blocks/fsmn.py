@@ -173,7 +173,8 @@ class FSMNMemory(FeedForward):
         _check_sequence(self, x)
         if x.shape[-2] < 2:
             raise ValueError(
-                f"{type(self).__name__}: the instance-normalized memory needs T >= 2 steps, got {tuple(x.shape)}"
+                f"{type(self).__name__}: the instance-normalized memory needs T >= 2 steps, "
+                f"got {tuple(x.shape)}"
             )
         projected = self.fc2(self.act(self.fc1(self.norm(x))))
         skip, lead = _as_sequences(projected)
