@@ -1,0 +1,198 @@
+"""Two-speaker mixtures from real speech: FSDD (built on the fly, seeded) and Libri2Mix-style folders.
+
+FSDD (../shared/data/fsdd/recordings, 8 kHz, 6 speakers) gives the training data: each mixture takes
+utterances of two different speakers, scales them to unit RMS, draws their relative level from
+[−5, 5] dB, and places each at a random offset inside the segment so they overlap partly. Two speakers
+are held out for testing; validation uses the training speakers' held-out utterances. Everything is a
+pure function of (split, index, seed), so every epoch, process and machine sees the same mixtures.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import soundfile as sf
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, Dataset
+
+__all__ = ["FSDDMixtureDataModule", "FSDDMixtures", "SeparationFolder", "read_audio"]
+
+SHARED = Path(__file__).resolve().parents[5] / "shared" / "data"
+SAMPLE_RATE = 8000
+TEST_SPEAKERS = ("theo", "yweweler")
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Mono float32 samples and the sample rate; one-line errors for missing, empty or non-audio files."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        samples, rate = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as error:
+        raise ValueError(f"{path}: not a readable audio file ({error})") from None
+    if samples.shape[0] == 0:
+        raise ValueError(f"{path}: the audio file is empty")
+    return samples.mean(axis=1), rate
+
+
+def _utterances(root: Path) -> dict[str, list[Path]]:
+    files = sorted(root.glob("*.wav"))
+    if not files:
+        raise FileNotFoundError(f"{root}: no FSDD recordings (<digit>_<speaker>_<index>.wav)")
+    by_speaker: dict[str, list[Path]] = defaultdict(list)
+    for file in files:
+        by_speaker[file.stem.split("_")[1]].append(file)
+    return by_speaker
+
+
+class FSDDMixtures(Dataset):
+    """Seeded two-speaker mixtures of FSDD utterances.
+
+    Args:
+        utterances: speaker → recordings to draw from.
+        num_mixtures: dataset length.
+        segment_seconds: mixture length (utterances are placed, and cut, inside it).
+        seed: mixing seed; item ``i`` depends only on ``(seed, i)``.
+
+    Items are ``(mixture (L,), sources (2, L))``.
+    """
+
+    def __init__(self, utterances: dict[str, list[Path]], num_mixtures: int, segment_seconds: float = 1.0,
+                 seed: int = 0) -> None:  # fmt: skip
+        if len(utterances) < 2:
+            raise ValueError(f"FSDDMixtures: need two speakers at least, got {sorted(utterances)}")
+        self.speakers = sorted(utterances)
+        self.utterances = utterances
+        self.num_mixtures = num_mixtures
+        self.length = int(segment_seconds * SAMPLE_RATE)
+        self.seed = seed
+        self._cache: dict[Path, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return self.num_mixtures
+
+    def _load(self, path: Path) -> np.ndarray:
+        if path not in self._cache:
+            samples, _ = read_audio(path)
+            rms = np.sqrt(np.mean(samples**2)) + 1e-8
+            self._cache[path] = (samples / rms).astype(np.float32)
+        return self._cache[path]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, index])
+        first, second = rng.choice(len(self.speakers), size=2, replace=False)
+        gain_db = rng.uniform(-5.0, 5.0)
+        sources = np.zeros((2, self.length), dtype=np.float32)
+        for slot, (speaker, gain) in enumerate(((first, 0.0), (second, gain_db))):
+            files = self.utterances[self.speakers[speaker]]
+            utterance = self._load(files[rng.integers(len(files))])[: self.length]
+            offset = rng.integers(0, self.length - len(utterance) + 1)
+            sources[slot, offset : offset + len(utterance)] = utterance * 10 ** (gain / 20)
+        sources *= 0.1  # a comfortable level for 16-bit audio
+        return torch.from_numpy(sources.sum(0)), torch.from_numpy(sources)
+
+
+class SeparationFolder(Dataset):
+    """Real mixtures with references from a folder.
+
+    Layouts: ``"librimix"`` (Libri2Mix / WSJ0-2mix: ``mix/``, ``s1/``, ``s2/`` with equal file names) and
+    ``"samples"`` (../shared/data/libri2mix-samples: ``itemN_mix.wav``, ``itemN_source{1,2}.wav``).
+    Items are ``(mixture (L,), sources (2, L))`` at the files' rate (8 kHz for both shipped layouts).
+    """
+
+    def __init__(self, root: str | Path, layout: Literal["librimix", "samples"] = "librimix") -> None:
+        root = Path(root)
+        if layout == "librimix":
+            for sub in ("mix", "s1", "s2"):
+                if not (root / sub).is_dir():
+                    raise FileNotFoundError(
+                        f"SeparationFolder: {root / sub} not found (expected mix/, s1/, s2/)"
+                    )
+            names = sorted(p.name for p in (root / "mix").glob("*.wav"))
+            self.items = [(root / "mix" / n, root / "s1" / n, root / "s2" / n) for n in names]
+        else:
+            stems = sorted(
+                {p.name.split("_")[0] for p in root.glob("item*_mix.wav")}, key=lambda s: int(s[4:])
+            )
+            self.items = [
+                (root / f"{s}_mix.wav", root / f"{s}_source1.wav", root / f"{s}_source2.wav") for s in stems
+            ]
+        if not self.items:
+            raise FileNotFoundError(f"SeparationFolder: no mixtures under {root} (layout {layout!r})")
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        signals = [read_audio(p)[0] for p in self.items[index]]
+        length = min(len(s) for s in signals)
+        mix, s1, s2 = (torch.from_numpy(s[:length]) for s in signals)
+        return mix, torch.stack([s1, s2])
+
+
+class FSDDMixtureDataModule(LightningDataModule):
+    """FSDD mixtures: 4 training speakers (utterances 0–44 of each digit), their utterances 45–49 for
+    validation, and the 2 held-out speakers for testing; optionally Libri2Mix-style folders as test data.
+
+    Args:
+        root: the FSDD ``recordings`` folder.
+        train_mixtures: training mixtures per epoch.
+        val_mixtures: validation mixtures.
+        test_mixtures: test mixtures (held-out speakers).
+        segment_seconds: mixture length.
+        batch_size: mixtures per batch.
+        seed: mixing seed.
+        test_folder: evaluate on this folder instead of held-out FSDD speakers.
+        test_layout: its layout (``"librimix"`` or ``"samples"``).
+    """
+
+    sample_rate = SAMPLE_RATE
+    num_speakers = 2
+
+    def __init__(
+        self,
+        root: str = str(SHARED / "fsdd" / "recordings"),
+        train_mixtures: int = 2000,
+        val_mixtures: int = 200,
+        test_mixtures: int = 300,
+        segment_seconds: float = 1.0,
+        batch_size: int = 8,
+        seed: int = 0,
+        test_folder: str | None = None,
+        test_layout: Literal["librimix", "samples"] = "samples",
+    ) -> None:
+        super().__init__()
+        by_speaker = _utterances(Path(root))
+        held_in = {s: f for s, f in by_speaker.items() if s not in TEST_SPEAKERS}
+        held_out = {s: f for s, f in by_speaker.items() if s in TEST_SPEAKERS}
+        if len(held_out) != len(TEST_SPEAKERS):
+            raise ValueError(f"{root}: the test speakers {TEST_SPEAKERS} are missing")
+
+        def index(path: Path) -> int:
+            return int(path.stem.split("_")[2])
+
+        train = {s: [f for f in files if index(f) < 45] for s, files in held_in.items()}
+        val = {s: [f for f in files if index(f) >= 45] for s, files in held_in.items()}
+        self.train_set = FSDDMixtures(train, train_mixtures, segment_seconds, seed)
+        self.val_set = FSDDMixtures(val, val_mixtures, segment_seconds, seed + 1)
+        self.test_set: Dataset = (
+            SeparationFolder(test_folder, test_layout) if test_folder
+            else FSDDMixtures(held_out, test_mixtures, segment_seconds, seed + 2)
+        )  # fmt: skip
+        self.batch_size = batch_size
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, batch_size=self.batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        # real mixtures differ in length: one per batch
+        batch = 1 if isinstance(self.test_set, SeparationFolder) else self.batch_size
+        return DataLoader(self.test_set, batch_size=batch)

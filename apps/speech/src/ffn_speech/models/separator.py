@@ -1,0 +1,220 @@
+"""A MossFormer2-style time-domain separator whose feed-forward parts are injected `ffn_blocks` factories.
+
+From "MossFormer2: Combining Transformer and RNN-Free Recurrent Network for Enhanced Time-Domain
+Monaural Speech Separation" (Zhao et al., ICASSP 2024, https://arxiv.org/abs/2312.11825). A learned
+encoder (Conv1d 1→N, kernel 16, stride 8, ReLU) turns the waveform into frames; a masking network
+estimates one mask per speaker; a transposed convolution decodes each masked representation.
+
+The masking network alternates MossFormer blocks and gated-FSMN blocks:
+
+- MossFormer block: gated single-head attention with convolution modules. Projections to
+  ``(v, u)`` and to a shared ``qk`` go through ``ffn`` (default: MossFormer's norm → Linear → SiLU →
+  depthwise conv k=17 → dropout, `ffn_blocks.ConvFFN`); per-head offsets and scales give the
+  quadratic and linear queries and keys; quadratic ReLU² attention runs within chunks of
+  ``group_size`` frames, linear attention over the whole sequence; the output gate is
+  ``(att_u ⊙ v) ⊙ σ(att_v ⊙ u)``, projected back by ``ffn`` with a residual.
+- Gated-FSMN block (the RNN-free recurrent module): a bottleneck ``dim → inner`` with PReLU and
+  LayerNorm, the ``memory`` factory (default `ffn_blocks.GatedConvUnit`: two gated branches and a
+  dilated dense FSMN memory with kernel 39 and dilations 1, 2), LayerNorm, projection back, residual.
+
+The mask head is the gated ``tanh · sigmoid`` output of MossFormer2, then ReLU.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ffn_blocks import ConvFFN, FeedForwardFactory, GatedConvUnit
+
+__all__ = ["GatedFSMNBlock", "MossFormer2Separator", "MossFormerAttention"]
+
+
+def _default_ffn(dropout: float) -> FeedForwardFactory:
+    return partial(ConvFFN, act=nn.SiLU, norm=nn.LayerNorm, dropout=dropout, kernel_size=17)
+
+
+class OffsetScale(nn.Module):
+    """``heads`` cheap per-dimension affine copies of one shared ``qk`` projection (FLASH's trick)."""
+
+    def __init__(self, dim: int, heads: int = 4) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.empty(heads, dim).normal_(std=0.02))
+        self.beta = nn.Parameter(torch.zeros(heads, dim))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return (x[..., None, :] * self.gamma + self.beta).unbind(dim=-2)
+
+
+class MossFormerAttention(nn.Module):
+    """Gated single-head attention, local quadratic (within chunks) plus global linear, with residual.
+
+    Shape:
+        - Input / output: ``(B, T, dim)``
+    """
+
+    def __init__(
+        self, dim: int, *, ffn: FeedForwardFactory, expansion: float = 4.0, qk_dim: int = 128,
+        group_size: int = 256, dropout: float = 0.1,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        hidden = 2 * max(1, int(dim * expansion) // 2)
+        self.group_size = group_size
+        self.to_hidden = ffn(dim, hidden)
+        self.to_qk = ffn(dim, qk_dim)
+        self.offset_scale = OffsetScale(qk_dim, heads=4)
+        self.to_out = ffn(hidden // 2, dim)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v, u = self.to_hidden(x).chunk(2, dim=-1)
+        quad_q, lin_q, quad_k, lin_k = self.offset_scale(self.to_qk(x))
+        att_v, att_u = self._attend(quad_q, lin_q, quad_k, lin_k, v, u)
+        return x + self.to_out((att_u * v) * torch.sigmoid(att_v * u))
+
+    def _attend(self, quad_q, lin_q, quad_k, lin_k, v, u):
+        b, n, g = v.shape[0], v.shape[1], self.group_size
+        pad = (-n) % g
+        if pad:  # zero keys and values add nothing to either attention
+            quad_q, quad_k, lin_q, lin_k, v, u = (
+                F.pad(t, (0, 0, 0, pad)) for t in (quad_q, quad_k, lin_q, lin_k, v, u)
+            )
+        groups = (n + pad) // g
+        quad_q, quad_k, lin_q, lin_k, v, u = (
+            t.reshape(b, groups, g, t.shape[-1]) for t in (quad_q, quad_k, lin_q, lin_k, v, u)
+        )
+        attn = self.dropout(F.relu(quad_q @ quad_k.transpose(-1, -2) / g).square())  # (b, G, g, g)
+        lin_kv = torch.einsum("bgnd,bgne->bde", lin_k, v) / n
+        lin_ku = torch.einsum("bgnd,bgne->bde", lin_k, u) / n
+        out_v = attn @ v + torch.einsum("bgnd,bde->bgne", lin_q, lin_kv)
+        out_u = attn @ u + torch.einsum("bgnd,bde->bgne", lin_q, lin_ku)
+        return (t.reshape(b, groups * g, -1)[:, :n] for t in (out_v, out_u))
+
+
+class GatedFSMNBlock(nn.Module):
+    """``x + W_out · LN(memory(LN(PReLU(W_in x))))`` with a ``dim → inner`` bottleneck.
+
+    Shape:
+        - Input / output: ``(B, T, dim)``
+    """
+
+    def __init__(self, dim: int, inner: int, *, memory: FeedForwardFactory) -> None:
+        super().__init__()
+        self.down = nn.Linear(dim, inner)
+        self.act = nn.PReLU()
+        self.norm1 = nn.LayerNorm(inner)
+        self.memory = memory(inner, inner)
+        self.norm2 = nn.LayerNorm(inner)
+        self.up = nn.Linear(inner, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.up(self.norm2(self.memory(self.norm1(self.act(self.down(x))))))
+
+
+class ScaledSinusoidalPosition(nn.Module):
+    """Sinusoidal positions times a learned scale (initialized to ``dim^-1/2``), added to the frames."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(dim**-0.5))
+        self.register_buffer(
+            "inv_freq", 1.0 / 10000 ** (torch.arange(0, dim, 2).float() / dim), persistent=False
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = torch.arange(x.shape[1], device=x.device, dtype=x.dtype)
+        angles = t[:, None] * self.inv_freq[None, :].to(x.dtype)
+        return x + torch.cat([angles.sin(), angles.cos()], dim=-1)[:, : x.shape[-1]] * self.scale
+
+
+class MossFormer2Separator(nn.Module):
+    """Encoder → masking network (MossFormer + gated-FSMN blocks) → masks → decoder.
+
+    Args:
+        num_speakers: sources to separate.
+        encoder_dim: N, encoder filters.
+        dim: width of the masking network.
+        num_layers: MossFormer + gated-FSMN block pairs (paper: 24).
+        kernel_size: encoder kernel (paper: 16).
+        stride: encoder stride (paper: 8).
+        ffn: factory of the attention projections (None: MossFormer's ConvFFN with SiLU, LayerNorm, k=17).
+        memory: factory of the recurrent module's memory (None: `GatedConvUnit` with kernel 39, dilations
+            1 and 2).
+        expansion: width of the attention's value/gate projection, as a multiple of ``dim`` (paper: 4).
+        qk_dim: shared query/key width (paper: 128).
+        group_size: chunk length of the quadratic attention (paper: 256).
+        inner_dim: bottleneck of the gated-FSMN blocks (paper: 256).
+        dropout: dropout of the projections (paper: 0.1).
+
+    Shape:
+        - Input: ``(B, L)`` waveform
+        - Output: ``(B, num_speakers, L)``
+    """
+
+    def __init__(
+        self,
+        num_speakers: int = 2,
+        *,
+        encoder_dim: int = 512,
+        dim: int = 512,
+        num_layers: int = 24,
+        kernel_size: int = 16,
+        stride: int = 8,
+        ffn: FeedForwardFactory | None = None,
+        memory: FeedForwardFactory | None = None,
+        expansion: float = 4.0,
+        qk_dim: int = 128,
+        group_size: int = 256,
+        inner_dim: int = 256,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        ffn = ffn or _default_ffn(dropout)
+        memory = memory or partial(GatedConvUnit, act=nn.SiLU, norm=nn.LayerNorm, dropout=dropout,
+                                   kernel_size=17, memory_kernel_size=39, dilations=(1, 2))  # fmt: skip
+        self.num_speakers, self.kernel_size, self.stride = num_speakers, kernel_size, stride
+        self.encoder = nn.Conv1d(1, encoder_dim, kernel_size, stride=stride, bias=False)
+        self.input_norm = nn.LayerNorm(encoder_dim)
+        self.bottleneck = nn.Linear(encoder_dim, dim)
+        self.position = ScaledSinusoidalPosition(dim)
+        self.blocks = nn.ModuleList()
+        for _ in range(num_layers):
+            self.blocks.append(MossFormerAttention(dim, ffn=ffn, expansion=expansion, qk_dim=qk_dim,
+                                                   group_size=group_size, dropout=dropout))  # fmt: skip
+            self.blocks.append(GatedFSMNBlock(dim, inner_dim, memory=memory))
+        self.output_norm = nn.LayerNorm(dim)
+        self.output_act = nn.PReLU()
+        self.to_masks = nn.Linear(dim, encoder_dim * num_speakers)
+        self.mask_tanh = nn.Linear(encoder_dim, encoder_dim)
+        self.mask_gate = nn.Linear(encoder_dim, encoder_dim)
+        self.decoder = nn.ConvTranspose1d(encoder_dim, 1, kernel_size, stride=stride, bias=False)
+
+    def forward(self, mixture: torch.Tensor) -> torch.Tensor:
+        if mixture.ndim != 2:
+            raise ValueError(
+                f"MossFormer2Separator: expected a waveform batch (B, L), got {tuple(mixture.shape)}"
+            )
+        length = mixture.shape[-1]
+        pad = (
+            (-(length - self.kernel_size)) % self.stride
+            if length >= self.kernel_size
+            else self.kernel_size - length
+        )
+        frames = F.relu(self.encoder(F.pad(mixture, (0, pad))[:, None]))  # (B, N, T)
+        h = self.position(self.bottleneck(self.input_norm(frames.transpose(1, 2))))
+        for block in self.blocks:
+            h = block(h)
+        masks = self.to_masks(self.output_act(self.output_norm(h)))  # (B, T, N·S)
+        masks = masks.unflatten(-1, (self.num_speakers, -1)).transpose(1, 2)  # (B, S, T, N)
+        masks = F.relu(torch.tanh(self.mask_tanh(masks)) * torch.sigmoid(self.mask_gate(masks)))
+        separated = frames[:, None] * masks.transpose(-1, -2)  # (B, S, N, T)
+        b, s = separated.shape[:2]
+        waves = self.decoder(separated.reshape(b * s, *separated.shape[2:])).reshape(b, s, -1)
+        return waves[..., :length]
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
