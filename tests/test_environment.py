@@ -36,8 +36,13 @@ def test_lightning_trains_its_demo_model(tmp_path):
 
     model = BoringModel()
     before = model.layer.weight.detach().clone()
-    Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-            default_root_dir=tmp_path).fit(model)  # fmt: skip
+    Trainer(
+        max_steps=3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+    ).fit(model)
     assert not torch.equal(before, model.layer.weight)
 
 
@@ -72,8 +77,14 @@ def test_torchaudio_resamples_and_separates():
     assert up.shape[-1] == 16000
     peak_hz = torch.fft.rfft(up).abs().argmax().item() * 16000 / up.shape[-1]
     assert abs(peak_hz - 440) <= 1
-    model = torchaudio.models.ConvTasNet(num_sources=2, enc_num_feats=16, msk_num_feats=8, msk_num_hidden_feats=16,
-                                         msk_num_layers=2, msk_num_stacks=1)  # fmt: skip
+    model = torchaudio.models.ConvTasNet(
+        num_sources=2,
+        enc_num_feats=16,
+        msk_num_feats=8,
+        msk_num_hidden_feats=16,
+        msk_num_layers=2,
+        msk_num_stacks=1,
+    )
     assert model(tone[None, None, :800]).shape == (1, 2, 800)
 
 
@@ -82,15 +93,22 @@ def test_pytorch_forecasting_builds_a_model_from_a_dataset():
     from pytorch_forecasting import TimeSeriesDataSet
     from pytorch_forecasting.models import NHiTS
 
-    frame = pd.DataFrame({
-        "series": np.repeat(["a", "b"], 60),
-        "time_idx": np.tile(np.arange(60), 2),
-        "value": np.sin(np.arange(120) / 5.0).astype("float32"),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "series": np.repeat(["a", "b"], 60),
+            "time_idx": np.tile(np.arange(60), 2),
+            "value": np.sin(np.arange(120) / 5.0).astype("float32"),
+        }
+    )
     dataset = TimeSeriesDataSet(
-        frame, time_idx="time_idx", target="value", group_ids=["series"], max_encoder_length=24,
-        max_prediction_length=6, time_varying_unknown_reals=["value"],
-    )  # fmt: skip
+        frame,
+        time_idx="time_idx",
+        target="value",
+        group_ids=["series"],
+        max_encoder_length=24,
+        max_prediction_length=6,
+        time_varying_unknown_reals=["value"],
+    )
     model = NHiTS.from_dataset(dataset, hidden_size=16)
     x, _ = next(iter(dataset.to_dataloader(batch_size=4, train=False)))
     assert model(x)["prediction"].shape[:2] == (4, 6)
@@ -101,8 +119,16 @@ def _camera(width=8, height=8, focal=10.0, z=4.0):
     from nerfstudio.cameras.cameras import Cameras, CameraType
 
     c2w = torch.tensor([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, z]])[None]  # looking down -z from z=4
-    return Cameras(camera_to_worlds=c2w, fx=focal, fy=focal, cx=width / 2, cy=height / 2, width=width,
-                   height=height, camera_type=CameraType.PERSPECTIVE)  # fmt: skip
+    return Cameras(
+        camera_to_worlds=c2w,
+        fx=focal,
+        fy=focal,
+        cx=width / 2,
+        cy=height / 2,
+        width=width,
+        height=height,
+        camera_type=CameraType.PERSPECTIVE,
+    )
 
 
 def test_nerfstudio_rays_samplers_encoding_and_renderer_on_cpu():
@@ -161,8 +187,9 @@ def test_nerfstudio_method_plugin_types_and_registry():
     from nerfstudio.plugins.types import MethodSpecification
 
     assert "nerfacto" in all_methods and "splatfacto" in all_methods
-    spec = MethodSpecification(config=TrainerConfig(method_name="probe", pipeline=VanillaPipelineConfig()),
-                               description="probe")  # fmt: skip
+    spec = MethodSpecification(
+        config=TrainerConfig(method_name="probe", pipeline=VanillaPipelineConfig()), description="probe"
+    )
     assert spec.config.method_name == "probe"
     methods, descriptions = discover_methods()  # entry-point plugins (the fields app adds its own)
     assert isinstance(methods, dict) and isinstance(descriptions, dict)

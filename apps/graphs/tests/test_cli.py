@@ -7,8 +7,20 @@ from ffn_graphs.module import KGCompletion
 
 
 def test_nodes_fast_dev_run(configs, in_tmp_dir):
-    main(["nodes", "fit", "--config", str(configs / "tiny.yaml"), "--trainer.fast_dev_run", "true",
-          "--model.depth", "4", "--model.init", "xavier"])  # fmt: skip
+    main(
+        [
+            "nodes",
+            "fit",
+            "--config",
+            str(configs / "tiny.yaml"),
+            "--trainer.fast_dev_run",
+            "true",
+            "--model.depth",
+            "4",
+            "--model.init",
+            "xavier",
+        ]
+    )
 
 
 def test_links_fast_dev_run(configs, in_tmp_dir):
@@ -20,7 +32,12 @@ def test_kg_fast_dev_run(configs, in_tmp_dir):
 
 
 def test_nbfnet_update_switch_on_the_command_line(configs, in_tmp_dir):
-    cli = KGCLI(KGCompletion, KnowledgeGraphDataModule, app_name="graphs-kg", run=False,
-                args=["--config", str(configs / "kg_tiny.yaml"), "--model.update", "SwiGLU"])  # fmt: skip
+    cli = KGCLI(
+        KGCompletion,
+        KnowledgeGraphDataModule,
+        app_name="graphs-kg",
+        run=False,
+        args=["--config", str(configs / "kg_tiny.yaml"), "--model.update", "SwiGLU"],
+    )
     assert all(isinstance(layer.update_ffn, SwiGLU) for layer in cli.model.model.layers)
     assert cli.model.num_relations == 46

@@ -21,10 +21,12 @@ from ffn_graphs.models.gnn import DeepGNN, initialize
 from ffn_graphs.models.nbfnet import NBFNet
 
 BLOCKS = [
-    getattr(ffn_blocks, n) for n in ffn_blocks.__all__
-    if inspect.isclass(getattr(ffn_blocks, n)) and issubclass(getattr(ffn_blocks, n), FeedForward)
+    getattr(ffn_blocks, n)
+    for n in ffn_blocks.__all__
+    if inspect.isclass(getattr(ffn_blocks, n))
+    and issubclass(getattr(ffn_blocks, n), FeedForward)
     and getattr(ffn_blocks, n) is not FeedForward
-]  # fmt: skip
+]
 
 
 def _layer_variances(graph, scheme, width=256, seeds=4):
@@ -108,8 +110,15 @@ def test_easy_edges_are_removed_in_both_directions_and_nothing_else():
 def test_nbfnet_boundary_only_reaches_nodes_within_range():
     triples = torch.tensor([[0, 0, 1], [1, 0, 2], [2, 0, 3], [3, 0, 4]])  # a path
     edge_index, edge_type = fact_graph(triples, 1)
-    net = NBFNet(2, dim=8, num_layers=2, shortcut=False, aggregate="sum", update=partial(ffn_blocks.MLP, bias=False),
-                 scorer=partial(ffn_blocks.MLP, bias=False))  # fmt: skip
+    net = NBFNet(
+        2,
+        dim=8,
+        num_layers=2,
+        shortcut=False,
+        aggregate="sum",
+        update=partial(ffn_blocks.MLP, bias=False),
+        scorer=partial(ffn_blocks.MLP, bias=False),
+    )
     for layer in net.layers:
         layer.norm = torch.nn.Identity()
     h = net.query(torch.tensor([0]))

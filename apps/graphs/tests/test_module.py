@@ -19,8 +19,12 @@ QUIET = {
 def test_gcn_learns_cora():
     seed_everything(0)
     data = PlanetoidDataModule("Cora")
-    model = NodeClassifier(data.num_features, data.num_classes, hidden_features=32,
-                           optimizer=partial(torch.optim.Adam, lr=0.01, weight_decay=5e-4))  # fmt: skip
+    model = NodeClassifier(
+        data.num_features,
+        data.num_classes,
+        hidden_features=32,
+        optimizer=partial(torch.optim.Adam, lr=0.01, weight_decay=5e-4),
+    )
     trainer = Trainer(max_epochs=60, **QUIET)
     trainer.fit(model, data)
     assert model.variances is not None  # Virgo ran, with the training graph's statistics

@@ -13,8 +13,13 @@ def test_fast_dev_run(configs, in_tmp_dir):
 
 
 def test_block_switch_and_links(configs, in_tmp_dir):
-    cli = TimeSeriesCLI(Forecaster, WideCSVDataModule, app_name="timeseries", run=False,
-                        args=["--config", str(configs / "tiny.yaml"), "--model.network.ffn", "SwiGLU"])  # fmt: skip
+    cli = TimeSeriesCLI(
+        Forecaster,
+        WideCSVDataModule,
+        app_name="timeseries",
+        run=False,
+        args=["--config", str(configs / "tiny.yaml"), "--model.network.ffn", "SwiGLU"],
+    )
     assert all(isinstance(block.feature_mlp, SwiGLU) for block in cli.model.network.blocks)
     assert (cli.model.hparams.lookback, cli.model.hparams.horizon, cli.model.hparams.num_channels) == (
         96,
@@ -34,11 +39,31 @@ def test_every_config_parses(configs, in_tmp_dir):
 
 
 def test_predict_writes_forecasts_in_original_units(configs, in_tmp_dir, ett_path):
-    main(["fit", "--config", str(configs / "tiny.yaml"), "--trainer.max_steps", "3",
-          "--trainer.limit_val_batches", "1"])  # fmt: skip
+    main(
+        [
+            "fit",
+            "--config",
+            str(configs / "tiny.yaml"),
+            "--trainer.max_steps",
+            "3",
+            "--trainer.limit_val_batches",
+            "1",
+        ]
+    )
     ckpt = next(in_tmp_dir.rglob("*.ckpt"))
-    main(["predict", "--config", str(configs / "tiny.yaml"), "--config", str(configs / "presets/write_forecasts.yaml"),
-          "--ckpt_path", str(ckpt), "--trainer.limit_predict_batches", "2"])  # fmt: skip
+    main(
+        [
+            "predict",
+            "--config",
+            str(configs / "tiny.yaml"),
+            "--config",
+            str(configs / "presets/write_forecasts.yaml"),
+            "--ckpt_path",
+            str(ckpt),
+            "--trainer.limit_predict_batches",
+            "2",
+        ]
+    )
     frame = pd.read_csv(in_tmp_dir / "forecasts.csv")
     assert len(frame) == 2 * 64 * 24 and list(frame.columns[3:]) == list(read_wide_csv(ett_path).columns)
     raw = read_wide_csv(ett_path)

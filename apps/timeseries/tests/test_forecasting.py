@@ -54,8 +54,15 @@ def test_from_dataset_fits_one_batch(panel, model_class, tmp_path):
 def test_variable_encoder_length_is_refused(panel):
     from pytorch_forecasting import TimeSeriesDataSet
 
-    variable = TimeSeriesDataSet(panel.frame, time_idx="time_idx", target="value", group_ids=["series"],
-                                 max_encoder_length=48, min_encoder_length=24, max_prediction_length=12,
-                                 time_varying_unknown_reals=["value"])  # fmt: skip
+    variable = TimeSeriesDataSet(
+        panel.frame,
+        time_idx="time_idx",
+        target="value",
+        group_ids=["series"],
+        max_encoder_length=48,
+        min_encoder_length=24,
+        max_prediction_length=12,
+        time_varying_unknown_reals=["value"],
+    )
     with pytest.raises(ValueError, match="encoder length varies"):
         TSMixerModel.from_dataset(variable)

@@ -20,23 +20,52 @@ def test_fast_dev_run_fit_and_test(configs, in_tmp_dir):
 
 
 def test_every_config_and_preset_parses(configs, in_tmp_dir):
-    cli = VisionCLI(ImageClassifier, ImageDataModule, subclass_mode_data=True, app_name="vision", run=False,
-                    args=["--config", str(configs / "default.yaml"), "--config", str(configs / "presets/spectral.yaml"),
-                          "--config", str(configs / "presets/poolformer.yaml")])  # fmt: skip
+    cli = VisionCLI(
+        ImageClassifier,
+        ImageDataModule,
+        subclass_mode_data=True,
+        app_name="vision",
+        run=False,
+        args=[
+            "--config",
+            str(configs / "default.yaml"),
+            "--config",
+            str(configs / "presets/spectral.yaml"),
+            "--config",
+            str(configs / "presets/poolformer.yaml"),
+        ],
+    )
     assert type(cli.model.model).__name__ == "PoolFormer" and cli.model.model.num_classes == 10
     assert any(isinstance(c, SpectralMonitor) for c in cli.trainer.callbacks)
 
 
 def test_block_switch_on_the_command_line(configs, in_tmp_dir):
-    cli = VisionCLI(ImageClassifier, ImageDataModule, subclass_mode_data=True, app_name="vision", run=False,
-                    args=["--config", str(configs / "tiny.yaml"), "--model.ffn", "SwiGLU"])  # fmt: skip
+    cli = VisionCLI(
+        ImageClassifier,
+        ImageDataModule,
+        subclass_mode_data=True,
+        app_name="vision",
+        run=False,
+        args=["--config", str(configs / "tiny.yaml"), "--model.ffn", "SwiGLU"],
+    )
     assert all(isinstance(block.mlp, SwiGLU) for block in cli.model.model.blocks)
     assert cli.model.model.patch_embed.proj.in_channels == 1  # linked from the digits DataModule
 
 
 def test_spectral_monitor_preset_logs_figures_in_fast_dev_run(configs, in_tmp_dir):
-    main(["fit", "--config", str(configs / "tiny.yaml"), "--config", str(configs / "presets/spectral.yaml"),
-          "--trainer.fast_dev_run", "true", "--trainer.callbacks.output_dir", "spectra"])  # fmt: skip
+    main(
+        [
+            "fit",
+            "--config",
+            str(configs / "tiny.yaml"),
+            "--config",
+            str(configs / "presets/spectral.yaml"),
+            "--trainer.fast_dev_run",
+            "true",
+            "--trainer.callbacks.output_dir",
+            "spectra",
+        ]
+    )
     assert (in_tmp_dir / "spectra" / "spectrum_step0.png").stat().st_size > 1000
 
 
@@ -65,9 +94,18 @@ def test_reparameterize_subcommand(configs, in_tmp_dir, capsys):
 
 
 def test_two_process_cpu_ddp_with_synchronized_batchnorm(configs, in_tmp_dir):
-    command = [str(Path(sys.executable).parent / "ffn-vision"), "fit", "--config", str(configs / "tiny.yaml"),
-               "--config", str(configs / "presets/ddp_cpu.yaml"), "--trainer.max_steps", "3",
-               "--trainer.limit_val_batches", "2"]  # fmt: skip
+    command = [
+        str(Path(sys.executable).parent / "ffn-vision"),
+        "fit",
+        "--config",
+        str(configs / "tiny.yaml"),
+        "--config",
+        str(configs / "presets/ddp_cpu.yaml"),
+        "--trainer.max_steps",
+        "3",
+        "--trainer.limit_val_batches",
+        "2",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=in_tmp_dir, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

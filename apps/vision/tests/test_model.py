@@ -78,8 +78,16 @@ def test_create_model_takes_any_ffn_and_keeps_its_init():
 
 def _trained_repavit(layer_scale=None):
     torch.manual_seed(0)
-    model = timm.create_model("ffn_repavit_tiny_patch4_32", depth=2, embed_dim=32, num_heads=2, img_size=16,
-                              in_chans=1, num_classes=10, init_values=layer_scale)  # fmt: skip
+    model = timm.create_model(
+        "ffn_repavit_tiny_patch4_32",
+        depth=2,
+        embed_dim=32,
+        num_heads=2,
+        img_size=16,
+        in_chans=1,
+        num_classes=10,
+        init_values=layer_scale,
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     for _ in range(5):  # a few steps move weights and BatchNorm statistics off their defaults
         loss = model(torch.randn(16, 1, 16, 16)).logsumexp(-1).mean()
@@ -117,12 +125,14 @@ def test_poolformer_reparameterizes_inside_its_ffn():
 def test_every_block_trains_inside_both_architectures(block, arch):
     torch.manual_seed(0)
     if arch == "repavit":
-        model = timm.create_model("ffn_repavit_tiny_patch4_32", ffn=block, depth=1, embed_dim=32, num_heads=2,
-                                  num_classes=3)  # fmt: skip
+        model = timm.create_model(
+            "ffn_repavit_tiny_patch4_32", ffn=block, depth=1, embed_dim=32, num_heads=2, num_classes=3
+        )
         x = torch.randn(4, 3, 32, 32)
     else:
-        model = timm.create_model("ffn_poolformer_s12", ffn=block, depths=(1, 1, 1, 1), dims=(16, 16, 32, 32),
-                                  num_classes=3)  # fmt: skip
+        model = timm.create_model(
+            "ffn_poolformer_s12", ffn=block, depths=(1, 1, 1, 1), dims=(16, 16, 32, 32), num_classes=3
+        )
         x = torch.randn(4, 3, 32, 32)
     logits = model(x)
     assert logits.shape == (4, 3)

@@ -16,8 +16,13 @@ TINY = {"model_kwargs": {"embed_dim": 64, "depth": 2, "num_heads": 2}, "in_chans
 
 
 def trainer(tmp_path, **kwargs):
-    defaults = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False,
-                "default_root_dir": tmp_path, "accelerator": "cpu"}  # fmt: skip
+    defaults = {
+        "logger": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "default_root_dir": tmp_path,
+        "accelerator": "cpu",
+    }
     return Trainer(**{**defaults, **kwargs})
 
 
@@ -60,10 +65,12 @@ def test_unmerged_module_loads_a_merged_checkpoint_through_the_trainer(trained, 
     _, data, ckpt, _ = trained
     reparameterize_checkpoint(ckpt, tmp_path / "merged.ckpt")
     fresh = ImageClassifier(**TINY)  # built unmerged, as `ffn-vision test --ckpt_path merged.ckpt` does
-    expected = trainer(tmp_path).test(ImageClassifier.load_from_checkpoint(ckpt, weights_only=False),
-                                      datamodule=data, verbose=False)[0]["test/acc1"]  # fmt: skip
-    got = trainer(tmp_path).test(fresh, datamodule=data, ckpt_path=tmp_path / "merged.ckpt", weights_only=False,
-                                 verbose=False)[0]["test/acc1"]  # fmt: skip
+    expected = trainer(tmp_path).test(
+        ImageClassifier.load_from_checkpoint(ckpt, weights_only=False), datamodule=data, verbose=False
+    )[0]["test/acc1"]
+    got = trainer(tmp_path).test(
+        fresh, datamodule=data, ckpt_path=tmp_path / "merged.ckpt", weights_only=False, verbose=False
+    )[0]["test/acc1"]
     assert fresh.is_merged and got == expected
 
 

@@ -18,8 +18,14 @@ class TestMoEMLP(FeedForwardContract):
 class TestMoEWithZeroComputationExperts(FeedForwardContract):
     block = MoEMLP
     out_features = 16
-    init_args = {"num_experts": 2, "top_k": 2, "zero_experts": 1, "copy_experts": 1, "constant_experts": 1,
-                 "expert": partial(SwiGLU, hidden_features=16)}  # fmt: skip
+    init_args = {
+        "num_experts": 2,
+        "top_k": 2,
+        "zero_experts": 1,
+        "copy_experts": 1,
+        "constant_experts": 1,
+        "expert": partial(SwiGLU, hidden_features=16),
+    }
 
 
 class TestMoEWithKANExperts(FeedForwardContract):
@@ -56,9 +62,12 @@ def test_vectorized_dispatch_equals_a_per_token_reference():
     probs = torch.softmax(moe.router(x), dim=-1)
     gates, choices = probs.topk(2, dim=-1)
     gates = gates / gates.sum(-1, keepdim=True)
-    reference = torch.stack([
-        sum(g * experts[c](x[t]) for g, c in zip(gates[t], choices[t].tolist(), strict=True)) for t in range(30)
-    ])  # fmt: skip
+    reference = torch.stack(
+        [
+            sum(g * experts[c](x[t]) for g, c in zip(gates[t], choices[t].tolist(), strict=True))
+            for t in range(30)
+        ]
+    )
     torch.testing.assert_close(moe(x), reference, rtol=1e-5, atol=1e-5)
 
 

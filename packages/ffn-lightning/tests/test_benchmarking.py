@@ -37,8 +37,22 @@ def test_markdown_table_shape():
 
 def test_core_benchmark_writes_every_case(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
-    main(["--tokens", "32", "--width", "32", "--hidden", "64", "--rounds", "1", "--warmup", "0",
-          "--output", str(out)])  # fmt: skip
+    main(
+        [
+            "--tokens",
+            "32",
+            "--width",
+            "32",
+            "--hidden",
+            "64",
+            "--rounds",
+            "1",
+            "--warmup",
+            "0",
+            "--output",
+            str(out),
+        ]
+    )
     text = out.read_text()
     for case in default_cases():
         assert f"| {case.label} |" in text

@@ -12,10 +12,15 @@ from ffn_lightning import FFNLightningCLI, SpectralMonitor
 
 def test_fast_dev_run_through_the_cli_writes_figures(in_tmp_dir, toy):
     cli = FFNLightningCLI(
-        *toy, app_name="toy",
-        args=["fit", "--trainer.fast_dev_run=true", "--trainer.callbacks=ffn_lightning.SpectralMonitor",
-              "--trainer.callbacks.output_dir=spectra"],
-    )  # fmt: skip
+        *toy,
+        app_name="toy",
+        args=[
+            "fit",
+            "--trainer.fast_dev_run=true",
+            "--trainer.callbacks=ffn_lightning.SpectralMonitor",
+            "--trainer.callbacks.output_dir=spectra",
+        ],
+    )
     monitor = next(c for c in cli.trainer.callbacks if isinstance(c, SpectralMonitor))
     assert {(r.block, r.tap) for r in monitor.history} == {("block", "pre"), ("block", "post")}
     assert (in_tmp_dir / "spectra" / "spectrum_step0.png").stat().st_size > 1000
@@ -24,8 +29,14 @@ def test_fast_dev_run_through_the_cli_writes_figures(in_tmp_dir, toy):
 
 def test_interval_metrics_and_js_divergence_are_logged(in_tmp_dir, toy):
     monitor = SpectralMonitor(every_n_steps=3)
-    trainer = Trainer(max_steps=7, callbacks=[monitor], logger=CSVLogger(in_tmp_dir), log_every_n_steps=1,
-                      enable_progress_bar=False, enable_checkpointing=False)  # fmt: skip
+    trainer = Trainer(
+        max_steps=7,
+        callbacks=[monitor],
+        logger=CSVLogger(in_tmp_dir),
+        log_every_n_steps=1,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+    )
     trainer.fit(toy[0](ffn=SwiGLU), toy[1]())
     assert sorted({r.step for r in monitor.history}) == [0, 3, 6]
     hidden = next(r for r in monitor.history if r.tap == "post")
@@ -42,8 +53,9 @@ def test_interval_metrics_and_js_divergence_are_logged(in_tmp_dir, toy):
 
 def test_blocks_without_taps_are_skipped_with_a_warning(in_tmp_dir, toy):
     monitor = SpectralMonitor()
-    trainer = Trainer(max_steps=1, callbacks=[monitor], logger=False, enable_progress_bar=False,
-                      enable_checkpointing=False)  # fmt: skip
+    trainer = Trainer(
+        max_steps=1, callbacks=[monitor], logger=False, enable_progress_bar=False, enable_checkpointing=False
+    )
     with pytest.warns(UserWarning, match="no FeedForward block with spectral_taps"):
         trainer.fit(toy[0](ffn=MoEMLP), toy[1]())
     assert monitor.history == []

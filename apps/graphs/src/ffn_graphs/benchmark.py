@@ -43,8 +43,14 @@ _QUIET = {"logger": False, "enable_progress_bar": False, "enable_model_summary":
 def _node_run(name: str, depth: int, init: str, seed: int, root: Path, epochs: int) -> float:
     seed_everything(seed, workers=True, verbose=False)
     data = PlanetoidDataModule(name)
-    model = NodeClassifier(data.num_features, data.num_classes, hidden_features=64, depth=depth, init=init,
-                           optimizer=partial(torch.optim.Adam, lr=0.01, weight_decay=5e-4))  # fmt: skip
+    model = NodeClassifier(
+        data.num_features,
+        data.num_classes,
+        hidden_features=64,
+        depth=depth,
+        init=init,
+        optimizer=partial(torch.optim.Adam, lr=0.01, weight_decay=5e-4),
+    )
     best = ModelCheckpoint(dirpath=root / f"{name}-{depth}-{init}-{seed}", monitor="val/acc", mode="max")
     trainer = Trainer(max_epochs=epochs, callbacks=[best], **_QUIET)
     trainer.fit(model, data)
@@ -104,8 +110,13 @@ def _kg_run(folder: str, test_folder: str | None, args: argparse.Namespace, seed
     data = KnowledgeGraphDataModule(folder, test_folder=test_folder, batch_size=32)
     model = KGCompletion(data.num_relations, optimizer=partial(torch.optim.Adam, lr=5e-3))
     timer = _EpochTimer()
-    trainer = Trainer(max_epochs=args.kg_epochs, callbacks=[timer], enable_checkpointing=False,
-                      limit_val_batches=0, **_QUIET)  # fmt: skip
+    trainer = Trainer(
+        max_epochs=args.kg_epochs,
+        callbacks=[timer],
+        enable_checkpointing=False,
+        limit_val_batches=0,
+        **_QUIET,
+    )
     trainer.fit(model, data)
     result = trainer.test(model, data, verbose=False)[0]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -152,9 +163,18 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
         if not runs:
             continue
         mean = {k: statistics.fmean(r[k] for r in runs) for k in runs[0]}
-        rows.append([name, f"{mean['mrr']:.3f}", f"{mean['hits@1']:.3f}", f"{mean['hits@3']:.3f}",
-                     f"{mean['hits@10']:.3f}", published.get(name, "—"), f"{mean['seconds_per_epoch']:.0f}",
-                     f"{mean['peak_rss_mb']:.0f}"])  # fmt: skip
+        rows.append(
+            [
+                name,
+                f"{mean['mrr']:.3f}",
+                f"{mean['hits@1']:.3f}",
+                f"{mean['hits@3']:.3f}",
+                f"{mean['hits@10']:.3f}",
+                published.get(name, "—"),
+                f"{mean['seconds_per_epoch']:.0f}",
+                f"{mean['peak_rss_mb']:.0f}",
+            ]
+        )
     console.print(console_table("NBFNet", header, rows))
     return (
         "## Graphs: NBFNet knowledge-graph completion\n\n"

@@ -36,8 +36,11 @@ SHARED = Path(__file__).resolve().parents[5] / "shared" / "data"
 CACHE = Path.home() / ".cache" / "ffn-study"
 
 
-def planetoid(name: Literal["Cora", "CiteSeer"], raw_dir: str | Path = SHARED / "planetoid",
-              cache: str | Path = CACHE / "planetoid") -> Data:  # fmt: skip
+def planetoid(
+    name: Literal["Cora", "CiteSeer"],
+    raw_dir: str | Path = SHARED / "planetoid",
+    cache: str | Path = CACHE / "planetoid",
+) -> Data:
     """The public-split Planetoid graph, loaded by PyG's `Planetoid` from local raw files (no download)."""
     raw_dir, target = Path(raw_dir), Path(cache) / name / "raw"
     prefix = f"ind.{name.lower()}."
@@ -80,8 +83,12 @@ class PlanetoidDataModule(_FullGraph):
         cache: where PyG's processed files go.
     """
 
-    def __init__(self, name: Literal["Cora", "CiteSeer"] = "Cora", raw_dir: str = str(SHARED / "planetoid"),
-                 cache: str = str(CACHE / "planetoid")) -> None:  # fmt: skip
+    def __init__(
+        self,
+        name: Literal["Cora", "CiteSeer"] = "Cora",
+        raw_dir: str = str(SHARED / "planetoid"),
+        cache: str = str(CACHE / "planetoid"),
+    ) -> None:
         super().__init__()
         self.graph = planetoid(name, raw_dir, cache)
         self.num_features = self.graph.num_features
@@ -95,8 +102,13 @@ class LinkPredictionDataModule(_FullGraph):
     non-edges, and the metrics are AUROC and average precision.
     """
 
-    def __init__(self, name: Literal["Cora", "CiteSeer"] = "Cora", raw_dir: str = str(SHARED / "planetoid"),
-                 cache: str = str(CACHE / "planetoid"), seed: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        name: Literal["Cora", "CiteSeer"] = "Cora",
+        raw_dir: str = str(SHARED / "planetoid"),
+        cache: str = str(CACHE / "planetoid"),
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         graph = planetoid(name, raw_dir, cache)
         torch.manual_seed(seed)
@@ -142,8 +154,14 @@ class StageGraph:
     known: torch.Tensor  # every true triple of this graph (both directions), for filtering
 
 
-def _encode(triples: list[tuple[str, str, str]], entities: dict[str, int], relations: dict[str, int],
-            source: Path, unknown: str, notices: list[str]) -> torch.Tensor:  # fmt: skip
+def _encode(
+    triples: list[tuple[str, str, str]],
+    entities: dict[str, int],
+    relations: dict[str, int],
+    source: Path,
+    unknown: str,
+    notices: list[str],
+) -> torch.Tensor:
     known = [t for t in triples if t[0] in entities and t[2] in entities and t[1] in relations]
     if len(known) < len(triples):
         message = (

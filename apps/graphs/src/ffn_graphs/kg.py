@@ -45,9 +45,9 @@ def remove_easy_edges(
     """
     heads, relations, tails = queries.unbind(1)
     inverse = torch.where(relations < num_relations, relations + num_relations, relations - num_relations)
-    removed = torch.cat([
-        torch.stack([heads, relations, tails], dim=1), torch.stack([tails, inverse, heads], dim=1)
-    ])  # fmt: skip
+    removed = torch.cat(
+        [torch.stack([heads, relations, tails], dim=1), torch.stack([tails, inverse, heads], dim=1)]
+    )
     span = int(max(edge_index.max(), removed[:, [0, 2]].max())) + 1
     key = lambda h, r, t: (r * span + h) * span + t  # noqa: E731
     edge_keys = key(edge_index[0], edge_type, edge_index[1])

@@ -58,8 +58,9 @@ class NodeClassifier(LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.model = DeepGNN(num_features, hidden_features, num_classes, depth=depth, conv=conv, ffn=ffn,
-                             dropout=dropout)  # fmt: skip
+        self.model = DeepGNN(
+            num_features, hidden_features, num_classes, depth=depth, conv=conv, ffn=ffn, dropout=dropout
+        )
         self.optimizer_factory = optimizer
         self.init_scheme = init
         self.metrics = torch.nn.ModuleDict(
@@ -114,8 +115,9 @@ class LinkPredictor(LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.encoder = DeepGNN(num_features, hidden_features, out_features, depth=depth, conv=conv, ffn=ffn,
-                               dropout=dropout)  # fmt: skip
+        self.encoder = DeepGNN(
+            num_features, hidden_features, out_features, depth=depth, conv=conv, ffn=ffn, dropout=dropout
+        )
         self.optimizer_factory = optimizer
         metrics = MetricCollection({"auroc": BinaryAUROC(), "ap": BinaryAveragePrecision()})
         self.val_metrics, self.test_metrics = metrics.clone(prefix="val/"), metrics.clone(prefix="test/")
@@ -184,9 +186,14 @@ class KGCompletion(LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.model = NBFNet(
-            2 * num_relations, dim=dim, num_layers=num_layers, message=message, aggregate=aggregate,
-            update=update, scorer=scorer,
-        )  # fmt: skip
+            2 * num_relations,
+            dim=dim,
+            num_layers=num_layers,
+            message=message,
+            aggregate=aggregate,
+            update=update,
+            scorer=scorer,
+        )
         self.num_relations = num_relations
         self.optimizer_factory = optimizer
         names = ("mrr", "hits@1", "hits@3", "hits@10")
@@ -201,8 +208,13 @@ class KGCompletion(LightningModule):
     def _score(
         self, queries: torch.Tensor, graph: Any, edge_index: torch.Tensor, edge_type: torch.Tensor
     ) -> torch.Tensor:
-        return self.model(queries[:, 0], queries[:, 1], edge_index.to(self.device), edge_type.to(self.device),
-                          graph.num_nodes)  # fmt: skip
+        return self.model(
+            queries[:, 0],
+            queries[:, 1],
+            edge_index.to(self.device),
+            edge_type.to(self.device),
+            graph.num_nodes,
+        )
 
     def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
         graph = self._stage("train")
@@ -219,8 +231,10 @@ class KGCompletion(LightningModule):
         loss = F.binary_cross_entropy_with_logits(
             positive, torch.ones_like(positive), reduction="none"
         ).squeeze(1)
-        loss = loss + (weights * F.binary_cross_entropy_with_logits(negative, torch.zeros_like(negative),
-                                                                   reduction="none")).sum(1)  # fmt: skip
+        loss = loss + (
+            weights
+            * F.binary_cross_entropy_with_logits(negative, torch.zeros_like(negative), reduction="none")
+        ).sum(1)
         loss = loss.mean() + auxiliary_loss(self.model)
         self.log("train/loss", loss, batch_size=len(queries), prog_bar=True)
         return loss

@@ -62,8 +62,13 @@ class FSDDMixtures(Dataset):
     Items are ``(mixture (L,), sources (2, L))``.
     """
 
-    def __init__(self, utterances: dict[str, list[Path]], num_mixtures: int, segment_seconds: float = 1.0,
-                 seed: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        utterances: dict[str, list[Path]],
+        num_mixtures: int,
+        segment_seconds: float = 1.0,
+        seed: int = 0,
+    ) -> None:
         if len(utterances) < 2:
             raise ValueError(f"FSDDMixtures: need two speakers at least, got {sorted(utterances)}")
         self.speakers = sorted(utterances)
@@ -181,9 +186,10 @@ class FSDDMixtureDataModule(LightningDataModule):
         self.train_set = FSDDMixtures(train, train_mixtures, segment_seconds, seed)
         self.val_set = FSDDMixtures(val, val_mixtures, segment_seconds, seed + 1)
         self.test_set: Dataset = (
-            SeparationFolder(test_folder, test_layout) if test_folder
+            SeparationFolder(test_folder, test_layout)
+            if test_folder
             else FSDDMixtures(held_out, test_mixtures, segment_seconds, seed + 2)
-        )  # fmt: skip
+        )
         self.batch_size = batch_size
 
     def train_dataloader(self) -> DataLoader:

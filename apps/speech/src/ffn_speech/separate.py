@@ -38,7 +38,7 @@ def _crossfade(length: int, overlap: int, first: bool, last: bool) -> torch.Tens
 def separate_long(
     network: Callable[[torch.Tensor], torch.Tensor], mixture: torch.Tensor, chunk: int, overlap: int
 ) -> torch.Tensor:
-    """Separate a 1-D ``mixture`` into ``(S, L)`` in chunks of ``chunk`` samples overlapping by ``overlap``."""
+    """Split a 1-D ``mixture`` into ``(S, L)`` in chunks of ``chunk`` samples overlapping by ``overlap``."""
     length = mixture.shape[-1]
     if length <= chunk:
         return network(mixture[None])[0]
@@ -93,10 +93,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     source = Path(args.input)
-    info = sf.info(source) if source.is_file() else None
-    samples, rate = read_audio(source)
-    if info is not None and info.channels > 1:
-        print(f"{source}: {info.channels} channels, downmixed to mono")
+    samples, rate = read_audio(source)  # validates the file first
+    channels = sf.info(source).channels
+    if channels > 1:
+        print(f"{source}: {channels} channels, downmixed to mono")
     module = SpeechSeparation.load_from_checkpoint(args.ckpt, map_location="cpu").eval()
     model_rate = module.hparams.sample_rate
     mixture = torch.from_numpy(samples)

@@ -55,13 +55,16 @@ RUNS = [
     Run("PatchTSMixer L=512 H=96", "experiments/patch_tsmixer_etth1.yaml", (), 0.37, "PatchTSMixer paper"),
     Run("TSMixer L=512 H=192", "default.yaml", ("--data.horizon=192",), 0.404, "TSMixer paper, Table 3"),
     Run("FreTS L=96 H=96", "experiments/frets_etth1.yaml"),
-    Run("FreTS L=96 H=96, FreTS protocol", "experiments/frets_own_protocol.yaml",
-        protocol="FreTS's own (min-max, 70/20/10)"),
+    Run(
+        "FreTS L=96 H=96, FreTS protocol",
+        "experiments/frets_own_protocol.yaml",
+        protocol="FreTS's own (min-max, 70/20/10)",
+    ),
     Run("PatchTSMixer L=512 H=192", "experiments/patch_tsmixer_etth1.yaml", ("--data.horizon=192",)),
     Run("FreTS L=96 H=192", "experiments/frets_etth1.yaml", ("--data.horizon=192",)),
     Run("FreTS L=512 H=96", "experiments/frets_etth1.yaml", _FRETS_512),
     Run("FreTS L=512 H=192", "experiments/frets_etth1.yaml", (*_FRETS_512, "--data.horizon=192")),
-]  # fmt: skip
+]
 
 
 class _EpochTimer(Callback):
@@ -79,10 +82,21 @@ class _EpochTimer(Callback):
 def run_one(run: Run, root: Path) -> dict[str, Any]:
     """Train, test the best checkpoint, return the metrics."""
     timer = _EpochTimer()
-    args = ["--config", str(CONFIGS / run.config), *run.overrides, "--trainer.enable_progress_bar=false",
-            f"--trainer.default_root_dir={root}"]  # fmt: skip
-    cli = TimeSeriesCLI(Forecaster, WideCSVDataModule, app_name="timeseries-bench", run=False, args=args,
-                        trainer_defaults={"callbacks": [timer]})  # fmt: skip
+    args = [
+        "--config",
+        str(CONFIGS / run.config),
+        *run.overrides,
+        "--trainer.enable_progress_bar=false",
+        f"--trainer.default_root_dir={root}",
+    ]
+    cli = TimeSeriesCLI(
+        Forecaster,
+        WideCSVDataModule,
+        app_name="timeseries-bench",
+        run=False,
+        args=args,
+        trainer_defaults={"callbacks": [timer]},
+    )
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     result = cli.trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path="best", verbose=False)[0]
     return {
@@ -113,8 +127,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             continue
         console.print(f"[bold]{run.name}[/bold] ({run.protocol})")
         store.write_text(json.dumps(run_one(run, root / _slug(run.name)), indent=1))
-    results = {r.name: json.loads((root / f"{_slug(r.name)}.json").read_text())
-               for r in RUNS if (root / f"{_slug(r.name)}.json").exists()}  # fmt: skip
+    results = {
+        r.name: json.loads((root / f"{_slug(r.name)}.json").read_text())
+        for r in RUNS
+        if (root / f"{_slug(r.name)}.json").exists()
+    }
 
     header = ["Run", "Protocol", "Test MSE", "Test MAE", "Published MSE", "Within 5 %", "Epochs", "s / epoch"]
     rows = []

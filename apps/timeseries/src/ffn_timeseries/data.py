@@ -210,9 +210,13 @@ class WideCSVDataModule(LightningDataModule):
             raise RuntimeError("WideCSVDataModule: call setup() before asking for a dataloader")
         # training drops the last partial batch: BatchNorm needs more than one window (as the reference code)
         return DataLoader(
-            self.datasets[stage], batch_size=self.batch_size, shuffle=shuffle, drop_last=shuffle,
-            num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
-        )  # fmt: skip
+            self.datasets[stage],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -173,11 +173,17 @@ class PanelDataModule(LightningDataModule):
             return
         cutoff = self.frame[self.time_idx].max() - self.horizon - self.val_steps
         self.train_set = TimeSeriesDataSet(
-            self.frame[self.frame[self.time_idx] <= cutoff], time_idx=self.time_idx, target=self.target,
-            group_ids=[self.group], max_encoder_length=self.lookback, min_encoder_length=self.lookback,
-            max_prediction_length=self.horizon, min_prediction_length=self.horizon,
-            time_varying_unknown_reals=[self.target], static_categoricals=[self.group],
-        )  # fmt: skip
+            self.frame[self.frame[self.time_idx] <= cutoff],
+            time_idx=self.time_idx,
+            target=self.target,
+            group_ids=[self.group],
+            max_encoder_length=self.lookback,
+            min_encoder_length=self.lookback,
+            max_prediction_length=self.horizon,
+            min_prediction_length=self.horizon,
+            time_varying_unknown_reals=[self.target],
+            static_categoricals=[self.group],
+        )
         self.val_set = TimeSeriesDataSet.from_dataset(
             self.train_set, self.frame, min_prediction_idx=cutoff + 1, stop_randomization=True
         )

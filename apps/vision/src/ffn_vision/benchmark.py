@@ -95,8 +95,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     speedup = seconds["RePaViT-B training form"] / seconds["RePaViT-B merged"]
     pool_ratio = seconds["PoolFormer-S12 (ours)"] / seconds["poolformer_s12 (timm)"]
     header = ["Model", "Params (M)", f"Batch {args.batch} forward (ms)", "Images/s"]
-    models = {"RePaViT-B training form": repavit, "RePaViT-B merged": merged,
-              "PoolFormer-S12 (ours)": ours, "poolformer_s12 (timm)": reference}  # fmt: skip
+    models = {
+        "RePaViT-B training form": repavit,
+        "RePaViT-B merged": merged,
+        "PoolFormer-S12 (ours)": ours,
+        "poolformer_s12 (timm)": reference,
+    }
     rows = [
         [name, f"{_params(m) / 1e6:.2f}", f"{seconds[name] * 1e3:.0f}", f"{args.batch / seconds[name]:.1f}"]
         for name, m in models.items()

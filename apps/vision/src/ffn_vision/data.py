@@ -50,9 +50,13 @@ class ImageDataModule(LightningDataModule):
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}: call setup() before asking for a dataloader")
         return DataLoader(
-            dataset, batch_size=self.batch_size, shuffle=train, drop_last=train, num_workers=self.num_workers,
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=train,
+            drop_last=train,
+            num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
-        )  # fmt: skip
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, train=True)
@@ -76,8 +80,13 @@ def random_affine(
     angle = rand[:, 0] * degrees * torch.pi / 180
     zoom = 1 + rand[:, 1] * scale
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack([torch.stack([cos, -sin, rand[:, 2] * 2 * translate], -1),
-                         torch.stack([sin, cos, rand[:, 3] * 2 * translate], -1)], 1)  # fmt: skip
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin, rand[:, 2] * 2 * translate], -1),
+            torch.stack([sin, cos, rand[:, 3] * 2 * translate], -1),
+        ],
+        1,
+    )
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     shifted = F.grid_sample(images - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return shifted + fill
@@ -140,9 +149,11 @@ class DigitsDataModule(ImageDataModule):
             indices, test_size=held_out, stratify=labels.numpy(), random_state=self.seed
         )
         val_idx, test_idx = train_test_split(
-            rest_idx, test_size=self.test_fraction / held_out, stratify=labels[rest_idx].numpy(),
+            rest_idx,
+            test_size=self.test_fraction / held_out,
+            stratify=labels[rest_idx].numpy(),
             random_state=self.seed,
-        )  # fmt: skip
+        )
         train_pixels = images[train_idx]
         mean, std = train_pixels.mean(), train_pixels.std()
         resized = F.interpolate(
@@ -272,8 +283,9 @@ class ImageFolderDataModule(ImageDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        train_tf = create_transform(self.image_size, is_training=True, auto_augment=self.auto_augment,
-                                    re_prob=self.random_erasing)  # fmt: skip
+        train_tf = create_transform(
+            self.image_size, is_training=True, auto_augment=self.auto_augment, re_prob=self.random_erasing
+        )
         eval_tf = create_transform(self.image_size, is_training=False)
         root = Path(self.root)
         self.train_set = datasets.ImageFolder(root / "train", transform=train_tf)

@@ -87,8 +87,9 @@ class ConvFFN(FeedForward):
         self.norm = build_norm(norm, in_features)
         self.linear = nn.Linear(in_features, out_features, bias=bias)
         self.act = act()
-        self.conv = nn.Conv1d(out_features, out_features, kernel_size, padding=kernel_size // 2,
-                              groups=out_features, bias=False)  # fmt: skip
+        self.conv = nn.Conv1d(
+            out_features, out_features, kernel_size, padding=kernel_size // 2, groups=out_features, bias=False
+        )
         self.kernel_size = kernel_size
         self.drop = nn.Dropout(dropout)
         self.reset_parameters()
@@ -238,9 +239,13 @@ class GatedConvUnit(FeedForward):
         self.to_u = ConvFFN(in_features, self.hidden_features, **branch)
         self.to_v = ConvFFN(in_features, out_features, **branch)
         self.memory = FSMNMemory(
-            self.hidden_features, out_features, hidden_features=self.hidden_features, act=nn.ReLU,
-            kernel_size=memory_kernel_size, dilations=dilations,
-        )  # fmt: skip
+            self.hidden_features,
+            out_features,
+            hidden_features=self.hidden_features,
+            act=nn.ReLU,
+            kernel_size=memory_kernel_size,
+            dilations=dilations,
+        )
         self.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

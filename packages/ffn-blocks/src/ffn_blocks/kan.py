@@ -55,9 +55,12 @@ def _fit(act: nn.Module, numerator_degree: int, denominator_degree: int) -> tupl
     denominator = solution[p:].clone().requires_grad_(True)
     # Refine on the safe form itself (the absolute value changes the function where b(x) < 0).
     optimizer = torch.optim.LBFGS(
-        [numerator, denominator], max_iter=200, line_search_fn="strong_wolfe", tolerance_grad=1e-14,
+        [numerator, denominator],
+        max_iter=200,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-14,
         tolerance_change=1e-16,
-    )  # fmt: skip
+    )
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
@@ -89,8 +92,11 @@ def fit_rational(
         numerator[1] = 1.0
         return numerator, torch.zeros(denominator_degree, dtype=torch.float64)
     module = act()
-    key = (f"{type(module).__module__}.{type(module).__qualname__}({module.extra_repr()})",
-           numerator_degree, denominator_degree)  # fmt: skip
+    key = (
+        f"{type(module).__module__}.{type(module).__qualname__}({module.extra_repr()})",
+        numerator_degree,
+        denominator_degree,
+    )
     if key not in _FITS:
         _FITS[key] = _fit(module, numerator_degree, denominator_degree)
     numerator, denominator = _FITS[key]
@@ -212,8 +218,11 @@ class KANLayer(FeedForward):
         super().__init__(in_features, out_features, hidden_features)
         name = type(self).__name__
         check_ratio(name, "dropout", dropout)
-        for field, value in (("num_groups", num_groups), ("numerator_degree", numerator_degree),
-                             ("denominator_degree", denominator_degree)):  # fmt: skip
+        for field, value in (
+            ("num_groups", num_groups),
+            ("numerator_degree", numerator_degree),
+            ("denominator_degree", denominator_degree),
+        ):
             check_positive_int(name, field, value)
         degrees = {"numerator_degree": numerator_degree, "denominator_degree": denominator_degree}
         self.norm = build_norm(norm, in_features)

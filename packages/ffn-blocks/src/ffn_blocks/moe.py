@@ -89,8 +89,11 @@ class MoEMLP(FeedForward):
         check_ratio(name, "dropout", dropout)
         check_positive_int(name, "num_experts", num_experts)
         check_positive_int(name, "top_k", top_k)
-        for field, count in (("zero_experts", zero_experts), ("copy_experts", copy_experts),
-                             ("constant_experts", constant_experts)):  # fmt: skip
+        for field, count in (
+            ("zero_experts", zero_experts),
+            ("copy_experts", copy_experts),
+            ("constant_experts", constant_experts),
+        ):
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 raise ValueError(f"{name}: {field}={count!r} must be a non-negative integer")
         total = num_experts + zero_experts + copy_experts + constant_experts

@@ -115,8 +115,16 @@ def run(
             calls, rounds=rounds, warmup=warmup, on_call=lambda _: progress.advance(task)
         )
     peak = 2.0 * tokens * width * hidden / latency[_GEMM] / 1e9
-    header = ["Block", "Params (M)", "GFLOP / forward", "Latency (ms)", "× MLP", "× training form",
-              "GFLOP/s", "% of matmul"]  # fmt: skip
+    header = [
+        "Block",
+        "Params (M)",
+        "GFLOP / forward",
+        "Latency (ms)",
+        "× MLP",
+        "× training form",
+        "GFLOP/s",
+        "% of matmul",
+    ]
     rows: list[list[object]] = []
     for case in cases:
         label = case.label

@@ -69,8 +69,14 @@ def _step_times(
     data = DataLoader(TensorDataset(x, torch.tanh(x)), batch_size=tokens)
     timer = _StepTimer()
     callbacks = [timer] + ([SpectralMonitor(every_n_steps=interval, log_figures=False)] if monitor else [])
-    trainer = Trainer(max_steps=steps, callbacks=callbacks, logger=False, enable_checkpointing=False,
-                      enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+    trainer = Trainer(
+        max_steps=steps,
+        callbacks=callbacks,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(_ResidualFFNStack(width, depth), data)
     return timer.times
 

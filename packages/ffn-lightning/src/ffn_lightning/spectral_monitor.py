@@ -193,8 +193,13 @@ def eigenspectrum_figure(records: list[SpectralRecord], title: str = "FFN eigens
             p = record.eigenvalues / record.eigenvalues.sum()
             shade = plt.cm.viridis(i / max(1, len(chosen) - 1))
             ranks = torch.arange(1, p.numel() + 1)
-            axis.loglog(ranks, p.clamp_min(1e-12), color=shade, lw=1.2,
-                        label=f"{record.block} (PR {record.metrics['participation_ratio']:.1f})")  # fmt: skip
+            axis.loglog(
+                ranks,
+                p.clamp_min(1e-12),
+                color=shade,
+                lw=1.2,
+                label=f"{record.block} (PR {record.metrics['participation_ratio']:.1f})",
+            )
         axis.set_title(f"{tap}-activation")
         axis.set_xlabel("eigenvalue rank")
         axis.set_ylabel("share of variance")

@@ -139,10 +139,17 @@ class NBFNet(nn.Module):
         self.num_relations = num_relations
         self.query = nn.Embedding(num_relations, dim)
         self.layers = nn.ModuleList(
-            BellmanFordLayer(dim, num_relations, message=message, aggregate=aggregate, update=update,
-                             layer_norm=layer_norm, shortcut=shortcut)
+            BellmanFordLayer(
+                dim,
+                num_relations,
+                message=message,
+                aggregate=aggregate,
+                update=update,
+                layer_norm=layer_norm,
+                shortcut=shortcut,
+            )
             for _ in range(num_layers)
-        )  # fmt: skip
+        )
         self.scorer = scorer(2 * dim, 1)
         if message == "rotate":  # unit-modulus rotations, as RotatE
             for layer in self.layers:
@@ -150,9 +157,13 @@ class NBFNet(nn.Module):
                 layer.relation.weight.data = torch.cat([phase.cos(), phase.sin()], dim=-1)
 
     def forward(
-        self, heads: torch.Tensor, relations: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor,
+        self,
+        heads: torch.Tensor,
+        relations: torch.Tensor,
+        edge_index: torch.Tensor,
+        edge_type: torch.Tensor,
         num_nodes: int,
-    ) -> torch.Tensor:  # fmt: skip
+    ) -> torch.Tensor:
         """Scores ``(B, num_nodes)``: each entity as the tail of query ``(heads[b], relations[b], ?)``."""
         batch = heads.shape[0]
         query = self.query(relations)  # (B, d)

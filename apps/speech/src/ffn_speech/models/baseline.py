@@ -30,10 +30,15 @@ class ConvTasNet(nn.Module):
     ) -> None:
         super().__init__()
         self.net = torchaudio.models.ConvTasNet(
-            num_sources=num_speakers, enc_kernel_size=enc_kernel_size, enc_num_feats=enc_num_feats,
-            msk_kernel_size=msk_kernel_size, msk_num_feats=msk_num_feats, msk_num_hidden_feats=msk_num_hidden_feats,
-            msk_num_layers=msk_num_layers, msk_num_stacks=msk_num_stacks,
-        )  # fmt: skip
+            num_sources=num_speakers,
+            enc_kernel_size=enc_kernel_size,
+            enc_num_feats=enc_num_feats,
+            msk_kernel_size=msk_kernel_size,
+            msk_num_feats=msk_num_feats,
+            msk_num_hidden_feats=msk_num_hidden_feats,
+            msk_num_layers=msk_num_layers,
+            msk_num_stacks=msk_num_stacks,
+        )
 
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
         return self.net(mixture[:, None])[..., : mixture.shape[-1]]

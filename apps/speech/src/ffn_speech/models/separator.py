@@ -57,9 +57,15 @@ class MossFormerAttention(nn.Module):
     """
 
     def __init__(
-        self, dim: int, *, ffn: FeedForwardFactory, expansion: float = 4.0, qk_dim: int = 128,
-        group_size: int = 256, dropout: float = 0.1,
-    ) -> None:  # fmt: skip
+        self,
+        dim: int,
+        *,
+        ffn: FeedForwardFactory,
+        expansion: float = 4.0,
+        qk_dim: int = 128,
+        group_size: int = 256,
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__()
         hidden = 2 * max(1, int(dim * expansion) // 2)
         self.group_size = group_size
@@ -173,8 +179,15 @@ class MossFormer2Separator(nn.Module):
     ) -> None:
         super().__init__()
         ffn = ffn or _default_ffn(dropout)
-        memory = memory or partial(GatedConvUnit, act=nn.SiLU, norm=nn.LayerNorm, dropout=dropout,
-                                   kernel_size=17, memory_kernel_size=39, dilations=(1, 2))  # fmt: skip
+        memory = memory or partial(
+            GatedConvUnit,
+            act=nn.SiLU,
+            norm=nn.LayerNorm,
+            dropout=dropout,
+            kernel_size=17,
+            memory_kernel_size=39,
+            dilations=(1, 2),
+        )
         self.num_speakers, self.kernel_size, self.stride = num_speakers, kernel_size, stride
         self.encoder = nn.Conv1d(1, encoder_dim, kernel_size, stride=stride, bias=False)
         self.input_norm = nn.LayerNorm(encoder_dim)
@@ -182,8 +195,11 @@ class MossFormer2Separator(nn.Module):
         self.position = ScaledSinusoidalPosition(dim)
         self.blocks = nn.ModuleList()
         for _ in range(num_layers):
-            self.blocks.append(MossFormerAttention(dim, ffn=ffn, expansion=expansion, qk_dim=qk_dim,
-                                                   group_size=group_size, dropout=dropout))  # fmt: skip
+            self.blocks.append(
+                MossFormerAttention(
+                    dim, ffn=ffn, expansion=expansion, qk_dim=qk_dim, group_size=group_size, dropout=dropout
+                )
+            )
             self.blocks.append(GatedFSMNBlock(dim, inner_dim, memory=memory))
         self.output_norm = nn.LayerNorm(dim)
         self.output_act = nn.PReLU()
@@ -198,11 +214,12 @@ class MossFormer2Separator(nn.Module):
                 f"MossFormer2Separator: expected a waveform batch (B, L), got {tuple(mixture.shape)}"
             )
         length = mixture.shape[-1]
-        pad = (
-            (-(length - self.kernel_size)) % self.stride
-            if length >= self.kernel_size
-            else self.kernel_size - length
-        )
+        minimum = self.kernel_size + self.stride  # two frames: the FSMN memory's instance norm needs T >= 2
+        if length < minimum:
+            raise ValueError(
+                f"MossFormer2Separator: input of {length} samples is shorter than the minimum of {minimum}"
+            )
+        pad = (-(length - self.kernel_size)) % self.stride
         frames = F.relu(self.encoder(F.pad(mixture, (0, pad))[:, None]))  # (B, N, T)
         h = self.position(self.bottleneck(self.input_norm(frames.transpose(1, 2))))
         for block in self.blocks:

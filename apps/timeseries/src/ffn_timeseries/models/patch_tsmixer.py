@@ -65,9 +65,16 @@ class MixerLayer(nn.Module):
     """Patch mixing, feature mixing and (hybrid mode) channel mixing on ``(B, C, N, d)``."""
 
     def __init__(
-        self, num_patches: int, d_model: int, num_channels: int, *, ffn: FeedForwardFactory, gated: bool,
-        norm: Literal["layer", "batch"], mix_channels: bool,
-    ) -> None:  # fmt: skip
+        self,
+        num_patches: int,
+        d_model: int,
+        num_channels: int,
+        *,
+        ffn: FeedForwardFactory,
+        gated: bool,
+        norm: Literal["layer", "batch"],
+        mix_channels: bool,
+    ) -> None:
         super().__init__()
         self.patch_mixer = _Mixer(num_patches, ffn, gated, norm)
         self.feature_mixer = _Mixer(d_model, ffn, gated, norm)
@@ -136,11 +143,20 @@ class PatchTSMixer(nn.Module):
         self.num_patches = (lookback - patch_length) // patch_stride + 1
         self.revin = RevIN(num_channels) if revin else None
         self.embed = nn.Linear(patch_length, d_model)
-        self.layers = nn.Sequential(*(
-            MixerLayer(self.num_patches, d_model, num_channels, ffn=ffn, gated=gated_attention, norm=norm,
-                       mix_channels=channel_mode == "hybrid")
-            for _ in range(num_layers)
-        ))  # fmt: skip
+        self.layers = nn.Sequential(
+            *(
+                MixerLayer(
+                    self.num_patches,
+                    d_model,
+                    num_channels,
+                    ffn=ffn,
+                    gated=gated_attention,
+                    norm=norm,
+                    mix_channels=channel_mode == "hybrid",
+                )
+                for _ in range(num_layers)
+            )
+        )
         flat = self.num_patches * d_model
         self.head = nn.Sequential(nn.Flatten(-2), nn.Dropout(head_dropout), nn.Linear(flat, horizon))
         self.aggregation = aggregation

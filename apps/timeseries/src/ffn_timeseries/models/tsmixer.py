@@ -41,9 +41,15 @@ class MixerBlock(nn.Module):
     """Time mixing (L → L linear) then feature mixing (``ffn(C, C)``), each with a residual."""
 
     def __init__(
-        self, lookback: int, num_channels: int, *, ffn: FeedForwardFactory, norm: Literal["batch", "layer"],
-        act: Callable[[], nn.Module], dropout: float,
-    ) -> None:  # fmt: skip
+        self,
+        lookback: int,
+        num_channels: int,
+        *,
+        ffn: FeedForwardFactory,
+        norm: Literal["batch", "layer"],
+        act: Callable[[], nn.Module],
+        dropout: float,
+    ) -> None:
         super().__init__()
         self.time_norm = _TimeChannelNorm(lookback, num_channels, norm)
         self.time_linear = nn.Linear(lookback, lookback)
@@ -93,10 +99,12 @@ class TSMixer(nn.Module):
         super().__init__()
         self.lookback, self.horizon, self.num_channels = lookback, horizon, num_channels
         self.revin = RevIN(num_channels) if revin else None
-        self.blocks = nn.Sequential(*(
-            MixerBlock(lookback, num_channels, ffn=ffn, norm=norm, act=act, dropout=dropout)
-            for _ in range(num_blocks)
-        ))  # fmt: skip
+        self.blocks = nn.Sequential(
+            *(
+                MixerBlock(lookback, num_channels, ffn=ffn, norm=norm, act=act, dropout=dropout)
+                for _ in range(num_blocks)
+            )
+        )
         self.head = nn.Linear(lookback, horizon)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

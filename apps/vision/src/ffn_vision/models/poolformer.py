@@ -43,9 +43,14 @@ class PoolFormerBlock(nn.Module):
     """
 
     def __init__(
-        self, dim: int, *, ffn: FeedForwardFactory, pool_size: int = 3, drop_path: float = 0.0,
+        self,
+        dim: int,
+        *,
+        ffn: FeedForwardFactory,
+        pool_size: int = 3,
+        drop_path: float = 0.0,
         layer_scale_init: float = 1e-5,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__()
         self.norm1 = GroupNorm1(dim)
         self.token_mixer = Pooling(pool_size=pool_size)
@@ -151,14 +156,21 @@ class PoolFormer(nn.Module):
 default_cfgs = generate_default_cfgs(
     {
         f"ffn_poolformer_{size}": {
-            "url": "", "num_classes": 1000, "input_size": (3, 224, 224), "pool_size": (7, 7),
-            "crop_pct": 0.9 if size.startswith("s") else 0.95, "interpolation": "bicubic",
-            "mean": IMAGENET_DEFAULT_MEAN, "std": IMAGENET_DEFAULT_STD, "first_conv": "stem",
-            "classifier": "head", "license": "none: no pretrained weights are published for these names",
+            "url": "",
+            "num_classes": 1000,
+            "input_size": (3, 224, 224),
+            "pool_size": (7, 7),
+            "crop_pct": 0.9 if size.startswith("s") else 0.95,
+            "interpolation": "bicubic",
+            "mean": IMAGENET_DEFAULT_MEAN,
+            "std": IMAGENET_DEFAULT_STD,
+            "first_conv": "stem",
+            "classifier": "head",
+            "license": "none: no pretrained weights are published for these names",
         }
         for size in POOLFORMER_SIZES
     }
-)  # fmt: skip
+)
 
 
 def _create(size: str, pretrained: bool, kwargs: dict[str, Any]) -> PoolFormer:

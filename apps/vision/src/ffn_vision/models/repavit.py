@@ -69,9 +69,12 @@ def create_repavit(
     ffn = ffn or partial(RePaMLP, idle_ratio=0.75)
     ffn_norm = kwargs.pop("ffn_norm", LastDimBatchNorm)
     model = build_model_with_cfg(
-        VisionTransformer, variant, pretrained=False, block_fn=partial(FFNBlock, ffn=ffn, ffn_norm=ffn_norm),
+        VisionTransformer,
+        variant,
+        pretrained=False,
+        block_fn=partial(FFNBlock, ffn=ffn, ffn_norm=ffn_norm),
         **kwargs,
-    )  # fmt: skip
+    )
     for module in model.modules():  # the FFN blocks' own init wins over timm's trunc-normal 0.02
         if isinstance(module, FeedForward):
             module.reset_parameters()
@@ -80,8 +83,13 @@ def create_repavit(
 
 def _sized(size: str, patch_size: int, img_size: int, kwargs: dict[str, Any]) -> dict[str, Any]:
     embed_dim, depth, num_heads = REPAVIT_SIZES[size]
-    defaults = {"patch_size": patch_size, "img_size": img_size, "embed_dim": embed_dim, "depth": depth,
-                "num_heads": num_heads}  # fmt: skip
+    defaults = {
+        "patch_size": patch_size,
+        "img_size": img_size,
+        "embed_dim": embed_dim,
+        "depth": depth,
+        "num_heads": num_heads,
+    }
     return {**defaults, **kwargs}
 
 
