@@ -16,6 +16,7 @@ PUBLIC_API = [
     "BlockShuffleLinear",
     "BlockShuffleMLP",
     "ConvFFN",
+    "CoordinateModulation",
     "FeedForward",
     "FeedForwardFactory",
     "FSMNMemory",

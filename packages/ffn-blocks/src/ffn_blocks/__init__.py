@@ -11,6 +11,7 @@ from .fsmn import ConvFFN, FSMNMemory, GatedConvUnit
 from .glu import GLU, GeGLU, SwiGLU
 from .kan import GroupRational, KANLayer
 from .mlp import MLP
+from .modulation import CoordinateModulation
 from .moe import MoEMLP, auxiliary_loss
 from .norm import LastDimBatchNorm
 from .repa import RePaMLP
@@ -35,6 +36,7 @@ __all__ = [
     "BlockShuffleLinear",
     "BlockShuffleMLP",
     "ConvFFN",
+    "CoordinateModulation",
     "FSMNMemory",
     "FeedForward",
     "FeedForwardFactory",

@@ -1,0 +1,104 @@
+"""`CoordinateModulation`: per-feature scale and shift read from a small grid at each coordinate (CAM).
+
+From "Coordinate-Aware Modulation for Neural Fields" (Lee et al., ICLR 2024,
+https://arxiv.org/abs/2311.14993). A low-resolution grid over the coordinate domain holds, for every
+feature, a scale γ and a shift β; they are interpolated (bilinearly in 2-D, trilinearly in 3-D) at each
+query coordinate and modulate the MLP's intermediate features ``x ↦ γ(c) ⊙ x + β(c)``. The grid starts
+at γ = 1, β = 0, so a fresh modulation is the identity and training moves it from there. The paper
+trains the grid with a learning rate 10× the MLP's (see ``grid_parameters``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import check_positive_int
+
+__all__ = ["CoordinateModulation"]
+
+
+class CoordinateModulation(nn.Module):
+    """``γ(c) ⊙ x + β(c)`` with γ and β interpolated from a learned grid at coordinates ``c ∈ [−1, 1]^D``.
+
+    Args:
+        num_features: F, the size of the modulated features' last dimension.
+        resolution: grid cells per axis (an int for every axis, or one per axis; paper: 32 for images).
+        coord_dim: D, 2 (images) or 3 (volumes).
+        scale: learn the scale γ.
+        shift: learn the shift β.
+
+    Shape:
+        - ``x``: ``(*, F)``; ``coords``: ``(*, D)`` with the same leading shape, values in ``[−1, 1]``
+        - Output: ``(*, F)``
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        *,
+        resolution: int | Sequence[int] = 32,
+        coord_dim: int = 2,
+        scale: bool = True,
+        shift: bool = True,
+    ) -> None:
+        super().__init__()
+        check_positive_int("CoordinateModulation", "num_features", num_features)
+        if coord_dim not in (2, 3):
+            raise ValueError(f"CoordinateModulation: coord_dim={coord_dim} must be 2 or 3")
+        sizes = [resolution] * coord_dim if isinstance(resolution, int) else list(resolution)
+        if len(sizes) != coord_dim or min(sizes) < 1:
+            raise ValueError(
+                f"CoordinateModulation: resolution={resolution!r} needs {coord_dim} positive sizes"
+            )
+        if not (scale or shift):
+            raise ValueError("CoordinateModulation: scale and shift cannot both be off")
+        self.num_features, self.coord_dim, self.resolution = num_features, coord_dim, tuple(sizes)
+        channels = num_features * (int(scale) + int(shift))
+        self.has_scale, self.has_shift = scale, shift
+        # grid_sample's layout: (1, channels, *spatial), spatial axes in reverse coordinate order
+        self.grid = nn.Parameter(torch.empty(1, channels, *reversed(sizes)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            self.grid.zero_()
+            if self.has_scale:
+                self.grid[:, : self.num_features] = 1.0
+
+    def grid_parameters(self) -> list[nn.Parameter]:
+        """The parameters the paper trains at 10× the learning rate."""
+        return [self.grid]
+
+    def modulation(self, coords: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """``(γ, β)`` at ``coords``, each ``(*, F)`` (None when that part is off)."""
+        if coords.shape[-1] != self.coord_dim:
+            raise ValueError(
+                f"CoordinateModulation: expected coordinates of shape (*, {self.coord_dim}), "
+                f"got {tuple(coords.shape)}"
+            )
+        lead = coords.shape[:-1]
+        points = coords.reshape(1, -1, *([1] * (self.coord_dim - 1)), self.coord_dim).to(self.grid.dtype)
+        values = F.grid_sample(self.grid, points, mode="bilinear", padding_mode="border", align_corners=True)
+        values = values.reshape(self.grid.shape[1], -1).T.reshape(*lead, -1)
+        gamma = values[..., : self.num_features] if self.has_scale else None
+        beta = values[..., -self.num_features :] if self.has_shift else None
+        return gamma, beta
+
+    def forward(self, x: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != self.num_features or x.shape[:-1] != coords.shape[:-1]:
+            raise ValueError(
+                f"CoordinateModulation: features {tuple(x.shape)} and coordinates {tuple(coords.shape)} "
+                f"must share leading dimensions, with {self.num_features} features"
+            )
+        gamma, beta = self.modulation(coords)
+        if gamma is not None:
+            x = x * gamma
+        return x + beta if beta is not None else x
+
+    def extra_repr(self) -> str:
+        parts = f"resolution={self.resolution}, scale={self.has_scale}, shift={self.has_shift}"
+        return f"{self.num_features}, {parts}"
