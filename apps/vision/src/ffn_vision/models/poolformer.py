@@ -37,6 +37,10 @@ POOLFORMER_SIZES = {
 class PoolFormerBlock(nn.Module):
     """One MetaFormer block with the pooling mixer; the channel MLP is ``ffn(dim, dim)`` on channels-last.
 
+    A position-wise block sees ``(B, H, W, dim)``; a block that mixes along the sequence axis
+    (``position_wise = False``: FSMN, gated conv units, frequency MLPs) sees the feature map as one token
+    sequence ``(B, H*W, dim)`` in raster order, as a ViT would.
+
     Shape:
         - Input: ``(B, dim, H, W)``
         - Output: ``(B, dim, H, W)``
@@ -63,7 +67,12 @@ class PoolFormerBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.drop_path(self.layer_scale1(self.token_mixer(self.norm1(x))))
         tokens = self.norm2(x).permute(0, 2, 3, 1)  # a free view in channels_last memory format
-        return x + self.drop_path(self.layer_scale2(self.mlp(tokens).permute(0, 3, 1, 2)))
+        if getattr(self.mlp, "position_wise", True):
+            mixed = self.mlp(tokens)
+        else:
+            b, h, w, c = tokens.shape
+            mixed = self.mlp(tokens.reshape(b, h * w, c)).reshape(b, h, w, -1)
+        return x + self.drop_path(self.layer_scale2(mixed.permute(0, 3, 1, 2)))
 
     def reparameterize(self) -> None:
         """Reparameterize inside the FFN (GroupNorm does not fold: it normalizes over H and W too)."""
