@@ -1,13 +1,12 @@
 """GNNs and NBFNet: Virgo on Cora's real graph, ranking on a hand-made graph, every block inside."""
 
-import inspect
 from functools import partial
 
 import pytest
 import torch
 
 import ffn_blocks
-from ffn_blocks import FeedForward
+from ffn_blocks.testing import block_classes
 from ffn_graphs.kg import (
     both_directions,
     fact_graph,
@@ -20,13 +19,7 @@ from ffn_graphs.kg import (
 from ffn_graphs.models.gnn import DeepGNN, initialize
 from ffn_graphs.models.nbfnet import NBFNet
 
-BLOCKS = [
-    getattr(ffn_blocks, n)
-    for n in ffn_blocks.__all__
-    if inspect.isclass(getattr(ffn_blocks, n))
-    and issubclass(getattr(ffn_blocks, n), FeedForward)
-    and getattr(ffn_blocks, n) is not FeedForward
-]
+BLOCKS = block_classes()
 
 
 def _layer_variances(graph, scheme, width=256, seeds=4):

@@ -1,22 +1,14 @@
 """The separator: shapes for any length, the paper's parameter count, every block inside it."""
 
-import inspect
-
 import pytest
 import torch
 
 import ffn_blocks
-from ffn_blocks import FeedForward
+from ffn_blocks.testing import block_classes
 from ffn_speech.models import ConvTasNet, MossFormer2Separator
 from ffn_speech.models.separator import count_parameters
 
-BLOCKS = [
-    getattr(ffn_blocks, n)
-    for n in ffn_blocks.__all__
-    if inspect.isclass(getattr(ffn_blocks, n))
-    and issubclass(getattr(ffn_blocks, n), FeedForward)
-    and getattr(ffn_blocks, n) is not FeedForward
-]
+BLOCKS = block_classes()
 TINY = {
     "encoder_dim": 16,
     "dim": 16,

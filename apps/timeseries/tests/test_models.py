@@ -1,22 +1,15 @@
 """Networks: shapes, TSMixer/PatchTSMixer/FreTS structure, FreTS's full complex weights, every block inside."""
 
-import inspect
-
 import pytest
 import torch
 from torch import nn
 
 import ffn_blocks
-from ffn_blocks import FeedForward, FrequencyMLP
+from ffn_blocks import FrequencyMLP
+from ffn_blocks.testing import block_classes
 from ffn_timeseries.models import FreTS, PatchTSMixer, RevIN, TSMixer
 
-BLOCKS = [
-    getattr(ffn_blocks, n)
-    for n in ffn_blocks.__all__
-    if inspect.isclass(getattr(ffn_blocks, n))
-    and issubclass(getattr(ffn_blocks, n), FeedForward)
-    and getattr(ffn_blocks, n) is not FeedForward
-]
+BLOCKS = block_classes()
 NETWORKS = {
     "tsmixer": lambda ffn: TSMixer(32, 8, 8, ffn=ffn, num_blocks=1),
     "patch_tsmixer": lambda ffn: PatchTSMixer(32, 8, 8, ffn=ffn, num_layers=1, channel_mode="hybrid"),

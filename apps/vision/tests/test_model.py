@@ -1,6 +1,5 @@
 """Models: timm registration, exact parameter counts, RePaViT's structure, merging, every block inside."""
 
-import inspect
 import math
 
 import pytest
@@ -10,18 +9,12 @@ from torch import nn
 
 import ffn_blocks
 import ffn_vision  # noqa: F401 -- registers the models
-from ffn_blocks import FeedForward, KANLayer, LastDimBatchNorm, RePaMLP, SwiGLU, reparameterize
+from ffn_blocks import KANLayer, LastDimBatchNorm, RePaMLP, SwiGLU, reparameterize
 from ffn_blocks.repa import RePaMLPInference
-from ffn_blocks.testing import count_flops, randomize_batchnorm_
+from ffn_blocks.testing import block_classes, count_flops, randomize_batchnorm_
 from ffn_vision.models import POOLFORMER_SIZES, FFNBlock
 
-BLOCKS = [
-    getattr(ffn_blocks, name)
-    for name in ffn_blocks.__all__
-    if inspect.isclass(getattr(ffn_blocks, name))
-    and issubclass(getattr(ffn_blocks, name), FeedForward)
-    and getattr(ffn_blocks, name) is not FeedForward
-]
+BLOCKS = block_classes()
 
 
 def params(model):

@@ -18,7 +18,24 @@ from torch import nn
 
 from .base import check_positive_int
 
-__all__ = ["CoordinateModulation"]
+__all__ = ["CoordinateModulation", "sample_grid"]
+
+
+def sample_grid(grid: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+    """Values of a ``(1, C, *spatial)`` grid, linearly interpolated at ``coords`` ``(*, D)`` in ``[−1, 1]``.
+
+    The spatial axes are in reverse coordinate order (``grid_sample``'s layout: ``(…, Z, Y, X)``); points
+    outside the domain read the border. Returns ``(*, C)``.
+    """
+    dim = coords.shape[-1]
+    if grid.ndim != dim + 2:
+        raise ValueError(
+            f"sample_grid: a {dim}-D coordinate needs a ({dim + 2})-D grid, got {tuple(grid.shape)}"
+        )
+    lead = coords.shape[:-1]
+    points = coords.reshape(1, -1, *([1] * (dim - 1)), dim).to(grid.dtype)
+    values = F.grid_sample(grid, points, mode="bilinear", padding_mode="border", align_corners=True)
+    return values.reshape(grid.shape[1], -1).T.reshape(*lead, -1)
 
 
 class CoordinateModulation(nn.Module):
@@ -80,10 +97,7 @@ class CoordinateModulation(nn.Module):
                 f"CoordinateModulation: expected coordinates of shape (*, {self.coord_dim}), "
                 f"got {tuple(coords.shape)}"
             )
-        lead = coords.shape[:-1]
-        points = coords.reshape(1, -1, *([1] * (self.coord_dim - 1)), self.coord_dim).to(self.grid.dtype)
-        values = F.grid_sample(self.grid, points, mode="bilinear", padding_mode="border", align_corners=True)
-        values = values.reshape(self.grid.shape[1], -1).T.reshape(*lead, -1)
+        values = sample_grid(self.grid, coords)
         gamma = values[..., : self.num_features] if self.has_scale else None
         beta = values[..., -self.num_features :] if self.has_shift else None
         return gamma, beta

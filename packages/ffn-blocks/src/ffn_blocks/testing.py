@@ -31,7 +31,20 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .base import reparameterize
 
-__all__ = ["FeedForwardContract", "count_flops", "randomize_batchnorm_"]
+__all__ = ["FeedForwardContract", "block_classes", "count_flops", "randomize_batchnorm_"]
+
+
+def block_classes() -> list[type]:
+    """Every concrete `FeedForward` block exported by ``ffn_blocks`` (in ``__all__`` order).
+
+    Tests that must cover every block iterate this, so a new block is covered without test edits.
+    """
+    import ffn_blocks
+    from ffn_blocks.base import FeedForward
+
+    found = (getattr(ffn_blocks, name) for name in ffn_blocks.__all__)
+    return [c for c in found if inspect.isclass(c) and issubclass(c, FeedForward) and c is not FeedForward]
+
 
 # Keywords that several blocks share must mean the same thing with the same default (STYLE.md): the
 # Lightning CLI keeps the previous block's init_args when a user switches class_path, dropping only

@@ -1,0 +1,54 @@
+"""`ffn-fields`: Lightning's CLI for two neural-field tasks, chosen by the first argument.
+
+    ffn-fields image fit --config apps/fields/configs/default.yaml --data.image coffee
+    ffn-fields image fit --config apps/fields/configs/default.yaml --model.field.ffn SwiGLU
+    ffn-fields radiance fit --config apps/fields/configs/radiance.yaml
+    ffn-fields bench
+
+Without a task name, ``image`` is assumed. The data's coordinate/output sizes (and the image shape) are
+linked into the model.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from lightning.pytorch.cli import LightningArgumentParser
+
+from ffn_lightning import FFNLightningCLI
+
+from .image import ImageData, ImageFitting
+from .radiance import BlenderData, RadianceFitting
+
+__all__ = ["ImageCLI", "main"]
+
+
+class ImageCLI(FFNLightningCLI):
+    """2-D image fitting."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.link_arguments("data.image_shape", "model.image_shape", apply_on="instantiate")
+
+
+TASKS = {
+    "image": (ImageCLI, ImageFitting, ImageData),
+    "radiance": (FFNLightningCLI, RadianceFitting, BlenderData),
+}
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    """Entry point of ``ffn-fields``."""
+    argv = list(sys.argv[1:] if args is None else args)
+    if argv[:1] == ["bench"]:
+        from .benchmark import main as bench_main
+
+        bench_main(argv[1:])
+        return
+    task = argv.pop(0) if argv and argv[0] in TASKS else "image"
+    cli_class, model_class, data_class = TASKS[task]
+    cli_class(model_class, data_class, app_name=f"fields-{task}", args=argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,257 @@
+"""Neural fields (coordinates → signal) whose layers are injected `ffn_blocks` factories.
+
+All four share one backbone: ``Linear(encoding → width) → act`` then ``depth`` FFN blocks
+``ffn(width, width)``, each followed (in `CAMField`) by feature normalization and a
+`ffn_blocks.CoordinateModulation`, then the activation, and a final ``Linear(width → out)``:
+
+- `PEField`: nerfstudio's `NeRFEncoding` (Fourier features of the coordinates) and ReLU;
+- `SirenField`: sine activations with SIREN's initialization ("Implicit Neural Representations with
+  Periodic Activation Functions", Sitzmann et al., NeurIPS 2020);
+- `GridField`: a dense learned feature grid, interpolated at the coordinates, into a small MLP;
+- `CAMField`: `PEField` plus coordinate-aware modulation after each block ("Coordinate-Aware Modulation
+  for Neural Fields", Lee et al., ICLR 2024): ``Linear → normalize → γ(c) x + β(c) → activation``.
+
+Coordinates are in ``[−1, 1]^D``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import torch
+from nerfstudio.field_components.encodings import NeRFEncoding
+from torch import nn
+
+from ffn_blocks import MLP, CoordinateModulation, FeedForwardFactory
+from ffn_blocks.modulation import sample_grid
+
+__all__ = ["CAMField", "Field", "GridField", "PEField", "Sine", "SirenField", "parameter_groups"]
+
+
+class Sine(nn.Module):
+    """``sin(ω₀ x)``, SIREN's activation."""
+
+    def __init__(self, w0: float = 30.0) -> None:
+        super().__init__()
+        self.w0 = w0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sin(self.w0 * x)
+
+    def extra_repr(self) -> str:
+        return f"w0={self.w0}"
+
+
+class Field(nn.Module):
+    """Shared backbone; subclasses define ``encode`` (and the encoding width).
+
+    Args:
+        coord_dim: D, coordinate dimensions.
+        out_dim: output channels (3 for RGB).
+        ffn: the FFN block factory of the ``depth`` hidden blocks.
+        width: feature width between blocks.
+        depth: number of FFN blocks.
+        act: activation between blocks.
+        modulation: CAM modulation after each block (with ``resolution`` cells per axis).
+        normalize: LayerNorm (no affine) before the modulation, the paper's feature normalization.
+        resolution: modulation grid resolution.
+        modulated_blocks: modulate only the first this many blocks (None: all).
+    """
+
+    def __init__(
+        self,
+        coord_dim: int,
+        out_dim: int,
+        encoding_dim: int,
+        *,
+        ffn: FeedForwardFactory,
+        width: int,
+        depth: int,
+        act: Callable[[], nn.Module] = nn.ReLU,
+        modulation: bool = False,
+        normalize: bool = True,
+        resolution: int | Sequence[int] = 32,
+        modulated_blocks: int | None = None,
+    ) -> None:
+        super().__init__()
+        modulated = (depth if modulated_blocks is None else min(modulated_blocks, depth)) if modulation else 0
+        self.coord_dim, self.out_dim = coord_dim, out_dim
+        self.input = nn.Linear(encoding_dim, width)
+        self.act = act()
+        self.blocks = nn.ModuleList(ffn(width, width) for _ in range(depth))
+        self.norms = nn.ModuleList(
+            nn.LayerNorm(width, elementwise_affine=False) if modulation and normalize else nn.Identity()
+            for _ in range(depth)
+        )
+        self.modulations = nn.ModuleList(
+            CoordinateModulation(width, resolution=resolution, coord_dim=coord_dim) for _ in range(modulated)
+        )
+        self.output = nn.Linear(width, out_dim)
+
+    def encode(self, coords: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        if coords.shape[-1] != self.coord_dim:
+            name, shape = type(self).__name__, tuple(coords.shape)
+            raise ValueError(f"{name}: expected coordinates (*, {self.coord_dim}), got {shape}")
+        h = self.act(self.input(self.encode(coords)))
+        for i, block in enumerate(self.blocks):
+            h = self.norms[i](block(h))
+            if i < len(self.modulations):
+                h = self.modulations[i](h, coords)
+            h = self.act(h)
+        return self.output(h)
+
+    def grid_parameters(self) -> list[nn.Parameter]:
+        """Parameters trained with the higher learning rate (CAM's grids, a grid field's features)."""
+        return [p for m in self.modulations for p in m.grid_parameters()]
+
+
+class PEField(Field):
+    """Fourier-feature MLP: nerfstudio's `NeRFEncoding` with ``num_frequencies`` octaves."""
+
+    def __init__(
+        self,
+        coord_dim: int = 2,
+        out_dim: int = 3,
+        *,
+        ffn: FeedForwardFactory = MLP,
+        width: int = 128,
+        depth: int = 3,
+        num_frequencies: int = 10,
+        max_frequency: float | None = None,
+    ) -> None:
+        encoding = NeRFEncoding(
+            in_dim=coord_dim,
+            num_frequencies=num_frequencies,
+            min_freq_exp=0.0,
+            max_freq_exp=max_frequency if max_frequency is not None else num_frequencies - 1,
+            include_input=True,
+        )
+        super().__init__(coord_dim, out_dim, encoding.get_out_dim(), ffn=ffn, width=width, depth=depth)
+        self.encoding = encoding
+
+    def encode(self, coords: torch.Tensor) -> torch.Tensor:
+        return self.encoding(coords)
+
+
+class CAMField(Field):
+    """`PEField` with coordinate-aware modulation and feature normalization after every FFN block."""
+
+    def __init__(
+        self,
+        coord_dim: int = 2,
+        out_dim: int = 3,
+        *,
+        ffn: FeedForwardFactory = MLP,
+        width: int = 128,
+        depth: int = 3,
+        num_frequencies: int = 10,
+        max_frequency: float | None = None,
+        resolution: int | Sequence[int] = 32,
+        normalize: bool = True,
+        modulated_blocks: int | None = None,
+    ) -> None:
+        encoding = NeRFEncoding(
+            in_dim=coord_dim,
+            num_frequencies=num_frequencies,
+            min_freq_exp=0.0,
+            max_freq_exp=max_frequency if max_frequency is not None else num_frequencies - 1,
+            include_input=True,
+        )
+        super().__init__(
+            coord_dim,
+            out_dim,
+            encoding.get_out_dim(),
+            ffn=ffn,
+            width=width,
+            depth=depth,
+            modulation=True,
+            normalize=normalize,
+            resolution=resolution,
+            modulated_blocks=modulated_blocks,
+        )
+        self.encoding = encoding
+
+    def encode(self, coords: torch.Tensor) -> torch.Tensor:
+        return self.encoding(coords)
+
+
+class SirenField(Field):
+    """SIREN: sine activations (ω₀ = 30) and its initialization on every linear layer.
+
+    The FFN blocks take the sine as their activation when they accept ``act`` (e.g. `MLP`); the blocks'
+    linear layers get SIREN's ``U(±√(6/n)/ω₀)`` weights, the first layer ``U(±1/n)``.
+    """
+
+    def __init__(
+        self,
+        coord_dim: int = 2,
+        out_dim: int = 3,
+        *,
+        ffn: FeedForwardFactory | None = None,
+        width: int = 128,
+        depth: int = 3,
+        w0: float = 30.0,
+    ) -> None:
+        sine = partial(Sine, w0)
+        super().__init__(
+            coord_dim,
+            out_dim,
+            coord_dim,
+            ffn=ffn or partial(MLP, act=sine),
+            width=width,
+            depth=depth,
+            act=sine,
+        )
+        with torch.no_grad():
+            for module in self.modules():
+                if isinstance(module, nn.Linear):
+                    bound = math.sqrt(6 / module.in_features) / w0
+                    module.weight.uniform_(-bound, bound)
+            self.input.weight.uniform_(-1 / coord_dim, 1 / coord_dim)
+
+    def encode(self, coords: torch.Tensor) -> torch.Tensor:
+        return coords
+
+
+class GridField(Field):
+    """A dense feature grid (``resolution`` cells per axis, ``features`` channels) read by interpolation,
+    concatenated with the coordinates, into the MLP (a dense stand-in for Instant-NGP's hash grid)."""
+
+    def __init__(
+        self,
+        coord_dim: int = 2,
+        out_dim: int = 3,
+        *,
+        ffn: FeedForwardFactory = MLP,
+        width: int = 64,
+        depth: int = 2,
+        resolution: int = 64,
+        features: int = 16,
+    ) -> None:
+        super().__init__(coord_dim, out_dim, features + coord_dim, ffn=ffn, width=width, depth=depth)
+        self.features = nn.Parameter(torch.randn(1, features, *([resolution] * coord_dim)) * 1e-2)
+
+    def encode(self, coords: torch.Tensor) -> torch.Tensor:
+        return torch.cat([sample_grid(self.features, coords), coords], dim=-1)
+
+    def grid_parameters(self) -> list[nn.Parameter]:
+        return [self.features]
+
+
+def parameter_groups(
+    field: Field, optimizer: Callable[..., torch.optim.Optimizer], grid_lr_scale: float
+) -> list[dict[str, Any]]:
+    """Optimizer groups: the field's grids (``Field.grid_parameters``) at ``grid_lr_scale`` × the
+    optimizer's default learning rate, everything else at the default."""
+    grid = {id(p) for p in field.grid_parameters()}
+    groups: list[dict[str, Any]] = [{"params": [p for p in field.parameters() if id(p) not in grid]}]
+    if grid:
+        base = optimizer([nn.Parameter(torch.zeros(1))]).defaults["lr"]
+        groups.append({"params": field.grid_parameters(), "lr": base * grid_lr_scale})
+    return groups

@@ -1,0 +1,28 @@
+"""Shared fixtures of the fields tests."""
+
+from pathlib import Path
+
+import pytest
+
+from ffn_fields.scene import write_blender_scene
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.fixture
+def configs():
+    return CONFIGS
+
+
+@pytest.fixture
+def in_tmp_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def scene(tmp_path_factory):
+    """A small generated blender-format scene (24 px, 8/2/2 views)."""
+    return write_blender_scene(
+        tmp_path_factory.mktemp("scene"), image_size=24, views={"train": 8, "val": 2, "test": 2}
+    )
