@@ -22,7 +22,9 @@ def test_dataparser_pixels_match_the_analytic_rendering(scene):
 def test_exact_rendering_of_one_sphere_along_its_diameter():
     sphere = Sphere((0.0, 0.0, 0.0), 0.5, 2.0, (1.0, 0.0, 0.0))
     scene = AnalyticScene(spheres=(sphere,), background=(0.0, 0.0, 1.0))
-    rgb, alpha = scene.render(torch.tensor([[-3.0, 0.0, 0.0], [-3.0, 0.0, 0.9]]), torch.tensor([[1.0, 0, 0]] * 2))
+    rgb, alpha = scene.render(
+        torch.tensor([[-3.0, 0.0, 0.0], [-3.0, 0.0, 0.9]]), torch.tensor([[1.0, 0, 0]] * 2)
+    )
     opacity = 1 - torch.exp(torch.tensor(-2.0 * 1.0))  # density 2 over the diameter 1
     assert torch.allclose(alpha, torch.stack([opacity, torch.tensor(0.0)]), atol=1e-6)
     assert torch.allclose(rgb[0], torch.stack([opacity, torch.tensor(0.0), 1 - opacity]), atol=1e-6)
