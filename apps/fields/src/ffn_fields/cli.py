@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from lightning.pytorch.cli import LightningArgumentParser
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from ffn_lightning import FFNLightningCLI
+from ffn_lightning import FFNLightningCLI, StudyApp
 
 from .image import ImageData, ImageFitting
 from .radiance import BlenderData, RadianceFitting
 
-__all__ = ["ImageCLI", "main"]
+__all__ = ["STUDY", "ImageCLI", "main"]
 
 
 class ImageCLI(FFNLightningCLI):
@@ -37,17 +38,31 @@ TASKS = {
 }
 
 
-def main(args: Sequence[str] | None = None) -> None:
-    """Entry point of ``ffn-fields``."""
+def main(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
+    """Entry point of ``ffn-fields``; returns the CLI (``run=False``: built, not run, no subcommand)."""
     argv = list(sys.argv[1:] if args is None else args)
     if argv[:1] == ["bench"]:
         from .benchmark import main as bench_main
 
         bench_main(argv[1:])
-        return
+        return None
     task = argv.pop(0) if argv and argv[0] in TASKS else "image"
     cli_class, model_class, data_class = TASKS[task]
-    cli_class(model_class, data_class, app_name=f"fields-{task}", args=argv)
+    return cli_class(model_class, data_class, app_name=f"fields-{task}", args=argv, run=run)
+
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+STUDY = StudyApp(
+    name="fields",
+    main=main,
+    configs=CONFIGS,
+    task=("image",),
+    block_argument="--model.field.init_args.ffn",
+    metric="test/psnr",
+    higher_is_better=True,
+    config_tasks={"radiance": ("radiance",)},
+    run_dir="fields-image",
+)
 
 
 if __name__ == "__main__":

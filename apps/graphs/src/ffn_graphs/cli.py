@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from lightning.pytorch.cli import LightningArgumentParser
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from ffn_lightning import FFNLightningCLI
+from ffn_lightning import FFNLightningCLI, StudyApp
 
 from .data import KnowledgeGraphDataModule, LinkPredictionDataModule, PlanetoidDataModule
 from .module import KGCompletion, LinkPredictor, NodeClassifier
 
-__all__ = ["KGCLI", "LinkCLI", "NodeCLI", "main"]
+__all__ = ["KGCLI", "STUDY", "LinkCLI", "NodeCLI", "main"]
 
 
 class NodeCLI(FFNLightningCLI):
@@ -53,17 +54,32 @@ TASKS = {
 }
 
 
-def main(args: Sequence[str] | None = None) -> None:
-    """Entry point of ``ffn-graphs``."""
+def main(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
+    """Entry point of ``ffn-graphs``; returns the CLI (``run=False``: built, not run, no subcommand)."""
     argv = list(sys.argv[1:] if args is None else args)
     if argv[:1] in (["bench-virgo"], ["bench-kg"]):
         from .benchmark import main as bench_main
 
         bench_main(argv)
-        return
+        return None
     task = argv.pop(0) if argv and argv[0] in TASKS else "nodes"
     cli_class, model_class, data_class = TASKS[task]
-    cli_class(model_class, data_class, app_name=f"graphs-{task}", args=argv)
+    return cli_class(model_class, data_class, app_name=f"graphs-{task}", args=argv, run=run)
+
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+STUDY = StudyApp(
+    name="graphs",
+    main=main,
+    configs=CONFIGS,
+    task=("nodes",),
+    block_argument="--model.ffn",
+    fixed_arguments=("--model.conv", "gin"),  # GIN is the conv with an FFN inside
+    metric="test/acc",
+    higher_is_better=True,
+    config_tasks={"kg": ("kg",), "experiments/kg": ("kg",), "links": ("links",)},
+    run_dir="graphs-nodes",
+)
 
 
 if __name__ == "__main__":

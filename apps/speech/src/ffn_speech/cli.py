@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from lightning.pytorch.cli import LightningArgumentParser
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from ffn_lightning import FFNLightningCLI
+from ffn_lightning import FFNLightningCLI, StudyApp
 
 from .data import FSDDMixtureDataModule
 from .module import SpeechSeparation
 
-__all__ = ["SpeechCLI", "main"]
+__all__ = ["STUDY", "SpeechCLI", "main"]
 
 
 class SpeechCLI(FFNLightningCLI):
@@ -28,20 +29,32 @@ class SpeechCLI(FFNLightningCLI):
         parser.link_arguments("data.sample_rate", "model.sample_rate", apply_on="instantiate")
 
 
-def main(args: Sequence[str] | None = None) -> None:
-    """Entry point of ``ffn-speech``."""
+def main(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
+    """Entry point of ``ffn-speech``; returns the CLI (``run=False``: built, not run, no subcommand)."""
     argv = list(sys.argv[1:] if args is None else args)
     if argv[:1] == ["separate"]:
         from .separate import main as separate_main
 
         separate_main(argv[1:])
-        return
+        return None
     if argv[:1] == ["bench"]:
         from .benchmark import main as bench_main
 
         bench_main(argv[1:])
-        return
-    SpeechCLI(SpeechSeparation, FSDDMixtureDataModule, app_name="speech", args=argv)
+        return None
+    return SpeechCLI(SpeechSeparation, FSDDMixtureDataModule, app_name="speech", args=argv, run=run)
+
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+STUDY = StudyApp(
+    name="speech",
+    main=main,
+    configs=CONFIGS,
+    block_argument="--model.network.init_args.ffn",
+    metric="test/si_snri",
+    higher_is_better=True,
+    run_dir="speech",
+)
 
 
 if __name__ == "__main__":

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from lightning.pytorch.cli import LightningArgumentParser
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from ffn_lightning import FFNLightningCLI
+from ffn_lightning import FFNLightningCLI, StudyApp
 
 from .data import WideCSVDataModule
 from .module import Forecaster
 
-__all__ = ["TimeSeriesCLI", "main"]
+__all__ = ["STUDY", "TimeSeriesCLI", "main"]
 
 
 class TimeSeriesCLI(FFNLightningCLI):
@@ -30,15 +31,27 @@ class TimeSeriesCLI(FFNLightningCLI):
         parser.link_arguments("data.num_channels", "model.num_channels", apply_on="instantiate")
 
 
-def main(args: Sequence[str] | None = None) -> None:
-    """Entry point of ``ffn-timeseries``."""
+def main(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
+    """Entry point of ``ffn-timeseries``; returns the CLI (``run=False``: built, not run, no subcommand)."""
     argv = list(sys.argv[1:] if args is None else args)
     if argv[:1] == ["bench"]:
         from .benchmark import main as bench_main
 
         bench_main(argv[1:])
-        return
-    TimeSeriesCLI(Forecaster, WideCSVDataModule, app_name="timeseries", args=argv)
+        return None
+    return TimeSeriesCLI(Forecaster, WideCSVDataModule, app_name="timeseries", args=argv, run=run)
+
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+STUDY = StudyApp(
+    name="timeseries",
+    main=main,
+    configs=CONFIGS,
+    block_argument="--model.network.init_args.ffn",
+    metric="test/mse",
+    higher_is_better=False,
+    run_dir="timeseries",
+)
 
 
 if __name__ == "__main__":

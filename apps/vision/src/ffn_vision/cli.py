@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from lightning.pytorch.cli import LightningArgumentParser
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from ffn_lightning import FFNLightningCLI
+from ffn_lightning import FFNLightningCLI, StudyApp
 
 from .data import ImageDataModule
 from .module import ImageClassifier
 
-__all__ = ["VisionCLI", "main"]
+__all__ = ["STUDY", "VisionCLI", "main"]
 
 
 class VisionCLI(FFNLightningCLI):
@@ -31,25 +32,39 @@ class VisionCLI(FFNLightningCLI):
         parser.set_defaults({"data": {"class_path": "ffn_vision.data.DigitsDataModule"}})
 
 
-def main(args: Sequence[str] | None = None) -> None:
-    """Entry point of ``ffn-vision``."""
+def main(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
+    """Entry point of ``ffn-vision``; returns the CLI (``run=False``: built, not run, no subcommand)."""
     argv = list(sys.argv[1:] if args is None else args)
     if argv[:1] == ["reparameterize"]:
         from .export import main as reparameterize_main
 
         reparameterize_main(argv[1:])
-        return
+        return None
     if argv[:1] == ["bench"]:
         from .benchmark import main as bench_main
 
         bench_main(argv[1:])
-        return
+        return None
     if argv[:1] == ["demo"]:
         from .demo import main as demo_main
 
         demo_main(argv[1:])
-        return
-    VisionCLI(ImageClassifier, ImageDataModule, subclass_mode_data=True, app_name="vision", args=argv)
+        return None
+    return VisionCLI(
+        ImageClassifier, ImageDataModule, subclass_mode_data=True, app_name="vision", args=argv, run=run
+    )
+
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+STUDY = StudyApp(
+    name="vision",
+    main=main,
+    configs=CONFIGS,
+    block_argument="--model.ffn",
+    metric="test/acc",
+    higher_is_better=True,
+    run_dir="vision",
+)
 
 
 if __name__ == "__main__":

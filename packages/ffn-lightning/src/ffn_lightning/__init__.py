@@ -1,5 +1,6 @@
 """Shared Lightning glue for the FFN apps: the base CLI, callbacks and benchmark helpers."""
 
+from .apps import StudyApp, discover_apps
 from .callbacks import SelfGuidedTraining
 from .checkpoints import register_safe_globals
 from .cli import FFNLightningCLI
@@ -13,7 +14,9 @@ __all__ = [
     "ScheduleFactory",
     "SelfGuidedTraining",
     "SpectralMonitor",
+    "StudyApp",
     "WarmupCosineLR",
+    "discover_apps",
     "register_safe_globals",
 ]
 

@@ -13,6 +13,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 from torch_geometric.data import Data
 from torch_geometric.nn import GCNConv, GINConv, SAGEConv
@@ -104,10 +105,12 @@ def _weights(conv: nn.Module) -> list[torch.Tensor]:
         return [conv.lin_l.weight, conv.lin_r.weight]
     if isinstance(conv, GINConv):
         linears = [m for m in conv.nn.modules() if isinstance(m, nn.Linear)]
-        if not linears:
-            raise ValueError(
-                f"initialize: the GIN update {type(conv.nn).__name__} holds no nn.Linear to initialize"
+        if not linears:  # structured (low-rank, block, complex) weights: the block keeps its own init
+            rank_zero_warn(
+                f"initialize: the GIN update {type(conv.nn).__name__} holds no dense nn.Linear; "
+                "it keeps its own initialization"
             )
+            return []
         return [linears[0], linears[-1]] if len(linears) > 1 else [linears[0]]
     raise ValueError(f"initialize: unsupported layer {type(conv).__name__}")
 
