@@ -22,7 +22,7 @@ from ffn_lightning import FFNLightningCLI, StudyApp
 from .image import ImageData, ImageFitting
 from .radiance import BlenderData, RadianceFitting
 
-__all__ = ["STUDY", "ImageCLI", "main"]
+__all__ = ["STUDY", "ImageCLI", "cli", "main"]
 
 
 class ImageCLI(FFNLightningCLI):
@@ -38,8 +38,8 @@ TASKS = {
 }
 
 
-def main(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
-    """Entry point of ``ffn-fields``; returns the CLI (``run=False``: built, not run, no subcommand)."""
+def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
+    """``ffn-fields`` as a function; returns the CLI (``run=False``: built, not run)."""
     argv = list(sys.argv[1:] if args is None else args)
     if argv[:1] == ["bench"]:
         from .benchmark import main as bench_main
@@ -51,10 +51,15 @@ def main(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI
     return cli_class(model_class, data_class, app_name=f"fields-{task}", args=argv, run=run)
 
 
+def main(args: Sequence[str] | None = None) -> None:
+    """Entry point of ``ffn-fields``."""
+    cli(args)
+
+
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 STUDY = StudyApp(
     name="fields",
-    main=main,
+    cli=cli,
     configs=CONFIGS,
     task=("image",),
     block_argument="--model.field.init_args.ffn",

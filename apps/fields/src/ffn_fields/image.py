@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from ffn_blocks import auxiliary_loss
-from ffn_lightning import register_safe_globals
+from ffn_lightning import ResumableDataLoader, register_safe_globals
 
 from .fields import CAMField, Field, parameter_groups
 
@@ -74,12 +74,16 @@ def pixel_coordinates(height: int, width: int) -> torch.Tensor:
 
 
 class _Pixels(Dataset):
-    """``steps`` random batches of ``batch_size`` pixels (training) or the whole image once (evaluation)."""
+    """``steps`` random batches of ``batch_size`` pixels per epoch (training; new pixels every epoch,
+    see ``set_epoch``) or the whole image once (evaluation)."""
 
     def __init__(self, image: torch.Tensor, batch_size: int | None, steps: int, seed: int = 0) -> None:
         self.coords = pixel_coordinates(*image.shape[:2]).reshape(-1, 2)
         self.colors = image.reshape(-1, 3)
-        self.batch_size, self.steps, self.seed = batch_size, steps, seed
+        self.batch_size, self.steps, self.seed, self.epoch = batch_size, steps, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return self.steps if self.batch_size else 1
@@ -87,7 +91,7 @@ class _Pixels(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.batch_size:
             return self.coords, self.colors
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        generator = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) * 1_000_003 + index)
         pick = torch.randint(len(self.colors), (self.batch_size,), generator=generator)
         return self.coords[pick], self.colors[pick]
 
@@ -115,12 +119,12 @@ class ImageData(LightningDataModule):
         self.image_shape = tuple(self.image.shape[:2])
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(
-            _Pixels(self.image, self.batch_size, self.steps_per_epoch), batch_size=None, shuffle=False
+        return ResumableDataLoader(
+            _Pixels(self.image, self.batch_size, self.steps_per_epoch), batch_size=None
         )
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(_Pixels(self.image, None, 1), batch_size=None)
+        return ResumableDataLoader(_Pixels(self.image, None, 1), batch_size=None)
 
     def test_dataloader(self) -> DataLoader:
         return self.val_dataloader()

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchmetrics.image import PeakSignalNoiseRatio
 
 from ffn_blocks import auxiliary_loss
-from ffn_lightning import register_safe_globals
+from ffn_lightning import ResumableDataLoader, register_safe_globals
 
 from .fields import CAMField, Field, parameter_groups
 from .scene import write_blender_scene
@@ -128,6 +128,11 @@ class _Rays(Dataset):
 
     def __init__(self, cameras: Any, images: torch.Tensor, batch_size: int | None, steps: int) -> None:
         self.cameras, self.images, self.batch_size, self.steps = cameras, images, batch_size, steps
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """New random rays every epoch."""
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return self.steps if self.batch_size else len(self.images)
@@ -137,7 +142,7 @@ class _Rays(Dataset):
         if not self.batch_size:
             rays = self.cameras.generate_rays(camera_indices=index)
             return torch.cat([rays.origins, rays.directions], -1), self.images[index]
-        generator = torch.Generator().manual_seed(index)
+        generator = torch.Generator().manual_seed(self.epoch * 1_000_003 + index)
         view, y, x = (torch.randint(k, (self.batch_size,), generator=generator) for k in (n, h, w))
         coords = torch.stack([y, x], -1).float() + 0.5
         rays = self.cameras.generate_rays(camera_indices=view[:, None], coords=coords)
@@ -168,13 +173,13 @@ class BlenderData(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         data = _Rays(*self.splits["train"], self.rays_per_batch, self.steps_per_epoch)
-        return DataLoader(data, batch_size=None)
+        return ResumableDataLoader(data, batch_size=None)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(_Rays(*self.splits["val"], None, 0), batch_size=None)
+        return ResumableDataLoader(_Rays(*self.splits["val"], None, 0), batch_size=None)
 
     def test_dataloader(self) -> DataLoader:
-        return DataLoader(_Rays(*self.splits["test"], None, 0), batch_size=None)
+        return ResumableDataLoader(_Rays(*self.splits["test"], None, 0), batch_size=None)
 
 
 def _bundle(rays: torch.Tensor) -> RayBundle:

@@ -22,7 +22,7 @@ from ffn_lightning import FFNLightningCLI, StudyApp
 from .data import KnowledgeGraphDataModule, LinkPredictionDataModule, PlanetoidDataModule
 from .module import KGCompletion, LinkPredictor, NodeClassifier
 
-__all__ = ["KGCLI", "STUDY", "LinkCLI", "NodeCLI", "main"]
+__all__ = ["KGCLI", "STUDY", "LinkCLI", "NodeCLI", "cli", "main"]
 
 
 class NodeCLI(FFNLightningCLI):
@@ -54,8 +54,8 @@ TASKS = {
 }
 
 
-def main(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
-    """Entry point of ``ffn-graphs``; returns the CLI (``run=False``: built, not run, no subcommand)."""
+def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
+    """``ffn-graphs`` as a function; returns the CLI (``run=False``: built, not run)."""
     argv = list(sys.argv[1:] if args is None else args)
     if argv[:1] in (["bench-virgo"], ["bench-kg"]):
         from .benchmark import main as bench_main
@@ -67,10 +67,15 @@ def main(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI
     return cli_class(model_class, data_class, app_name=f"graphs-{task}", args=argv, run=run)
 
 
+def main(args: Sequence[str] | None = None) -> None:
+    """Entry point of ``ffn-graphs``."""
+    cli(args)
+
+
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 STUDY = StudyApp(
     name="graphs",
-    main=main,
+    cli=cli,
     configs=CONFIGS,
     task=("nodes",),
     block_argument="--model.ffn",

@@ -21,6 +21,8 @@ from torch_geometric.data import Data
 from torch_geometric.datasets import Planetoid
 from torch_geometric.transforms import NormalizeFeatures, RandomLinkSplit
 
+from ffn_lightning import ResumableDataLoader
+
 from .kg import both_directions, fact_graph
 
 __all__ = [
@@ -62,7 +64,7 @@ class _FullGraph(LightningDataModule):
     """A single-graph (transductive) DataModule: every stage's "batch" is the whole graph."""
 
     def _loader(self) -> DataLoader:
-        return DataLoader([self.graph], batch_size=None, collate_fn=lambda d: d)
+        return ResumableDataLoader([self.graph], batch_size=None, collate_fn=lambda d: d)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader()
@@ -118,13 +120,13 @@ class LinkPredictionDataModule(_FullGraph):
         self.num_features = graph.num_features
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader([self.train_graph], batch_size=None, collate_fn=lambda d: d)
+        return ResumableDataLoader([self.train_graph], batch_size=None, collate_fn=lambda d: d)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader([self.val_graph], batch_size=None, collate_fn=lambda d: d)
+        return ResumableDataLoader([self.val_graph], batch_size=None, collate_fn=lambda d: d)
 
     def test_dataloader(self) -> DataLoader:
-        return DataLoader([self.test_graph], batch_size=None, collate_fn=lambda d: d)
+        return ResumableDataLoader([self.test_graph], batch_size=None, collate_fn=lambda d: d)
 
 
 def read_triples(path: str | Path) -> list[tuple[str, str, str]]:
@@ -271,12 +273,14 @@ class KnowledgeGraphDataModule(LightningDataModule):
         }
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(
+        return ResumableDataLoader(
             TensorDataset(self.stages["train"].queries), batch_size=self.batch_size, shuffle=True
         )
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(TensorDataset(self.stages["val"].queries), batch_size=self.eval_batch_size)
+        return ResumableDataLoader(TensorDataset(self.stages["val"].queries), batch_size=self.eval_batch_size)
 
     def test_dataloader(self) -> DataLoader:
-        return DataLoader(TensorDataset(self.stages["test"].queries), batch_size=self.eval_batch_size)
+        return ResumableDataLoader(
+            TensorDataset(self.stages["test"].queries), batch_size=self.eval_batch_size
+        )

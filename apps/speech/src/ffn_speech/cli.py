@@ -18,7 +18,7 @@ from ffn_lightning import FFNLightningCLI, StudyApp
 from .data import FSDDMixtureDataModule
 from .module import SpeechSeparation
 
-__all__ = ["STUDY", "SpeechCLI", "main"]
+__all__ = ["STUDY", "SpeechCLI", "cli", "main"]
 
 
 class SpeechCLI(FFNLightningCLI):
@@ -29,8 +29,8 @@ class SpeechCLI(FFNLightningCLI):
         parser.link_arguments("data.sample_rate", "model.sample_rate", apply_on="instantiate")
 
 
-def main(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
-    """Entry point of ``ffn-speech``; returns the CLI (``run=False``: built, not run, no subcommand)."""
+def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
+    """``ffn-speech`` as a function; returns the CLI (``run=False``: built, not run)."""
     argv = list(sys.argv[1:] if args is None else args)
     if argv[:1] == ["separate"]:
         from .separate import main as separate_main
@@ -45,10 +45,15 @@ def main(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI
     return SpeechCLI(SpeechSeparation, FSDDMixtureDataModule, app_name="speech", args=argv, run=run)
 
 
+def main(args: Sequence[str] | None = None) -> None:
+    """Entry point of ``ffn-speech``."""
+    cli(args)
+
+
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 STUDY = StudyApp(
     name="speech",
-    main=main,
+    cli=cli,
     configs=CONFIGS,
     block_argument="--model.network.init_args.ffn",
     metric="test/si_snri",

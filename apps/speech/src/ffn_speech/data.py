@@ -19,6 +19,8 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
+from ffn_lightning import ResumableDataLoader
+
 __all__ = ["FSDDMixtureDataModule", "FSDDMixtures", "SeparationFolder", "read_audio"]
 
 SHARED = Path(__file__).resolve().parents[5] / "shared" / "data"
@@ -193,12 +195,12 @@ class FSDDMixtureDataModule(LightningDataModule):
         self.batch_size = batch_size
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
+        return ResumableDataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_set, batch_size=self.batch_size)
+        return ResumableDataLoader(self.val_set, batch_size=self.batch_size)
 
     def test_dataloader(self) -> DataLoader:
         # real mixtures differ in length: one per batch
         batch = 1 if isinstance(self.test_set, SeparationFolder) else self.batch_size
-        return DataLoader(self.test_set, batch_size=batch)
+        return ResumableDataLoader(self.test_set, batch_size=batch)

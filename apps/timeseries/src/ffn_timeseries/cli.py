@@ -19,7 +19,7 @@ from ffn_lightning import FFNLightningCLI, StudyApp
 from .data import WideCSVDataModule
 from .module import Forecaster
 
-__all__ = ["STUDY", "TimeSeriesCLI", "main"]
+__all__ = ["STUDY", "TimeSeriesCLI", "cli", "main"]
 
 
 class TimeSeriesCLI(FFNLightningCLI):
@@ -31,8 +31,8 @@ class TimeSeriesCLI(FFNLightningCLI):
         parser.link_arguments("data.num_channels", "model.num_channels", apply_on="instantiate")
 
 
-def main(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
-    """Entry point of ``ffn-timeseries``; returns the CLI (``run=False``: built, not run, no subcommand)."""
+def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
+    """``ffn-timeseries`` as a function; returns the CLI (``run=False``: built, not run)."""
     argv = list(sys.argv[1:] if args is None else args)
     if argv[:1] == ["bench"]:
         from .benchmark import main as bench_main
@@ -42,10 +42,15 @@ def main(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI
     return TimeSeriesCLI(Forecaster, WideCSVDataModule, app_name="timeseries", args=argv, run=run)
 
 
+def main(args: Sequence[str] | None = None) -> None:
+    """Entry point of ``ffn-timeseries``."""
+    cli(args)
+
+
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 STUDY = StudyApp(
     name="timeseries",
-    main=main,
+    cli=cli,
     configs=CONFIGS,
     block_argument="--model.network.init_args.ffn",
     metric="test/mse",

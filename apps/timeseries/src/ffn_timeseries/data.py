@@ -19,6 +19,8 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
+from ffn_lightning import ResumableDataLoader
+
 __all__ = ["Scaler", "WideCSVDataModule", "WindowDataset", "read_wide_csv", "split_borders"]
 
 DEFAULT_CSV = str(Path(__file__).resolve().parents[5] / "shared" / "data" / "ett" / "ETTh1.csv")
@@ -209,7 +211,7 @@ class WideCSVDataModule(LightningDataModule):
         if stage not in self.datasets:
             raise RuntimeError("WideCSVDataModule: call setup() before asking for a dataloader")
         # training drops the last partial batch: BatchNorm needs more than one window (as the reference code)
-        return DataLoader(
+        return ResumableDataLoader(
             self.datasets[stage],
             batch_size=self.batch_size,
             shuffle=shuffle,

@@ -19,7 +19,7 @@ from ffn_lightning import FFNLightningCLI, StudyApp
 from .data import ImageDataModule
 from .module import ImageClassifier
 
-__all__ = ["STUDY", "VisionCLI", "main"]
+__all__ = ["STUDY", "VisionCLI", "cli", "main"]
 
 
 class VisionCLI(FFNLightningCLI):
@@ -32,8 +32,8 @@ class VisionCLI(FFNLightningCLI):
         parser.set_defaults({"data": {"class_path": "ffn_vision.data.DigitsDataModule"}})
 
 
-def main(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
-    """Entry point of ``ffn-vision``; returns the CLI (``run=False``: built, not run, no subcommand)."""
+def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
+    """``ffn-vision`` as a function; returns the CLI (``run=False``: built, not run)."""
     argv = list(sys.argv[1:] if args is None else args)
     if argv[:1] == ["reparameterize"]:
         from .export import main as reparameterize_main
@@ -55,10 +55,15 @@ def main(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI
     )
 
 
+def main(args: Sequence[str] | None = None) -> None:
+    """Entry point of ``ffn-vision``."""
+    cli(args)
+
+
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 STUDY = StudyApp(
     name="vision",
-    main=main,
+    cli=cli,
     configs=CONFIGS,
     block_argument="--model.ffn",
     metric="test/acc",

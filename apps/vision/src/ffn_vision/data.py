@@ -16,6 +16,8 @@ from timm.data import create_transform
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 from torchvision import datasets
 
+from ffn_lightning import ResumableDataLoader
+
 __all__ = ["CIFARDataModule", "DigitsDataModule", "ImageDataModule", "ImageFolderDataModule", "random_affine"]
 
 CIFAR_STATS = {
@@ -49,7 +51,7 @@ class ImageDataModule(LightningDataModule):
     def _loader(self, dataset: Dataset | None, *, train: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}: call setup() before asking for a dataloader")
-        return DataLoader(
+        return ResumableDataLoader(
             dataset,
             batch_size=self.batch_size,
             shuffle=train,

@@ -5,12 +5,15 @@ from .callbacks import SelfGuidedTraining
 from .checkpoints import register_safe_globals
 from .cli import FFNLightningCLI
 from .plugins import LastDimBatchNormSync
+from .resume import ExactResume, ResumableDataLoader
 from .schedules import ScheduleFactory, WarmupCosineLR
 from .spectral_monitor import SpectralMonitor
 
 __all__ = [
+    "ExactResume",
     "FFNLightningCLI",
     "LastDimBatchNormSync",
+    "ResumableDataLoader",
     "ScheduleFactory",
     "SelfGuidedTraining",
     "SpectralMonitor",

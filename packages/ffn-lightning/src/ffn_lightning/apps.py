@@ -29,7 +29,7 @@ class StudyApp:
 
     Args:
         name: short name (``vision``, ``graphs``, ...).
-        main: the app's console entry ``main(argv, *, run=True)`` (what ``ffn-<app>`` runs); with
+        cli: the app's CLI as a function ``cli(argv, *, run=True)`` (what ``ffn-<app>`` runs); with
             ``run=False`` it returns the built LightningCLI.
         configs: the app's config folder.
         task: leading arguments that pick the app's task (``("nodes",)`` for ``ffn-graphs nodes``).
@@ -45,7 +45,7 @@ class StudyApp:
     """
 
     name: str
-    main: Callable[..., Any]
+    cli: Callable[..., Any]
     configs: Path
     block_argument: str
     metric: str
@@ -71,7 +71,7 @@ class StudyApp:
         args = [*self.task_of(paths[0])]
         for path in paths:
             args += ["--config", str(path)]
-        return self.main([*args, *extra], run=False)
+        return self.cli([*args, *extra], run=False)
 
     def arguments(self, subcommand: str, config: str | None = None, block: str | None = None) -> list[str]:
         """``[*task, subcommand, --config <config>, *fixed_arguments, --<block_argument> <block>]``."""
@@ -83,7 +83,7 @@ class StudyApp:
 
     def run(self, subcommand: str, *extra: str, config: str | None = None, block: str | None = None) -> None:
         """Run the app's real CLI entry."""
-        self.main([*self.arguments(subcommand, config, block), *extra])
+        self.cli([*self.arguments(subcommand, config, block), *extra])
 
 
 def discover_apps() -> dict[str, StudyApp]:

@@ -14,6 +14,8 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.trainer import Trainer
 
+from .resume import ExactResume
+
 __all__ = ["FFNLightningCLI", "default_trainer_settings"]
 
 #: Seed used when a config does not set ``seed_everything``: runs are reproducible by default.
@@ -47,6 +49,8 @@ class FFNLightningCLI(LightningCLI):
 
     - ``seed_everything`` defaults to 0, so every run is reproducible unless a config says otherwise.
     - TensorBoard + CSV loggers under ``runs/<app_name>/`` (override with ``--trainer.logger``).
+    - `ExactResume` (random state in checkpoints, loader positions), so ``--ckpt_path last`` resumes
+      exactly.
     - A rich progress bar unless ``--trainer.enable_progress_bar false`` or another bar is configured.
     - The resolved config is saved beside the logs, overwriting a stale one from an earlier run.
 
@@ -81,6 +85,8 @@ class FFNLightningCLI(LightningCLI):
         callbacks = config.get("callbacks") or []
         callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
         wants_bar = config.get("enable_progress_bar") is not False
-        if wants_bar and "callbacks" not in kwargs and not any(isinstance(c, ProgressBar) for c in callbacks):
-            kwargs["callbacks"] = [*callbacks, RichProgressBar()]
+        extra = [] if any(isinstance(c, ExactResume) for c in callbacks) else [ExactResume()]
+        if wants_bar and not any(isinstance(c, ProgressBar) for c in callbacks):
+            extra.append(RichProgressBar())
+        kwargs["callbacks"] = [*callbacks, *kwargs.get("callbacks", []), *extra]
         return super().instantiate_trainer(**kwargs)
