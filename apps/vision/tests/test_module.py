@@ -28,12 +28,12 @@ def trainer(tmp_path, **kwargs):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A tiny RePaViT trained for 8 epochs (~8 s) on the real digits, and its checkpoint."""
+    """A tiny RePaViT trained for 10 epochs (~10 s) on the real digits, and its checkpoint."""
     root = tmp_path_factory.mktemp("vision")
     torch.manual_seed(0)
-    module = ImageClassifier(**TINY, optimizer=partial(torch.optim.AdamW, lr=5e-3))
+    module = ImageClassifier(**TINY, optimizer=partial(torch.optim.AdamW, lr=3e-3))
     data = DigitsDataModule(image_size=16, batch_size=32)
-    fit = trainer(root, max_epochs=8, enable_checkpointing=True)
+    fit = trainer(root, max_epochs=10, enable_checkpointing=True)
     fit.fit(module, data)
     return module, data, fit.checkpoint_callback.best_model_path, root
 
