@@ -6,7 +6,7 @@ UV := .tools/bin/uv
 VENV := .venv
 MEMBERS := $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml)
 
-.PHONY: install demo test lint format bench-blocks clean
+.PHONY: install demo test lint format bench bench-blocks clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -35,6 +35,10 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+## The cross-domain study: every app x MLP, SwiGLU, LowRankMLP, BlockDenseMLP, RePaMLP, KANLayer, MoEMLP.
+bench: install
+	$(VENV)/bin/ffn-bench
 
 bench-blocks: install
 	$(VENV)/bin/ffn-bench-blocks

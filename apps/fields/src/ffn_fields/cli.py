@@ -66,6 +66,7 @@ STUDY = StudyApp(
     metric="test/psnr",
     higher_is_better=True,
     config_tasks={"radiance": ("radiance",)},
+    study_config="study.yaml",
     run_dir="fields-image",
 )
 

@@ -83,6 +83,7 @@ STUDY = StudyApp(
     metric="test/acc",
     higher_is_better=True,
     config_tasks={"kg": ("kg",), "experiments/kg": ("kg",), "links": ("links",)},
+    study_config="study.yaml",
     run_dir="graphs-nodes",
 )
 

@@ -58,6 +58,7 @@ STUDY = StudyApp(
     block_argument="--model.network.init_args.ffn",
     metric="test/si_snri",
     higher_is_better=True,
+    study_config="study.yaml",
     run_dir="speech",
 )
 

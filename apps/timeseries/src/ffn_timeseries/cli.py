@@ -55,6 +55,7 @@ STUDY = StudyApp(
     block_argument="--model.network.init_args.ffn",
     metric="test/mse",
     higher_is_better=False,
+    study_config="study.yaml",
     run_dir="timeseries",
 )
 

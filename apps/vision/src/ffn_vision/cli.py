@@ -68,6 +68,7 @@ STUDY = StudyApp(
     block_argument="--model.ffn",
     metric="test/acc",
     higher_is_better=True,
+    study_config="study.yaml",
     run_dir="vision",
 )
 
