@@ -3,6 +3,7 @@
     ffn-graphs nodes fit --config apps/graphs/configs/default.yaml --model.init xavier --model.depth 16
     ffn-graphs links fit --config apps/graphs/configs/links.yaml
     ffn-graphs kg fit --config apps/graphs/configs/kg.yaml --model.update SwiGLU
+    ffn-graphs floyd fit --config apps/graphs/configs/floyd.yaml          # FloydNet, all-pairs shortest paths
     ffn-graphs bench-virgo | bench-kg
 
 Without a task name, ``nodes`` is assumed. Data-derived sizes (features, classes, relations) are linked
@@ -20,6 +21,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from ffn_lightning import FFNLightningCLI, StudyApp
 
 from .data import KnowledgeGraphDataModule, LinkPredictionDataModule, PlanetoidDataModule
+from .floyd import APSPData, FloydAPSP
 from .module import KGCompletion, LinkPredictor, NodeClassifier
 
 __all__ = ["KGCLI", "STUDY", "LinkCLI", "NodeCLI", "cli", "main"]
@@ -51,6 +53,7 @@ TASKS = {
     "nodes": (NodeCLI, NodeClassifier, PlanetoidDataModule),
     "links": (LinkCLI, LinkPredictor, LinkPredictionDataModule),
     "kg": (KGCLI, KGCompletion, KnowledgeGraphDataModule),
+    "floyd": (FFNLightningCLI, FloydAPSP, APSPData),
 }
 
 
@@ -82,7 +85,7 @@ STUDY = StudyApp(
     fixed_arguments=("--model.conv", "gin"),  # GIN is the conv with an FFN inside
     metric="test/acc",
     higher_is_better=True,
-    config_tasks={"kg": ("kg",), "experiments/kg": ("kg",), "links": ("links",)},
+    config_tasks={"kg": ("kg",), "experiments/kg": ("kg",), "links": ("links",), "floyd": ("floyd",)},
     study_config="study.yaml",
     run_dir="graphs-nodes",
 )

@@ -1,0 +1,178 @@
+"""FloydNet: a learned, generalized Floyd-Warshall step over an all-pairs relation tensor.
+
+From "FloydNet: A Learning Paradigm for Global Relational Reasoning" (2026). Instead of passing
+messages along edges, the model keeps ``R ∈ ℝ^{n×n×d}`` for every pair of nodes and refines it with
+layers that, for each pair ``(i, k)``, combine ``R_ij`` and ``R_jk`` over every pivot ``j`` — the
+relaxation ``d_ik ← min_j d_ij + d_jk`` made learnable:
+
+- ``reduce="softmax"`` (the published operator): attention over the pivot ``j`` with logits
+  ``(⟨q_ik, k_ij⟩ + ⟨q_ik, k'_jk⟩) / √(2 d_h)`` per head, output ``Σ_j a_ikj (v_ij + v'_jk)``;
+- ``reduce="min"``: the tropical product ``min_j (v_ij + v'_jk)`` per channel, which with hand-set
+  weights *is* one Floyd-Warshall squaring step (tested: ⌈log₂ n⌉ layers give exact APSP).
+
+Each layer: ``R ← keep ⊙ R + out(pivot(norm R)) + mix(norm Rᵀ)`` (the transposed tensor mixed in),
+then ``R ← R + γ ⊙ ffn(norm R)`` with the injected ``ffn_blocks`` factory. ``out``, ``mix`` and ``γ``
+start at zero and ``keep`` at one, so every layer starts as the identity.
+
+Cost: ``O(n³ d)`` time per layer; memory ``O(n² d + c n² h)`` with the pivot reduction done in chunks
+of ``c`` rows (``chunk_size``), instead of the ``O(n³ h)`` a one-shot einsum would hold.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ffn_blocks import MLP, FeedForwardFactory
+
+__all__ = ["FloydLayer", "FloydNet", "pivot_memory_bytes"]
+
+Reduce = Literal["softmax", "min"]
+
+
+def pivot_memory_bytes(n: int, dim: int, heads: int, batch: int = 1, chunk_size: int | None = None) -> int:
+    """Approximate fp32 bytes of one layer's largest live tensors for ``batch`` graphs of ``n`` nodes."""
+    rows = min(n, chunk_size or n)
+    return 4 * batch * (6 * n * n * dim + 2 * rows * n * n * heads)
+
+
+class FloydLayer(nn.Module):
+    """One generalized Floyd-Warshall step on ``R`` ``(B, n, n, dim)`` with a pair mask ``(B, n)``.
+
+    Args:
+        dim: channels of ``R``.
+        ffn: factory of the per-pair update block ``ffn(dim, dim)``.
+        heads: attention heads (``reduce="softmax"``).
+        reduce: ``"softmax"`` attention over pivots or ``"min"`` (tropical).
+        chunk_size: rows ``i`` reduced at once (None: all), bounding memory.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        ffn: FeedForwardFactory = MLP,
+        heads: int = 4,
+        reduce: Reduce = "softmax",
+        chunk_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"FloydLayer: dim={dim} must be divisible by heads={heads}")
+        if reduce not in ("softmax", "min"):
+            raise ValueError(f"FloydLayer: reduce={reduce!r} must be 'softmax' or 'min'")
+        self.dim, self.heads, self.reduce, self.chunk_size = dim, heads, reduce, chunk_size
+        self.norm = nn.LayerNorm(dim)
+        self.query = nn.Linear(dim, dim, bias=False)
+        self.key_left, self.key_right = nn.Linear(dim, dim, bias=False), nn.Linear(dim, dim, bias=False)
+        self.value_left, self.value_right = nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.out = nn.Linear(dim, dim)
+        self.mix = nn.Linear(dim, dim)
+        self.keep = nn.Parameter(torch.ones(dim))
+        self.ffn_norm = nn.LayerNorm(dim)
+        self.ffn = ffn(dim, dim)
+        self.ffn_scale = nn.Parameter(torch.zeros(dim))
+        for layer in (self.out, self.mix):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def _pivot(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, n, _, d = x.shape
+        h, dh = self.heads, d // self.heads
+        left, right = self.value_left(x), self.value_right(x)  # v_ij, v'_jk
+        pivot_ok = mask[:, None, None, :]  # (B, 1, 1, j)
+        rows = []
+        chunk = self.chunk_size or n
+        if self.reduce == "min":
+            inf = torch.finfo(x.dtype).max
+            for start in range(0, n, chunk):
+                li = left[:, start : start + chunk]  # (B, c, j, d)
+                # min over j of v_ij + v'_jk: (B, c, j, 1, d) + (B, 1, j, k, d)
+                total = li[:, :, :, None, :] + right[:, None, :, :, :]
+                total = total.masked_fill(~mask[:, None, :, None, None], inf)
+                rows.append(total.amin(dim=2))
+            return torch.cat(rows, dim=1)
+        q = self.query(x).view(b, n, n, h, dh)
+        kl = self.key_left(x).view(b, n, n, h, dh)
+        kr = self.key_right(x).view(b, n, n, h, dh)
+        vl, vr = left.view(b, n, n, h, dh), right.view(b, n, n, h, dh)
+        scale = 1.0 / math.sqrt(2 * dh)
+        for start in range(0, n, chunk):
+            qi = q[:, start : start + chunk]  # (B, c, k, h, dh): pair (i, k)
+            # logits[b, i, k, j, h] = <q_ik, k_ij> + <q_ik, k'_jk>
+            logits = torch.einsum("bikhd,bijhd->bikjh", qi, kl[:, start : start + chunk])
+            logits = logits + torch.einsum("bikhd,bjkhd->bikjh", qi, kr)
+            logits = (logits * scale).masked_fill(~pivot_ok[..., None], float("-inf"))
+            attention = logits.softmax(dim=3)
+            out = torch.einsum("bikjh,bijhd->bikhd", attention, vl[:, start : start + chunk])
+            out = out + torch.einsum("bikjh,bjkhd->bikhd", attention, vr)
+            rows.append(out.reshape(b, out.shape[1], n, d))
+        return torch.cat(rows, dim=1)
+
+    def forward(self, r: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.norm(r)
+        r = self.keep * r + self.out(self._pivot(x, mask)) + self.mix(x.transpose(1, 2))
+        r = r + self.ffn_scale * self.ffn(self.ffn_norm(r))
+        pair_mask = (mask[:, :, None] & mask[:, None, :])[..., None]
+        return r * pair_mask
+
+
+class FloydNet(nn.Module):
+    """Pair encoder → ``num_layers`` `FloydLayer` → per-pair head (e.g. distance and reachability).
+
+    Pair inputs ``(B, n, n, in_features)`` (edge weight, edge indicator, diagonal indicator, ...).
+
+    Args:
+        in_features: pair input channels.
+        out_features: per-pair outputs.
+        dim: width of ``R``.
+        num_layers: Floyd layers.
+        ffn: factory of every layer's update block.
+        heads: attention heads.
+        reduce: ``"softmax"`` or ``"min"``.
+        chunk_size: pivot rows reduced at once.
+        max_nodes: refuse graphs larger than this (the error names the memory they would need).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        dim: int = 64,
+        num_layers: int = 6,
+        ffn: FeedForwardFactory = MLP,
+        heads: int = 4,
+        reduce: Reduce = "softmax",
+        chunk_size: int | None = 16,
+        max_nodes: int = 256,
+    ) -> None:
+        super().__init__()
+        self.encoder = nn.Linear(in_features, dim)
+        self.layers = nn.ModuleList(
+            FloydLayer(dim, ffn=ffn, heads=heads, reduce=reduce, chunk_size=chunk_size)
+            for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, out_features)
+        self.dim, self.heads, self.chunk_size, self.max_nodes = dim, heads, chunk_size, max_nodes
+
+    def forward(self, pairs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if pairs.ndim != 4 or pairs.shape[1] != pairs.shape[2]:
+            raise ValueError(f"FloydNet: expected pair features (B, n, n, C), got {tuple(pairs.shape)}")
+        b, n = pairs.shape[:2]
+        if n > self.max_nodes:
+            need = pivot_memory_bytes(n, self.dim, self.heads, b, self.chunk_size) / 2**30
+            raise ValueError(
+                f"FloydNet: n={n} nodes exceeds max_nodes={self.max_nodes} (about {need:.1f} GiB per layer); "
+                "raise max_nodes or lower chunk_size"
+            )
+        if mask is None:
+            mask = torch.ones(b, n, dtype=torch.bool, device=pairs.device)
+        r = self.encoder(pairs) * (mask[:, :, None] & mask[:, None, :])[..., None]
+        for layer in self.layers:
+            r = layer(r, mask)
+        return self.head(self.norm(r))

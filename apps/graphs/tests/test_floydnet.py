@@ -1,0 +1,162 @@
+"""FloydNet: expresses Floyd-Warshall exactly, permutation equivariance, masks, every block as the update,
+3-WL negative control, explicit unreachable pairs, size limit, learning on real APSP instances."""
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+from lightning import Trainer
+from scipy.sparse.csgraph import shortest_path
+from torch import nn
+
+import ffn_blocks
+from ffn_blocks.testing import block_classes
+from ffn_graphs.floyd import APSPData, FloydAPSP, PairGINE, apsp_graph, collate_graphs
+from ffn_graphs.models.floydnet import FloydLayer, FloydNet
+
+
+def _randomize(model):
+    """Move the zero-initialized parts off zero so the layers are not the identity."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, FloydLayer):
+                for layer in (module.out, module.mix):
+                    nn.init.normal_(layer.weight, std=0.3)
+                module.ffn_scale.fill_(0.5)
+    return model
+
+
+def test_hand_set_min_plus_layers_compute_floyd_warshall_exactly():
+    rng = np.random.default_rng(0)
+    graph = apsp_graph("er", 9, rng)
+    big = 1e4  # "no edge": large but finite, so 0 * big stays 0 in the (zeroed) mixing path
+    r = torch.where(graph.weights > 0, graph.weights, torch.tensor(big)).double()
+    r.fill_diagonal_(0)
+    layer = FloydLayer(1, heads=1, reduce="min").double()
+    layer.norm = nn.Identity()
+    with torch.no_grad():
+        for linear in (layer.value_left, layer.value_right, layer.out):
+            linear.weight.fill_(1.0)
+            linear.bias.zero_()
+        layer.keep.zero_()
+    x, mask = r[None, :, :, None], torch.ones(1, 9, dtype=torch.bool)
+    for _ in range(math.ceil(math.log2(9))):  # repeated min-plus squaring
+        x = layer(x, mask)
+    got = x[0, :, :, 0]
+    expected = shortest_path(graph.weights.numpy(), method="FW", directed=False)
+    expected = torch.from_numpy(np.where(np.isfinite(expected), expected, big))
+    assert torch.equal(got.clamp(max=big), expected.clamp(max=big))
+
+
+def test_fresh_layers_are_the_identity():
+    layer = FloydLayer(8, heads=2)
+    r = torch.randn(2, 5, 5, 8)
+    assert torch.allclose(layer(r, torch.ones(2, 5, dtype=torch.bool)), r)
+
+
+@pytest.mark.parametrize("reduce", ["softmax", "min"])
+def test_relabeling_nodes_permutes_the_relation_tensor(reduce):
+    torch.manual_seed(0)
+    model = _randomize(FloydNet(3, 2, dim=8, num_layers=2, heads=2, reduce=reduce, chunk_size=3)).eval()
+    batch = collate_graphs([apsp_graph("geometric", 7, np.random.default_rng(1))])
+    perm = torch.randperm(7)
+    permuted = batch["pairs"][:, perm][:, :, perm]
+    with torch.no_grad():
+        out, out_permuted = model(batch["pairs"], batch["mask"]), model(permuted, batch["mask"])
+    assert torch.allclose(out[:, perm][:, :, perm], out_permuted, atol=1e-5)
+
+
+def test_padded_nodes_do_not_change_the_real_pairs():
+    torch.manual_seed(0)
+    model = _randomize(FloydNet(3, 2, dim=8, num_layers=2, heads=2)).eval()
+    small = collate_graphs([apsp_graph("tree", 5, np.random.default_rng(2))])
+    padded = torch.randn(1, 8, 8, 3)  # junk everywhere outside the real 5 x 5 block
+    padded[:, :5, :5] = small["pairs"]
+    mask = torch.zeros(1, 8, dtype=torch.bool)
+    mask[:, :5] = True
+    with torch.no_grad():
+        a, b = model(small["pairs"], small["mask"]), model(padded, mask)
+    assert torch.allclose(a, b[:, :5, :5], atol=1e-5)
+
+
+@pytest.mark.parametrize("block", block_classes(), ids=lambda b: b.__name__)
+def test_every_block_works_as_the_update(block):
+    torch.manual_seed(0)
+    model = FloydNet(3, 2, dim=8, num_layers=1, heads=2, ffn=block)
+    with torch.no_grad():
+        model.layers[0].ffn_scale.fill_(1.0)
+    batch = collate_graphs(
+        [apsp_graph("er", 6, np.random.default_rng(3)), apsp_graph("grid", 4, np.random.default_rng(4))]
+    )
+    out = model(batch["pairs"], batch["mask"])
+    (out.square().mean() + ffn_blocks.auxiliary_loss(model)).backward()
+    grads = [p.grad for m in model.modules() if isinstance(m, block) for p in m.parameters()]
+    assert (
+        out.shape == (2, 6, 6, 2) and grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+    )
+
+
+def _shrikhande():
+    graph = nx.Graph()
+    steps = [(1, 0), (0, 1), (1, 1)]
+    for a in range(4):
+        for b in range(4):
+            for da, db in steps:
+                graph.add_edge((a, b), ((a + da) % 4, (b + db) % 4))
+    return nx.convert_node_labels_to_integers(graph)
+
+
+def _readout(model, graph):
+    n = graph.number_of_nodes()
+    pairs = torch.zeros(1, n, n, 3)
+    adjacency = torch.from_numpy(nx.to_numpy_array(graph)).float()
+    pairs[0, :, :, 0], pairs[0, :, :, 1], pairs[0, :, :, 2] = adjacency / 5, adjacency, torch.eye(n)
+    with torch.no_grad():
+        return model(pairs).sum(dim=(1, 2))
+
+
+def test_3wl_negative_control_rook_vs_shrikhande_and_1wl_pair_separated():
+    torch.manual_seed(0)
+    model = _randomize(FloydNet(3, 2, dim=16, num_layers=3, heads=2)).eval()
+    rook = nx.convert_node_labels_to_integers(
+        nx.cartesian_product(nx.complete_graph(4), nx.complete_graph(4))
+    )
+    shrikhande = _shrikhande()
+    assert all(d == 6 for _, d in rook.degree) and all(d == 6 for _, d in shrikhande.degree)
+    assert not nx.is_isomorphic(rook, shrikhande)
+    rook_out, shrikhande_out = _readout(model, rook), _readout(model, shrikhande)
+    assert torch.allclose(rook_out, shrikhande_out, rtol=1e-4, atol=1e-3)  # 3-WL cannot tell them apart
+    two_triangles = nx.disjoint_union(nx.cycle_graph(3), nx.cycle_graph(3))  # 1-WL confuses with C6
+    assert not torch.allclose(_readout(model, two_triangles), _readout(model, nx.cycle_graph(6)), atol=1e-3)
+
+
+def test_unreachable_pairs_are_explicit_and_the_size_limit_names_the_memory():
+    forest = apsp_graph("tree", 6, np.random.default_rng(5))
+    assert forest.reachable.all()  # a tree is connected
+    rng = np.random.default_rng(0)
+    graphs = [apsp_graph("geometric", 12, rng) for _ in range(20)]
+    disconnected = [g for g in graphs if not g.reachable.all()]
+    assert disconnected, "expected some disconnected geometric graphs"
+    g = disconnected[0]
+    assert torch.isfinite(g.distance).all() and (g.distance[~g.reachable] == 0).all()
+    with pytest.raises(ValueError, match=r"n=40 nodes exceeds max_nodes=32 \(about .* GiB"):
+        FloydNet(3, 2, dim=8, max_nodes=32)(torch.zeros(1, 40, 40, 3))
+
+
+@pytest.mark.parametrize("network", ["floydnet", "gine"])
+def test_training_on_real_apsp_instances_reduces_the_loss(network):
+    torch.manual_seed(0)
+    data = APSPData(train_nodes=(5, 8), test_nodes=(8, 10), train_graphs=96, eval_graphs=16, batch_size=16)
+    net = (
+        FloydNet(3, 2, dim=16, num_layers=3, heads=2)
+        if network == "floydnet"
+        else PairGINE(dim=16, num_layers=3)
+    )
+    module = FloydAPSP(net, optimizer=lambda p: torch.optim.Adam(p, lr=3e-3))
+    trainer = Trainer(max_epochs=6, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    before = trainer.validate(module, data, verbose=False)[0]["val/loss"]
+    trainer.fit(module, data)
+    after = trainer.validate(module, data, verbose=False)[0]["val/loss"]
+    assert after < 0.5 * before, (before, after)
