@@ -4,7 +4,7 @@
     ffn-graphs links fit --config apps/graphs/configs/links.yaml
     ffn-graphs kg fit --config apps/graphs/configs/kg.yaml --model.update SwiGLU
     ffn-graphs floyd fit --config apps/graphs/configs/floyd.yaml          # FloydNet, all-pairs shortest paths
-    ffn-graphs bench-virgo | bench-kg
+    ffn-graphs bench-virgo | bench-kg | bench-floyd
 
 Without a task name, ``nodes`` is assumed. Data-derived sizes (features, classes, relations) are linked
 from the DataModule into the model.
@@ -64,6 +64,11 @@ def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI 
         from .benchmark import main as bench_main
 
         bench_main(argv)
+        return None
+    if argv[:1] == ["bench-floyd"]:
+        from .floyd_benchmark import main as floyd_bench_main
+
+        floyd_bench_main(argv[1:])
         return None
     task = argv.pop(0) if argv and argv[0] in TASKS else "nodes"
     cli_class, model_class, data_class = TASKS[task]
