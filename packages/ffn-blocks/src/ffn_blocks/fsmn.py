@@ -67,6 +67,7 @@ class ConvFFN(FeedForward):
     """
 
     position_wise: ClassVar[bool] = False
+    spectral_taps: ClassVar[tuple[str, str] | None] = ("linear", "hidden")
     layout: ClassVar[str] = _LAYOUT
 
     def __init__(
@@ -87,6 +88,7 @@ class ConvFFN(FeedForward):
         self.norm = build_norm(norm, in_features)
         self.linear = nn.Linear(in_features, out_features, bias=bias)
         self.act = act()
+        self.hidden = nn.Identity()  # marks the post-activation (*, T, C) for spectral taps
         self.conv = nn.Conv1d(
             out_features, out_features, kernel_size, padding=kernel_size // 2, groups=out_features, bias=False
         )
@@ -96,7 +98,7 @@ class ConvFFN(FeedForward):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_sequence(self, x)
-        h = self.act(self.linear(self.norm(x)))
+        h = self.hidden(self.act(self.linear(self.norm(x))))
         seq, lead = _as_sequences(h)
         conv = self.conv(seq)[..., : seq.shape[-1]]  # an even kernel would add one step
         return self.drop(h + _from_sequences(conv, lead))
@@ -131,6 +133,7 @@ class FSMNMemory(FeedForward):
     """
 
     position_wise: ClassVar[bool] = False
+    spectral_taps: ClassVar[tuple[str, str] | None] = ("fc1", "fc2")
     layout: ClassVar[str] = _LAYOUT
 
     def __init__(

@@ -125,7 +125,7 @@ def _spectral_figure(app: str, records: list[dict[str, Any]], path: Path) -> Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = ("spectral_entropy", "participation_ratio")
+    keys = ("entropy", "participation_ratio")
     figure, axes = plt.subplots(1, len(keys), figsize=(10, 3.4), squeeze=False)
     post = [r for r in records if r["tap"] == "post"]
     for axis, key in zip(axes[0], keys, strict=True):
@@ -134,7 +134,7 @@ def _spectral_figure(app: str, records: list[dict[str, Any]], path: Path) -> Non
             if points:
                 axis.plot(*zip(*points, strict=True), marker="o", ms=3, label=block)
         axis.set_xlabel("training step")
-        axis.set_title(key.replace("_", " "))
+        axis.set_title({"entropy": "spectral entropy"}.get(key, key.replace("_", " ")))
         axis.grid(alpha=0.3)
     axes[0][0].legend(fontsize=6)
     figure.suptitle(f"{app}: NerVE metrics of FFN post-activations over training (MLP run)")
