@@ -198,12 +198,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                 spectral = out if block == "MLP" else None
                 runs[block] = _run(app, block, hidden, spectral)
                 cache_path.write_text(json.dumps(cache, indent=1))
-                if "spectral" in runs[block]:
-                    _spectral_figure(name, runs[block]["spectral"], out / f"spectral_{name}.png")
             progress.advance(task)
 
     results = {name: {b: cache[name][b] for b in args.blocks if b in cache.get(name, {})} for name in apps}
     _summary_figure(apps, results, out / "study.png")
+    for name, runs in results.items():
+        if "spectral" in runs.get("MLP", {}):
+            _spectral_figure(name, runs["MLP"]["spectral"], out / f"spectral_{name}.png")
     header = ["block", "hidden", "params", "metric", "train s", "test s", "merged test s"]
     sections = []
     for name, app in apps.items():
