@@ -62,7 +62,7 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
     root.mkdir(parents=True, exist_ok=True)
     store = root / "results.json"
     results = json.loads(store.read_text()) if store.exists() else {}
-    for name in ("Cora", "CiteSeer"):
+    for name in args.datasets:
         for depth in args.depths:
             for init in ("virgo", "xavier", "kaiming"):
                 for seed in range(args.seeds):
@@ -73,7 +73,7 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
                         console.print(f"{key}: {results[key]:.3f}")
     header = ["Dataset", "Layers", "Virgo", "Xavier", "Kaiming"]
     rows = []
-    for name in ("Cora", "CiteSeer"):
+    for name in args.datasets:
         for depth in args.depths:
             row = [name, depth]
             for init in ("virgo", "xavier", "kaiming"):
@@ -84,7 +84,8 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
     console.print(console_table("GCN test accuracy (%)", header, rows))
     return (
         "## Graphs: Virgo initialization, GCN node classification (public split)\n\n"
-        f"Command: `ffn-graphs bench-virgo --seeds {args.seeds} --epochs {args.epochs}`. Machine: "
+        f"Command: `ffn-graphs bench-virgo --seeds {args.seeds} --epochs {args.epochs} "
+        f"--datasets {' '.join(args.datasets)} --depths {' '.join(map(str, args.depths))}`. Machine: "
         f"{machine_description()}. Test accuracy (%) at the best validation epoch, mean ± std over "
         f"{args.seeds} seeds; hidden width 64, Adam 0.01, weight decay 5e-4, dropout 0.5, {args.epochs} "
         "epochs. The Virgo paper reports its GCN results in figures rather than a table we could copy "
@@ -196,6 +197,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--depths", type=int, nargs="+", default=[2, 8, 16])
+    parser.add_argument("--datasets", nargs="+", default=["Cora", "CiteSeer"], choices=["Cora", "CiteSeer"])
     parser.add_argument("--kg-epochs", type=int, default=1)
     parser.add_argument("--kg-seeds", type=int, default=1)
     parser.add_argument("--output", default="BENCHMARKS.md")
