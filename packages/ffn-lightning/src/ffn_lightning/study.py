@@ -71,15 +71,16 @@ def _block_value(name: str, hidden: int | None = None) -> str:
     return json.dumps(value)
 
 
-def _build(app: StudyApp, block: str, hidden: int | None, extra: Sequence[str] = ()) -> Any:
+def _build(app: StudyApp, block: str, hidden: int | None, root: Path, extra: Sequence[str] = ()) -> Any:
     args = [*app.task_of(app.configs / app.study_config), "--config", str(app.configs / app.study_config)]
     args += [*app.fixed_arguments, app.block_argument, _block_value(block, hidden), *QUIET, *extra]
+    args += [f"--trainer.default_root_dir={root / app.name}"]  # the resolved config.yaml lands there
     return app.cli(args, run=False)
 
 
-def _reference_ffn(app: StudyApp) -> tuple[int, int, int]:
+def _reference_ffn(app: StudyApp, root: Path) -> tuple[int, int, int]:
     """``(in, out, params)`` of the first FFN block of the app's study model built with `MLP`."""
-    model = _build(app, "MLP", None).model
+    model = _build(app, "MLP", None, root).model
     first = next(m for m in model.modules() if isinstance(m, FeedForward))
     return first.in_features, first.out_features, _params(first)
 
@@ -90,10 +91,10 @@ def _timed(fn: Any) -> tuple[Any, float]:
     return result, time.perf_counter() - start
 
 
-def _run(app: StudyApp, block: str, hidden: int, spectral_dir: Path | None) -> dict[str, Any]:
-    cli = _build(app, block, hidden, ("--trainer.enable_checkpointing=false",))
+def _run(app: StudyApp, block: str, hidden: int, root: Path, spectral: bool) -> dict[str, Any]:
+    cli = _build(app, block, hidden, root, ("--trainer.enable_checkpointing=false",))
     monitor = None
-    if spectral_dir is not None:
+    if spectral:
         monitor = SpectralMonitor(every_n_steps=25, log_figures=False)
         cli.trainer.callbacks.append(monitor)
     torch.manual_seed(0)
@@ -192,11 +193,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             progress.update(task, description=f"{name} × {block}")
             runs = cache.setdefault(name, {})
             if block not in runs:
-                in_features, out_features, target = _reference_ffn(app)
-                cls = getattr(ffn_blocks, block)
-                hidden = matched_hidden(cls, in_features, out_features, target)
-                spectral = out if block == "MLP" else None
-                runs[block] = _run(app, block, hidden, spectral)
+                in_features, out_features, target = _reference_ffn(app, out)
+                hidden = matched_hidden(getattr(ffn_blocks, block), in_features, out_features, target)
+                runs[block] = _run(app, block, hidden, out, spectral=block == "MLP")
                 cache_path.write_text(json.dumps(cache, indent=1))
             progress.advance(task)
 
