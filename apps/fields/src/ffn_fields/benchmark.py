@@ -141,6 +141,13 @@ def _fit_radiance(name: str, width_params: int, steps: int, rays: int) -> dict[s
     return {"psnr": statistics.fmean(psnrs), "params": params, "steps_s": steps / seconds}
 
 
+def _key(first: str, second: str, args: argparse.Namespace) -> str:
+    """Cache key of one run: only the settings that run depends on."""
+    if first == "radiance":
+        return f"radiance/{second}/{args.radiance_steps}/{args.radiance_params}"
+    return f"{first}/{second}/{args.size}/{args.steps}/{args.batch}/{args.params}/{args.frequencies}"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ffn-fields bench", description=__doc__)
     parser.add_argument("--size", type=int, default=128, help="shorter image side in pixels")
@@ -161,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     fields = _image_fields(args.frequencies)
     jobs = [(f, i) for i in IMAGES for f in fields] + [("radiance", f) for f in ("PE-MLP", "CAM")]
     for first, second in track(jobs, description="fields bench", console=console):
-        key = f"{first}/{second}/{args.size}/{args.steps}/{args.params}/{args.radiance_steps}"
+        key = _key(first, second, args)
         if key in cache:
             continue
         torch.manual_seed(0)
@@ -177,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         console.print(f"{first} {second}: {cache[key]}")
 
     def result(first: str, second: str) -> dict[str, float]:
-        return cache[f"{first}/{second}/{args.size}/{args.steps}/{args.params}/{args.radiance_steps}"]
+        return cache[_key(first, second, args)]
 
     header = ["field", "params", *IMAGES, "mean PSNR", "mean SSIM", "steps/s"]
     rows = []
