@@ -64,3 +64,17 @@ def test_core_benchmark_rejects_bad_sizes(capsys):
     with pytest.raises(SystemExit):
         main(["--tokens", "0"])
     assert "--tokens=0 must be a positive integer" in capsys.readouterr().err
+
+
+def test_size_for_parameters_finds_the_closest_size():
+    from torch import nn
+
+    from ffn_lightning.benchmarking import size_for_parameters
+
+    def linear(width: int) -> nn.Module:  # width * width + width parameters
+        return nn.Linear(width, width)
+
+    assert size_for_parameters(linear, 100 * 100 + 100) == 100  # exact hit, found by doubling then bisection
+    assert size_for_parameters(linear, 100 * 100 + 160) == 100  # 10,100 is nearer than 10,302
+    assert size_for_parameters(linear, 101 * 101 + 60) == 101
+    assert size_for_parameters(linear, 10, low=8) == 8  # never below low

@@ -26,6 +26,7 @@ from ffn_lightning.benchmarking import (
     console_table,
     machine_description,
     markdown_table,
+    size_for_parameters,
     update_markdown_section,
 )
 
@@ -33,7 +34,7 @@ from .fields import CAMField, Field, GridField, PEField, SirenField, parameter_g
 from .image import load_image, pixel_coordinates
 from .radiance import RadianceRenderer, _bundle, analytic_scene_path, load_blender_split
 
-__all__ = ["main", "matched_width"]
+__all__ = ["main"]
 
 IMAGES = ("astronaut", "camera", "coffee", "chelsea")
 PUBLISHED = "CAM paper (Natural images, 266 K params): CAM 32.21 dB, Fourier-feature MLP 30.30 dB"
@@ -52,23 +53,6 @@ def _image_fields(frequencies: int) -> dict[str, tuple[Callable[[int], Field], f
             1e-3,
         ),
     }
-
-
-def matched_width(
-    build: Callable[[int], torch.nn.Module], params: int, low: int = 4, high: int = 1024
-) -> int:
-    """The width whose parameter count is closest to ``params`` (counts grow with width)."""
-    count = {}
-
-    def n(width: int) -> int:
-        if width not in count:
-            count[width] = sum(p.numel() for p in build(width).parameters())
-        return count[width]
-
-    while high - low > 1:
-        mid = (low + high) // 2
-        low, high = (mid, high) if n(mid) <= params else (low, mid)
-    return min((low, high), key=lambda w: abs(n(w) - params))
 
 
 def _fit_image(field: Field, lr: float, image: torch.Tensor, steps: int, batch: int) -> dict[str, float]:
@@ -109,7 +93,7 @@ def _fit_radiance(name: str, width_params: int, steps: int, rays: int) -> dict[s
         ),
     }
     build = builders[name]
-    width = matched_width(build, width_params)
+    width = size_for_parameters(build, width_params, low=4)
     renderer = RadianceRenderer(lambda d, o: build(width), num_samples=32, num_importance_samples=32)
     optimizer = torch.optim.Adam(
         parameter_groups(renderer.field, partial(torch.optim.Adam, lr=5e-3), 10.0), lr=5e-3
@@ -176,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             cache[key] = _fit_radiance(second, args.radiance_params, args.radiance_steps, 512)
         else:
             build, lr = fields[first]
-            width = matched_width(build, args.params)
+            width = size_for_parameters(build, args.params, low=4)
             field = build(width)
             result = _fit_image(field, lr, load_image(second, args.size), args.steps, args.batch)
             cache[key] = {**result, "width": width, "params": sum(p.numel() for p in field.parameters())}

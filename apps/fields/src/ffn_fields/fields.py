@@ -112,7 +112,10 @@ class Field(nn.Module):
 
 
 class PEField(Field):
-    """Fourier-feature MLP: nerfstudio's `NeRFEncoding` with ``num_frequencies`` octaves."""
+    """Fourier-feature MLP: nerfstudio's `NeRFEncoding` with ``num_frequencies`` octaves.
+
+    ``field_options`` go to `Field` (`CAMField` passes its modulation settings through here).
+    """
 
     def __init__(
         self,
@@ -124,6 +127,7 @@ class PEField(Field):
         depth: int = 3,
         num_frequencies: int = 10,
         max_frequency: float | None = None,
+        **field_options: Any,
     ) -> None:
         encoding = NeRFEncoding(
             in_dim=coord_dim,
@@ -132,14 +136,15 @@ class PEField(Field):
             max_freq_exp=max_frequency if max_frequency is not None else num_frequencies - 1,
             include_input=True,
         )
-        super().__init__(coord_dim, out_dim, encoding.get_out_dim(), ffn=ffn, width=width, depth=depth)
+        dims = (coord_dim, out_dim, encoding.get_out_dim())
+        super().__init__(*dims, ffn=ffn, width=width, depth=depth, **field_options)
         self.encoding = encoding
 
     def encode(self, coords: torch.Tensor) -> torch.Tensor:
         return self.encoding(coords)
 
 
-class CAMField(Field):
+class CAMField(PEField):
     """`PEField` with coordinate-aware modulation and feature normalization after every FFN block."""
 
     def __init__(
@@ -156,29 +161,19 @@ class CAMField(Field):
         normalize: bool = True,
         modulated_blocks: int | None = None,
     ) -> None:
-        encoding = NeRFEncoding(
-            in_dim=coord_dim,
-            num_frequencies=num_frequencies,
-            min_freq_exp=0.0,
-            max_freq_exp=max_frequency if max_frequency is not None else num_frequencies - 1,
-            include_input=True,
-        )
         super().__init__(
             coord_dim,
             out_dim,
-            encoding.get_out_dim(),
             ffn=ffn,
             width=width,
             depth=depth,
+            num_frequencies=num_frequencies,
+            max_frequency=max_frequency,
             modulation=True,
             normalize=normalize,
             resolution=resolution,
             modulated_blocks=modulated_blocks,
         )
-        self.encoding = encoding
-
-    def encode(self, coords: torch.Tensor) -> torch.Tensor:
-        return self.encoding(coords)
 
 
 class SirenField(Field):

@@ -24,6 +24,7 @@ from ffn_lightning.benchmarking import (
     interleaved_latency,
     machine_description,
     markdown_table,
+    size_for_parameters,
     update_markdown_section,
 )
 
@@ -38,7 +39,7 @@ def _params(module: torch.nn.Module) -> int:
 
 
 def _matched_gine(target: int, layers: int) -> PairGINE:
-    width = min(range(8, 257), key=lambda w: abs(_params(PairGINE(dim=w, num_layers=layers)) - target))
+    width = size_for_parameters(lambda w: PairGINE(dim=w, num_layers=layers), target, low=8)
     return PairGINE(dim=width, num_layers=layers)
 
 

@@ -25,8 +25,31 @@ __all__ = [
     "interleaved_latency",
     "machine_description",
     "markdown_table",
+    "size_for_parameters",
     "update_markdown_section",
 ]
+
+
+def size_for_parameters(build: Callable[[int], torch.nn.Module], target: int, low: int = 1) -> int:
+    """The size ``s >= low`` whose ``build(s)`` has the parameter count closest to ``target``.
+
+    Used to compare models at matched parameter budgets. Assumes the count grows with ``s``: the upper
+    bound doubles until it passes ``target``, then bisection narrows to the two neighbours.
+    """
+    counts: dict[int, int] = {}
+
+    def count(size: int) -> int:
+        if size not in counts:
+            counts[size] = sum(p.numel() for p in build(size).parameters())
+        return counts[size]
+
+    high = 2 * low
+    while count(high) < target and high < 1 << 16:
+        low, high = high, high * 2
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if count(mid) <= target else (low, mid)
+    return min((low, high), key=lambda size: abs(count(size) - target))
 
 
 def interleaved_latency(

@@ -29,10 +29,16 @@ import ffn_blocks
 from ffn_blocks import FeedForward, reparameterize
 
 from .apps import StudyApp, discover_apps
-from .benchmarking import console_table, machine_description, markdown_table, update_markdown_section
+from .benchmarking import (
+    console_table,
+    machine_description,
+    markdown_table,
+    size_for_parameters,
+    update_markdown_section,
+)
 from .spectral_monitor import SpectralMonitor
 
-__all__ = ["DEFAULT_BLOCKS", "main", "matched_hidden"]
+__all__ = ["DEFAULT_BLOCKS", "main"]
 
 DEFAULT_BLOCKS = ("MLP", "SwiGLU", "LowRankMLP", "BlockDenseMLP", "RePaMLP", "KANLayer", "MoEMLP")
 QUIET = (
@@ -44,24 +50,6 @@ QUIET = (
 
 def _params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
-
-
-def matched_hidden(block: type[FeedForward], in_features: int, out_features: int, target: int) -> int:
-    """``hidden_features`` giving ``block(in, out)`` the parameter count closest to ``target``."""
-    count: dict[int, int] = {}
-
-    def n(hidden: int) -> int:
-        if hidden not in count:
-            count[hidden] = _params(block(in_features, out_features, hidden_features=hidden))
-        return count[hidden]
-
-    low, high = 1, 8
-    while n(high) < target and high < 1 << 16:
-        low, high = high, high * 2
-    while high - low > 1:
-        mid = (low + high) // 2
-        low, high = (mid, high) if n(mid) <= target else (low, mid)
-    return min((low, high), key=lambda h: abs(n(h) - target))
 
 
 def _block_value(name: str, hidden: int | None = None) -> str:
@@ -195,7 +183,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             runs = cache.setdefault(name, {})
             if block not in runs:
                 in_features, out_features, target = _reference_ffn(app, out)
-                hidden = matched_hidden(getattr(ffn_blocks, block), in_features, out_features, target)
+                cls = getattr(ffn_blocks, block)
+                hidden = size_for_parameters(
+                    lambda h, c=cls, i=in_features, o=out_features: c(i, o, hidden_features=h), target
+                )
                 runs[block] = _run(app, block, hidden, out, spectral=block == "MLP")
                 cache_path.write_text(json.dumps(cache, indent=1))
             progress.advance(task)
