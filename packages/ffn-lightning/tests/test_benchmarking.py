@@ -3,6 +3,7 @@
 import time
 
 import pytest
+import torch
 
 from ffn_lightning.benchmarking import interleaved_latency, markdown_table, update_markdown_section
 from ffn_lightning.core_benchmark import default_cases, main
@@ -78,3 +79,17 @@ def test_size_for_parameters_finds_the_closest_size():
     assert size_for_parameters(linear, 100 * 100 + 160) == 100  # 10,100 is nearer than 10,302
     assert size_for_parameters(linear, 101 * 101 + 60) == 101
     assert size_for_parameters(linear, 10, low=8) == 8  # never below low
+
+
+def test_peak_memory_bytes_counts_temporaries_freed_before_the_end():
+    from ffn_lightning.benchmarking import peak_memory_bytes
+
+    def work():
+        a = torch.ones(1 << 20)  # 4 MiB
+        b = a * 2  # 4 MiB more, both live
+        del a, b
+        return torch.ones(1 << 18).sum()  # 1 MiB, freed: the peak is the 8 MiB above
+
+    peak = peak_memory_bytes(work)
+    assert 8 << 20 <= peak < 9 << 20
+    assert peak_memory_bytes(lambda: torch.ones(1 << 22)) >= 16 << 20  # 16 MiB, kept alive by the return

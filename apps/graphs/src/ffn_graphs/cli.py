@@ -1,10 +1,11 @@
-"""`ffn-graphs`: Lightning's CLI for three graph tasks, chosen by the first argument.
+"""`ffn-graphs`: Lightning's CLI for the graph tasks, chosen by the first argument.
 
     ffn-graphs nodes fit --config apps/graphs/configs/default.yaml --model.init xavier --model.depth 16
     ffn-graphs links fit --config apps/graphs/configs/links.yaml
     ffn-graphs kg fit --config apps/graphs/configs/kg.yaml --model.update SwiGLU
     ffn-graphs floyd fit --config apps/graphs/configs/floyd.yaml          # FloydNet, all-pairs shortest paths
-    ffn-graphs bench-virgo | bench-kg | bench-floyd
+    ffn-graphs tsp fit --config apps/graphs/configs/tsp.yaml              # FloydNet, Euclidean TSP tours
+    ffn-graphs bench-virgo | bench-kg | bench-floyd | bench-tsp
 
 Without a task name, ``nodes`` is assumed. Data-derived sizes (features, classes, relations) are linked
 from the DataModule into the model.
@@ -23,6 +24,7 @@ from ffn_lightning import FFNLightningCLI, StudyApp
 from .data import KnowledgeGraphDataModule, LinkPredictionDataModule, PlanetoidDataModule
 from .floyd import APSPData, FloydAPSP
 from .module import KGCompletion, LinkPredictor, NodeClassifier
+from .tsp import TSPData, TSPEdges
 
 __all__ = ["KGCLI", "STUDY", "LinkCLI", "NodeCLI", "cli", "main"]
 
@@ -54,6 +56,7 @@ TASKS = {
     "links": (LinkCLI, LinkPredictor, LinkPredictionDataModule),
     "kg": (KGCLI, KGCompletion, KnowledgeGraphDataModule),
     "floyd": (FFNLightningCLI, FloydAPSP, APSPData),
+    "tsp": (FFNLightningCLI, TSPEdges, TSPData),
 }
 
 
@@ -69,6 +72,11 @@ def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI 
         from .floyd_benchmark import main as floyd_bench_main
 
         floyd_bench_main(argv[1:])
+        return None
+    if argv[:1] == ["bench-tsp"]:
+        from .tsp_benchmark import main as tsp_bench_main
+
+        tsp_bench_main(argv[1:])
         return None
     task = argv.pop(0) if argv and argv[0] in TASKS else "nodes"
     cli_class, model_class, data_class = TASKS[task]
@@ -90,7 +98,13 @@ STUDY = StudyApp(
     fixed_arguments=("--model.conv", "gin"),  # GIN is the conv with an FFN inside
     metric="test/acc",
     higher_is_better=True,
-    config_tasks={"kg": ("kg",), "experiments/kg": ("kg",), "links": ("links",), "floyd": ("floyd",)},
+    config_tasks={
+        "kg": ("kg",),
+        "experiments/kg": ("kg",),
+        "links": ("links",),
+        "floyd": ("floyd",),
+        "tsp": ("tsp",),
+    },
     study_config="study.yaml",
     run_dir="graphs-nodes",
 )

@@ -1,10 +1,12 @@
-"""``ffn-graphs bench-floyd``: FloydNet against a message-passing baseline on all-pairs shortest paths.
+"""``ffn-graphs bench-floyd``: FloydNet against a message-passing baseline and the authors' package.
 
-Both networks get the same pair inputs, outputs, loss, optimizer, steps and (as nearly as widths allow)
+All networks get the same pair inputs, outputs, loss, optimizer, steps and (as nearly as widths allow)
 parameter count; they train on 6–12-node graphs and are tested on unseen 12–24-node graphs (2× larger)
 and on in-distribution graphs. Accuracy: fraction of pairs whose predicted distance rounds to the exact
-one (unreachable pairs must be predicted unreachable). Then FloydNet's forward time per graph at
-n = 16, 32, 64 (median of interleaved rounds) and its largest live activation estimate (`pivot_memory_bytes`).
+one (unreachable pairs must be predicted unreachable). Then, per graph at n = 16, 32, 64, the time of a
+forward pass and of a training step (median of interleaved rounds) and the peak memory of a training
+step (`peak_memory_bytes`), ours beside the ``floydnet`` package's layers (optional ``bench`` group;
+without it those columns are left out).
 """
 
 from __future__ import annotations
@@ -13,23 +15,36 @@ import argparse
 import json
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import torch
 from lightning.pytorch import Trainer
 from rich.console import Console
+from torch import nn
 
+from ffn_blocks import MLP
 from ffn_lightning.benchmarking import (
     console_table,
     interleaved_latency,
     machine_description,
     markdown_table,
+    peak_memory_bytes,
     size_for_parameters,
     update_markdown_section,
 )
 
 from .floyd import APSPData, FloydAPSP, PairGINE
-from .models.floydnet import FloydNet, pivot_memory_bytes
+from .models.floydnet import FloydNet
+
+try:
+    from .models.floydnet_package import PackageFloydNet
+
+    PackageFloydNet(3, 2, dim=4, num_layers=1, heads=1)
+except ImportError:  # the optional bench group is not installed
+    PackageFloydNet = None  # type: ignore[assignment,misc]
+
+PACKAGE = "floydnet package (PivotalAttentionBlock)"
 
 __all__ = ["main"]
 
@@ -38,9 +53,16 @@ def _params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _matched_gine(target: int, layers: int) -> PairGINE:
-    width = size_for_parameters(lambda w: PairGINE(dim=w, num_layers=layers), target, low=8)
-    return PairGINE(dim=width, num_layers=layers)
+def _floydnet(dim: int, layers: int, out_features: int = 2) -> FloydNet:
+    """Our FloydNet with the package's defaults where they differ: ReLU FFN, 4× hidden."""
+    return FloydNet(3, out_features, dim=dim, num_layers=layers, heads=4, ffn=partial(MLP, act=nn.ReLU))
+
+
+def _matched_gine(target: int, layers: int, out_features: int = 2) -> PairGINE:
+    def build(width: int) -> PairGINE:
+        return PairGINE(out_features=out_features, dim=width, num_layers=layers)
+
+    return build(size_for_parameters(build, target, low=8))
 
 
 def _train(name: str, network: torch.nn.Module, data: APSPData, epochs: int) -> dict[str, float]:
@@ -61,6 +83,59 @@ def _train(name: str, network: torch.nn.Module, data: APSPData, epochs: int) -> 
     return {"params": _params(network), "acc_2x": larger, "acc_same": same, "train_s": seconds}
 
 
+def _cost_table(dim: int, layers: int, sizes: Sequence[int] = (16, 32, 64)) -> tuple[list[str], list[list]]:
+    """Forward / training-step time and training-step peak memory per graph, ours beside the package's."""
+    builders = {"ours": lambda: _floydnet(dim, layers)}
+    if PackageFloydNet is not None:
+        builders["package"] = lambda: PackageFloydNet(3, 2, dim=dim, num_layers=layers, heads=4)
+    torch.manual_seed(0)
+    models = {name: build() for name, build in builders.items()}
+    inputs = {n: torch.randn(1, n, n, 3) for n in sizes}
+
+    def forward(name: str, n: int) -> None:
+        with torch.no_grad():
+            models[name](inputs[n])
+
+    def step(name: str, n: int) -> None:
+        models[name](inputs[n]).square().mean().backward()
+
+    cases = {
+        f"{kind}/{name}/{n}": (lambda f=f, name=name, n=n: f(name, n))
+        for kind, f in (("fwd", forward), ("step", step))
+        for name in models
+        for n in sizes
+    }
+    median = interleaved_latency(cases, rounds=9, warmup=2)
+    memory = {
+        (name, n): peak_memory_bytes(lambda name=name, n=n: step(name, n)) for name in models for n in sizes
+    }
+    header = ["n", "forward ms (ours)", "training step ms (ours)", "step peak MiB (ours)"]
+    if "package" in models:
+        header += [
+            "forward ms (package)",
+            "training step ms (package)",
+            "step peak MiB (package)",
+            "time ratio (step)",
+            "memory ratio",
+        ]
+    rows = []
+    for n in sizes:
+        row = [n]
+        for name in models:
+            row += [
+                f"{median[f'fwd/{name}/{n}'] * 1e3:.1f}",
+                f"{median[f'step/{name}/{n}'] * 1e3:.1f}",
+                f"{memory[name, n] / 2**20:.1f}",
+            ]
+        if "package" in models:
+            row += [
+                f"{median[f'step/ours/{n}'] / median[f'step/package/{n}']:.2f}",
+                f"{memory['ours', n] / memory['package', n]:.2f}",
+            ]
+        rows.append(row)
+    return header, rows
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ffn-graphs bench-floyd", description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=10)
@@ -76,9 +151,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     cache_path = out / "results.json"
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
     data = APSPData(train_graphs=args.train_graphs, eval_graphs=200)
-    floyd = FloydNet(3, 2, dim=args.dim, num_layers=args.layers, heads=4)
+    floyd = _floydnet(args.dim, args.layers)
     networks = {"FloydNet": floyd, "PairGINE (PyG GINEConv)": _matched_gine(_params(floyd), args.layers)}
-    key = f"{args.epochs}/{args.train_graphs}/{args.dim}/{args.layers}"
+    if PackageFloydNet is not None:
+        networks[PACKAGE] = PackageFloydNet(3, 2, dim=args.dim, num_layers=args.layers, heads=4)
+    key = f"{args.epochs}/{args.train_graphs}/{args.dim}/{args.layers}/relu"
     for name, network in networks.items():
         if f"{name}/{key}" not in cache:
             console.print(f"training {name} ({_params(network):,} parameters, {args.epochs} epochs)")
@@ -96,25 +173,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         for name in networks
         for r in [cache[f"{name}/{key}"]]
     ]
-    probe = FloydNet(3, 2, dim=args.dim, num_layers=args.layers, heads=4).eval()
-    sizes = (16, 32, 64)
-    inputs = {n: torch.randn(1, n, n, 3) for n in sizes}
-    with torch.no_grad():
-        medians = interleaved_latency(
-            {str(n): lambda n=n: probe(inputs[n]) for n in sizes}, rounds=7, warmup=2
-        )
-    timing_rows = [
-        [
-            n,
-            f"{medians[str(n)] * 1000:.1f}",
-            f"{pivot_memory_bytes(n, args.dim, 4, 1, probe.chunk_size) / 2**20:.1f}",
-        ]
-        for n in sizes
-    ]
+    timing_header, timing_rows = _cost_table(args.dim, args.layers)
     console.print(console_table("APSP size generalization", header, rows))
-    console.print(
-        console_table("FloydNet forward per graph", ["n", "ms", "est. activation MiB"], timing_rows)
-    )
+    console.print(console_table("Cost per graph", timing_header, timing_rows))
     command = (
         f"ffn-graphs bench-floyd --epochs {args.epochs} --train-graphs {args.train_graphs} --dim {args.dim}"
     )
@@ -131,10 +192,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             "",
             markdown_table(header, rows),
             "",
-            f"FloydNet forward time per graph (dim {args.dim}, {args.layers} layers, pivots in chunks of "
-            f"{probe.chunk_size} rows, fp32 CPU) and the estimated largest live activations per layer:",
+            f"Cost per graph (dim {args.dim}, {args.layers} layers, 4 heads, fp32 CPU, one graph): "
+            "forward and training-step (forward + backward) time, median of interleaved rounds, and the "
+            "peak memory a training step allocates (torch profiler); ratios are ours / the package's.",
             "",
-            markdown_table(["n", "ms", "est. activation MiB"], timing_rows),
+            markdown_table(timing_header, timing_rows),
         ]
     )
     update_markdown_section(args.markdown, "graphs-floyd", body)

@@ -25,6 +25,7 @@ __all__ = [
     "interleaved_latency",
     "machine_description",
     "markdown_table",
+    "peak_memory_bytes",
     "size_for_parameters",
     "update_markdown_section",
 ]
@@ -50,6 +51,33 @@ def size_for_parameters(build: Callable[[int], torch.nn.Module], target: int, lo
         mid = (low + high) // 2
         low, high = (mid, high) if count(mid) <= target else (low, mid)
     return min((low, high), key=lambda size: abs(count(size) - target))
+
+
+def peak_memory_bytes(fn: Callable[[], Any], device: torch.device | str = "cpu") -> int:
+    """Peak bytes allocated by ``fn()`` beyond what was live when it started (its outputs included).
+
+    CUDA: the caching allocator's peak counter. CPU: torch's profiler records every allocation and
+    free; the peak of their running sum is the answer (exact, unlike process RSS, and unaffected by
+    other processes on the machine).
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        start = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - start
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    with torch.profiler.profile(activities=activities, profile_memory=True) as profiler:
+        fn()
+    events = profiler.profiler.kineto_results.events()  # type: ignore[union-attr]
+    changes = sorted((e.start_ns(), e.nbytes()) for e in events if e.name() == "[memory]")
+    live = peak = 0
+    for _, nbytes in changes:
+        live += nbytes
+        peak = max(peak, live)
+    return peak
 
 
 def interleaved_latency(

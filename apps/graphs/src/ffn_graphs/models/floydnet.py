@@ -24,6 +24,7 @@ import math
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ffn_blocks import MLP, FeedForwardFactory
@@ -79,45 +80,58 @@ class FloydLayer(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
-    def _pivot(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _projections(self, x: torch.Tensor) -> torch.Tensor:
+        """``q, k, k', v, v'`` from one fused matmul, head-major: ``(5, B, heads, n, n, d_h)``."""
+        d = self.dim
+        weight = torch.cat(
+            [m.weight for m in (self.query, self.key_left, self.key_right)]
+            + [self.value_left.weight, self.value_right.weight]
+        )
+        bias = torch.cat([x.new_zeros(3 * d), self.value_left.bias, self.value_right.bias])
+        b, n = x.shape[:2]
+        return (
+            F.linear(x, weight, bias).view(b, n, n, 5, self.heads, d // self.heads).permute(3, 0, 4, 1, 2, 5)
+        )
+
+    def _pivot(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         b, n, _, d = x.shape
-        h, dh = self.heads, d // self.heads
-        left, right = self.value_left(x), self.value_right(x)  # v_ij, v'_jk
-        pivot_ok = mask[:, None, None, :]  # (B, 1, 1, j)
-        rows = []
         chunk = self.chunk_size or n
         if self.reduce == "min":
+            left, right = self.value_left(x), self.value_right(x)  # v_ij, v'_jk
             inf = torch.finfo(x.dtype).max
+            rows = []
             for start in range(0, n, chunk):
-                li = left[:, start : start + chunk]  # (B, c, j, d)
                 # min over j of v_ij + v'_jk: (B, c, j, 1, d) + (B, 1, j, k, d)
-                total = li[:, :, :, None, :] + right[:, None, :, :, :]
-                total = total.masked_fill(~mask[:, None, :, None, None], inf)
+                total = left[:, start : start + chunk, :, None, :] + right[:, None, :, :, :]
+                if mask is not None:
+                    total = total.masked_fill(~mask[:, None, :, None, None], inf)
                 rows.append(total.amin(dim=2))
             return torch.cat(rows, dim=1)
-        q = self.query(x).view(b, n, n, h, dh)
-        kl = self.key_left(x).view(b, n, n, h, dh)
-        kr = self.key_right(x).view(b, n, n, h, dh)
-        vl, vr = left.view(b, n, n, h, dh), right.view(b, n, n, h, dh)
-        scale = 1.0 / math.sqrt(2 * dh)
+        q, kl, kr, vl, vr = self._projections(x)  # each (B, h, n, n, d_h)
+        q = q * (1.0 / math.sqrt(2 * (d // self.heads)))
+        blocked = None if mask is None else ~mask[:, None, None, None, :]  # pivots j: (B, 1, 1, 1, j)
+        rows = []
         for start in range(0, n, chunk):
-            qi = q[:, start : start + chunk]  # (B, c, k, h, dh): pair (i, k)
-            # logits[b, i, k, j, h] = <q_ik, k_ij> + <q_ik, k'_jk>
-            logits = torch.einsum("bikhd,bijhd->bikjh", qi, kl[:, start : start + chunk])
-            logits = logits + torch.einsum("bikhd,bjkhd->bikjh", qi, kr)
-            logits = (logits * scale).masked_fill(~pivot_ok[..., None], float("-inf"))
-            attention = logits.softmax(dim=3)
-            out = torch.einsum("bikjh,bijhd->bikhd", attention, vl[:, start : start + chunk])
-            out = out + torch.einsum("bikjh,bjkhd->bikhd", attention, vr)
-            rows.append(out.reshape(b, out.shape[1], n, d))
-        return torch.cat(rows, dim=1)
+            stop = start + chunk
+            # logits[b, h, i, k, j] = <q_ik, k_ij> + <q_ik, k'_jk>
+            logits = torch.einsum("bhikd,bhijd->bhikj", q[:, :, start:stop], kl[:, :, start:stop])
+            logits = logits + torch.einsum("bhikd,bhjkd->bhikj", q[:, :, start:stop], kr)
+            if blocked is not None:
+                logits = logits.masked_fill(blocked, float("-inf"))
+            attention = logits.softmax(dim=-1)
+            out = torch.einsum("bhikj,bhijd->bhikd", attention, vl[:, :, start:stop])
+            rows.append(out + torch.einsum("bhikj,bhjkd->bhikd", attention, vr))
+        out = torch.cat(rows, dim=2) if len(rows) > 1 else rows[0]
+        return out.permute(0, 2, 3, 1, 4).reshape(b, n, n, d)
 
-    def forward(self, r: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, r: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``mask`` ``(B, n)`` marks real nodes; None means every node is real (no masking work)."""
         x = self.norm(r)
         r = self.keep * r + self.out(self._pivot(x, mask)) + self.mix(x.transpose(1, 2))
         r = r + self.ffn_scale * self.ffn(self.ffn_norm(r))
-        pair_mask = (mask[:, :, None] & mask[:, None, :])[..., None]
-        return r * pair_mask
+        if mask is None:
+            return r
+        return r * (mask[:, :, None] & mask[:, None, :])[..., None]
 
 
 class FloydNet(nn.Module):
@@ -147,7 +161,7 @@ class FloydNet(nn.Module):
         ffn: FeedForwardFactory = MLP,
         heads: int = 4,
         reduce: Reduce = "softmax",
-        chunk_size: int | None = 16,
+        chunk_size: int | None = None,
         max_nodes: int = 256,
     ) -> None:
         super().__init__()
@@ -170,9 +184,9 @@ class FloydNet(nn.Module):
                 f"FloydNet: n={n} nodes exceeds max_nodes={self.max_nodes} (about {need:.1f} GiB per layer); "
                 "raise max_nodes or lower chunk_size"
             )
-        if mask is None:
-            mask = torch.ones(b, n, dtype=torch.bool, device=pairs.device)
-        r = self.encoder(pairs) * (mask[:, :, None] & mask[:, None, :])[..., None]
+        r = self.encoder(pairs)
+        if mask is not None:
+            r = r * (mask[:, :, None] & mask[:, None, :])[..., None]
         for layer in self.layers:
             r = layer(r, mask)
         return self.head(self.norm(r))
