@@ -45,11 +45,19 @@ class _Mixer(nn.Module):
     """norm → ffn over the last dimension → gated attention, plus residual."""
 
     def __init__(
-        self, features: int, ffn: FeedForwardFactory, gated: bool, norm: Literal["layer", "batch"]
+        self,
+        features: int,
+        ffn: FeedForwardFactory,
+        gated: bool,
+        norm: Literal["layer", "batch"],
+        expansion_factor: int | None,
     ) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(features) if norm == "layer" else nn.BatchNorm1d(features)
-        self.mlp = ffn(features, features)
+        if expansion_factor is None:
+            self.mlp = ffn(features, features)
+        else:
+            self.mlp = ffn(features, features, hidden_features=expansion_factor * features)
         self.gate = GatedAttention(features) if gated else nn.Identity()
 
     def _normalize(self, x: torch.Tensor) -> torch.Tensor:
@@ -74,11 +82,14 @@ class MixerLayer(nn.Module):
         gated: bool,
         norm: Literal["layer", "batch"],
         mix_channels: bool,
+        expansion_factor: int | None = None,
     ) -> None:
         super().__init__()
-        self.patch_mixer = _Mixer(num_patches, ffn, gated, norm)
-        self.feature_mixer = _Mixer(d_model, ffn, gated, norm)
-        self.channel_mixer = _Mixer(num_channels, ffn, gated, norm) if mix_channels else None
+        self.patch_mixer = _Mixer(num_patches, ffn, gated, norm, expansion_factor)
+        self.feature_mixer = _Mixer(d_model, ffn, gated, norm, expansion_factor)
+        self.channel_mixer = (
+            _Mixer(num_channels, ffn, gated, norm, expansion_factor) if mix_channels else None
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, N, d)
         x = self.patch_mixer(x.transpose(-1, -2)).transpose(-1, -2)
@@ -96,6 +107,9 @@ class PatchTSMixer(nn.Module):
         horizon: forecast steps H.
         num_channels: C.
         ffn: factory of every mixing MLP (paper: MLP with expansion 2, GELU, dropout).
+        expansion_factor: hidden width of every mixing block over its input width (paper: 2), passed
+            as ``hidden_features``; None leaves the width to the factory (its own ``hidden_features``
+            or the blocks' 4× default).
         patch_length: steps per patch.
         patch_stride: steps between patch starts.
         d_model: patch embedding width.
@@ -132,6 +146,7 @@ class PatchTSMixer(nn.Module):
         revin: bool = True,
         reconcile: bool = False,
         aggregation: int = 4,
+        expansion_factor: int | None = None,
     ) -> None:
         super().__init__()
         if patch_length > lookback:
@@ -153,6 +168,7 @@ class PatchTSMixer(nn.Module):
                     gated=gated_attention,
                     norm=norm,
                     mix_channels=channel_mode == "hybrid",
+                    expansion_factor=expansion_factor,
                 )
                 for _ in range(num_layers)
             )
