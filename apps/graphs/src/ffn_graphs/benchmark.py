@@ -5,8 +5,8 @@ depths with Virgo, Xavier and Kaiming initialization; each run trains 200 epochs
 best validation epoch.
 
 ``ffn-graphs bench-kg``: NBFNet on UMLS and Kinships (filtered MRR, Hits@1/3/10, head and tail) and on
-GraIL's inductive splits (Hits@10 against 50 negatives), beside pykeen's DistMult and RotatE when the
-optional ``bench-graphs`` dependency group is installed, with time per epoch and peak memory.
+GraIL's inductive splits (Hits@10 against 50 negatives), with time per epoch and peak memory. (No
+pykeen DistMult/RotatE baselines yet.)
 """
 
 from __future__ import annotations
