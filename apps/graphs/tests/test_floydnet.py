@@ -13,7 +13,14 @@ from torch import nn
 
 import ffn_blocks
 from ffn_blocks.testing import block_classes
-from ffn_graphs.floyd import APSPData, FloydAPSP, PairGINE, apsp_graph, collate_graphs
+from ffn_graphs.floyd import (
+    APSPData,
+    FloydAPSP,
+    PairGINE,
+    apsp_graph,
+    collate_graphs,
+    graph_properties_correct,
+)
 from ffn_graphs.models.floydnet import FloydLayer, FloydNet
 
 
@@ -160,3 +167,24 @@ def test_training_on_real_apsp_instances_reduces_the_loss(network):
     trainer.fit(module, data)
     after = trainer.validate(module, data, verbose=False)[0]["val/loss"]
     assert after < 0.5 * before, (before, after)
+
+
+def test_diameter_and_connectivity_are_read_off_the_pairs():
+    rng = np.random.default_rng(3)
+    graphs = [apsp_graph("tree", 6, rng), apsp_graph("geometric", 12, rng), apsp_graph("er", 9, rng)]
+    batch = collate_graphs(graphs)
+    pair_mask = batch["mask"][:, :, None] & batch["mask"][:, None, :]
+    exact_logit = torch.where(batch["reachable"], 5.0, -5.0)
+    perfect = graph_properties_correct(batch["distance"] + 0.3, exact_logit, batch, pair_mask)
+    assert perfect == {"connected_acc": 1.0, "diameter_acc": 1.0}
+    assert graphs[0].reachable.all()  # a tree is connected
+    unreachable = exact_logit.clone()
+    unreachable[0, 0, 1] = -5.0  # the tree said disconnected
+    said = graph_properties_correct(batch["distance"], unreachable, batch, pair_mask)
+    assert said["connected_acc"] == pytest.approx(2 / 3)
+    i, j = batch["reachable"][2].nonzero()[1].tolist()  # a reachable pair of the third graph
+    longer = batch["distance"].clone()
+    longer[2, i, j] = batch["distance"][2].max() + 1
+    assert graph_properties_correct(longer, exact_logit, batch, pair_mask)["diameter_acc"] == pytest.approx(
+        2 / 3
+    )

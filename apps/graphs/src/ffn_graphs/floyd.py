@@ -28,7 +28,15 @@ from ffn_lightning import ResumableDataLoader, register_safe_globals
 
 from .models.floydnet import FloydNet
 
-__all__ = ["APSPData", "APSPGraph", "FloydAPSP", "PairGINE", "apsp_graph", "collate_graphs"]
+__all__ = [
+    "APSPData",
+    "APSPGraph",
+    "FloydAPSP",
+    "PairGINE",
+    "apsp_graph",
+    "collate_graphs",
+    "graph_properties_correct",
+]
 
 FAMILIES = ("er", "grid", "geometric", "tree")
 
@@ -191,8 +199,31 @@ class PairGINE(nn.Module):
         return self.head(torch.cat([hi, hj, hi * hj], dim=-1))
 
 
+def graph_properties_correct(
+    distance: torch.Tensor, logit: torch.Tensor, batch: dict[str, torch.Tensor], pair_mask: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """Per-graph properties read off the predicted pairs, as fractions of graphs predicted exactly.
+
+    ``connected``: every pair predicted reachable ⇔ the graph is connected. ``diameter``: the largest
+    rounded distance over pairs predicted reachable equals the largest true distance over reachable
+    pairs (the diameter of a connected graph; of the widest component otherwise).
+    """
+    predicted_reachable = (logit > 0) & pair_mask
+    truly_reachable = batch["reachable"] & pair_mask
+    connected = (predicted_reachable == pair_mask).flatten(1).all(1)
+    true_connected = (truly_reachable == pair_mask).flatten(1).all(1)
+    diameter = distance.round().masked_fill(~predicted_reachable, 0).flatten(1).amax(1)
+    true_diameter = batch["distance"].masked_fill(~truly_reachable, 0).flatten(1).amax(1)
+    return {
+        "connected_acc": (connected == true_connected).float().mean(),
+        "diameter_acc": (diameter == true_diameter).float().mean(),
+    }
+
+
 class FloydAPSP(LightningModule):
     """Predict every pair's distance and reachability; accuracy = distance rounds to the truth.
+
+    Validation and test also log ``connected_acc`` and ``diameter_acc`` (`graph_properties_correct`).
 
     Args:
         network: ``FloydNet`` (default) or ``PairGINE``: pair features → (distance, reachability logit).
@@ -226,6 +257,9 @@ class FloydAPSP(LightningModule):
         self.log(
             f"{stage}/pair_acc", correct[pair_mask].float().mean(), batch_size=size, prog_bar=stage != "train"
         )
+        if stage != "train":
+            for name, value in graph_properties_correct(distance, logit, batch, pair_mask).items():
+                self.log(f"{stage}/{name}", value, batch_size=len(pair_mask))
         return loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
