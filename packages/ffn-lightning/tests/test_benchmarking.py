@@ -93,3 +93,25 @@ def test_peak_memory_bytes_counts_temporaries_freed_before_the_end():
     peak = peak_memory_bytes(work)
     assert 8 << 20 <= peak < 9 << 20
     assert peak_memory_bytes(lambda: torch.ones(1 << 22)) >= 16 << 20  # 16 MiB, kept alive by the return
+
+
+def test_epoch_timer_times_every_training_epoch():
+    from lightning.pytorch import Trainer
+    from lightning.pytorch.demos.boring_classes import BoringModel
+
+    from ffn_lightning.benchmarking import EpochTimer
+
+    timer = EpochTimer()
+    trainer = Trainer(
+        max_epochs=3,
+        limit_train_batches=2,
+        limit_val_batches=0,
+        callbacks=[timer],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(BoringModel())
+    assert len(timer.seconds) == 3 and all(s > 0 for s in timer.seconds)
+    assert timer.mean == pytest.approx(sum(timer.seconds) / 3)

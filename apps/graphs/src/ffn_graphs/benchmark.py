@@ -15,17 +15,17 @@ import argparse
 import json
 import resource
 import statistics
-import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer, seed_everything
+from lightning.pytorch import Trainer, seed_everything
 from lightning.pytorch.callbacks import ModelCheckpoint
 from rich.console import Console
 
 from ffn_lightning.benchmarking import (
+    EpochTimer,
     console_table,
     machine_description,
     markdown_table,
@@ -94,23 +94,11 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
     )
 
 
-class _EpochTimer(Callback):
-    def __init__(self) -> None:
-        self.seconds: list[float] = []
-        self._start = 0.0
-
-    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._start = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self.seconds.append(time.perf_counter() - self._start)
-
-
 def _kg_run(folder: str, test_folder: str | None, args: argparse.Namespace, seed: int) -> dict[str, float]:
     seed_everything(seed, workers=True, verbose=False)
     data = KnowledgeGraphDataModule(folder, test_folder=test_folder, batch_size=32)
     model = KGCompletion(data.num_relations, optimizer=partial(torch.optim.Adam, lr=5e-3))
-    timer = _EpochTimer()
+    timer = EpochTimer()
     trainer = Trainer(
         max_epochs=args.kg_epochs,
         callbacks=[timer],

@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
 from rich.console import Console
 
 from ffn_lightning.benchmarking import (
+    EpochTimer,
     console_table,
     interleaved_latency,
     machine_description,
@@ -92,18 +91,6 @@ REFERENCE = [
 ]
 
 
-class _EpochTimer(Callback):
-    def __init__(self) -> None:
-        self.seconds: list[float] = []
-        self._start = 0.0
-
-    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._start = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self.seconds.append(time.perf_counter() - self._start)
-
-
 def _last_checkpoint(root: Path) -> Path | None:
     found = sorted(root.glob("**/last.ckpt"), key=lambda p: p.stat().st_mtime)
     return found[-1] if found else None
@@ -111,7 +98,7 @@ def _last_checkpoint(root: Path) -> Path | None:
 
 def run_one(run: Run, root: Path, max_epochs: int | None = None) -> dict[str, Any]:
     """Train (continuing from the run's ``last.ckpt`` if one exists), test the best checkpoint."""
-    timer = _EpochTimer()
+    timer = EpochTimer()
     args = [
         "--config",
         str(CONFIGS / run.config),
@@ -139,7 +126,7 @@ def run_one(run: Run, root: Path, max_epochs: int | None = None) -> dict[str, An
         "mae": result["test/mae"],
         "epochs": cli.trainer.current_epoch,
         "max_epochs": cli.trainer.max_epochs,
-        "seconds_per_epoch": sum(timer.seconds) / max(1, len(timer.seconds)),
+        "seconds_per_epoch": timer.mean,
         "params": sum(p.numel() for p in cli.model.network.parameters()),
     }
 

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
 from rich.table import Table
 
 __all__ = [
+    "EpochTimer",
     "console_table",
     "interleaved_latency",
     "machine_description",
@@ -29,6 +31,25 @@ __all__ = [
     "size_for_parameters",
     "update_markdown_section",
 ]
+
+
+class EpochTimer(Callback):
+    """Wall-clock seconds of every training epoch (``seconds``), for time-per-epoch columns."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.seconds.append(time.perf_counter() - self._start)
+
+    @property
+    def mean(self) -> float:
+        """Mean seconds per timed epoch (0 if none finished)."""
+        return sum(self.seconds) / len(self.seconds) if self.seconds else 0.0
 
 
 def size_for_parameters(build: Callable[[int], torch.nn.Module], target: int, low: int = 1) -> int:
