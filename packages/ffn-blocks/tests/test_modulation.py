@@ -40,3 +40,26 @@ def test_errors():
         CoordinateModulation(3).modulation(torch.zeros(5, 3))
     with pytest.raises(ValueError, match="must share leading dimensions"):
         CoordinateModulation(3)(torch.zeros(5, 3), torch.zeros(4, 2))
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_shared_channels_equal_a_per_feature_grid_holding_the_same_values(channels):
+    torch.manual_seed(0)
+    shared = CoordinateModulation(6, resolution=5, channels=channels)
+    full = CoordinateModulation(6, resolution=5)
+    with torch.no_grad():
+        shared.grid.normal_()
+        gamma, beta = shared.grid[:, :channels], shared.grid[:, channels:]
+        full.grid.copy_(
+            torch.cat(
+                [gamma.repeat_interleave(6 // channels, 1), beta.repeat_interleave(6 // channels, 1)], 1
+            )
+        )
+    x, coords = torch.randn(3, 7, 6), torch.rand(3, 7, 2) * 2 - 1
+    assert torch.allclose(shared(x, coords), full(x, coords), atol=1e-6)
+    assert shared.grid.numel() == 2 * channels * 25
+
+
+def test_channels_must_divide_the_features():
+    with pytest.raises(ValueError, match="channels=4 must divide num_features=6"):
+        CoordinateModulation(6, channels=4)

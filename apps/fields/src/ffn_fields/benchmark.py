@@ -46,12 +46,8 @@ def _image_fields(frequencies: int) -> dict[str, tuple[Callable[[int], Field], f
         "PE-MLP": (lambda w: PEField(width=w, depth=3, num_frequencies=frequencies), 1e-3),
         "SIREN": (lambda w: SirenField(width=w, depth=3), 1e-4),
         "grid+MLP": (lambda w: GridField(width=w, depth=2, resolution=64, features=16), 1e-3),
-        "CAM": (
-            lambda w: CAMField(
-                width=w, depth=3, num_frequencies=frequencies, resolution=32, modulated_blocks=1
-            ),
-            1e-3,
-        ),
+        # the paper's image setting: every block modulated by a 32² grid of one shared γ and β
+        "CAM": (lambda w: CAMField(width=w, depth=3, num_frequencies=frequencies, resolution=32), 1e-3),
     }
 
 
@@ -89,7 +85,14 @@ def _fit_radiance(name: str, width_params: int, steps: int, rays: int) -> dict[s
     builders = {
         "PE-MLP": lambda w: PEField(3, 4, width=w, depth=2, num_frequencies=6),
         "CAM": lambda w: CAMField(
-            3, 4, width=w, depth=2, num_frequencies=6, resolution=8, modulated_blocks=1
+            3,
+            4,
+            width=w,
+            depth=2,
+            num_frequencies=6,
+            resolution=8,
+            modulated_blocks=1,
+            modulation_channels=None,
         ),
     }
     build = builders[name]

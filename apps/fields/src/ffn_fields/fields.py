@@ -59,6 +59,8 @@ class Field(nn.Module):
         normalize: LayerNorm (no affine) before the modulation, the paper's feature normalization.
         resolution: modulation grid resolution.
         modulated_blocks: modulate only the first this many blocks (None: all).
+        modulation_channels: γ and β channels per grid (`CoordinateModulation`'s ``channels``): None,
+            one per feature; 1, one value per location shared by all features.
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class Field(nn.Module):
         normalize: bool = True,
         resolution: int | Sequence[int] = 32,
         modulated_blocks: int | None = None,
+        modulation_channels: int | None = None,
     ) -> None:
         super().__init__()
         modulated = (depth if modulated_blocks is None else min(modulated_blocks, depth)) if modulation else 0
@@ -87,7 +90,10 @@ class Field(nn.Module):
             for _ in range(depth)
         )
         self.modulations = nn.ModuleList(
-            CoordinateModulation(width, resolution=resolution, coord_dim=coord_dim) for _ in range(modulated)
+            CoordinateModulation(
+                width, resolution=resolution, coord_dim=coord_dim, channels=modulation_channels
+            )
+            for _ in range(modulated)
         )
         self.output = nn.Linear(width, out_dim)
 
@@ -145,7 +151,13 @@ class PEField(Field):
 
 
 class CAMField(PEField):
-    """`PEField` with coordinate-aware modulation and feature normalization after every FFN block."""
+    """`PEField` with coordinate-aware modulation and feature normalization after every FFN block.
+
+    By default each modulated block reads one scale and one shift per location, shared by all its
+    features (``modulation_channels=1``), as the paper's image-regression code does: the grids then
+    cost ``2 · resolution^D`` parameters per block, leaving the budget to the MLP. ``None`` gives every
+    feature its own γ and β.
+    """
 
     def __init__(
         self,
@@ -160,6 +172,7 @@ class CAMField(PEField):
         resolution: int | Sequence[int] = 32,
         normalize: bool = True,
         modulated_blocks: int | None = None,
+        modulation_channels: int | None = 1,
     ) -> None:
         super().__init__(
             coord_dim,
@@ -173,6 +186,7 @@ class CAMField(PEField):
             normalize=normalize,
             resolution=resolution,
             modulated_blocks=modulated_blocks,
+            modulation_channels=modulation_channels,
         )
 
 

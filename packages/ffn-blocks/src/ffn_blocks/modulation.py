@@ -47,6 +47,9 @@ class CoordinateModulation(nn.Module):
         coord_dim: D, 2 (images) or 3 (volumes).
         scale: learn the scale γ.
         shift: learn the shift β.
+        channels: grid channels per part (γ, β); the features are split into this many contiguous
+            groups that share a value. None: one per feature. 1: a single γ and β per location for all
+            features, as the paper's image-regression code does (``2 · resolution^D`` parameters).
 
     Shape:
         - ``x``: ``(*, F)``; ``coords``: ``(*, D)`` with the same leading shape, values in ``[−1, 1]``
@@ -61,9 +64,16 @@ class CoordinateModulation(nn.Module):
         coord_dim: int = 2,
         scale: bool = True,
         shift: bool = True,
+        channels: int | None = None,
     ) -> None:
         super().__init__()
         check_positive_int("CoordinateModulation", "num_features", num_features)
+        channels = num_features if channels is None else channels
+        check_positive_int("CoordinateModulation", "channels", channels)
+        if num_features % channels:
+            raise ValueError(
+                f"CoordinateModulation: channels={channels} must divide num_features={num_features}"
+            )
         if coord_dim not in (2, 3):
             raise ValueError(f"CoordinateModulation: coord_dim={coord_dim} must be 2 or 3")
         sizes = [resolution] * coord_dim if isinstance(resolution, int) else list(resolution)
@@ -74,32 +84,32 @@ class CoordinateModulation(nn.Module):
         if not (scale or shift):
             raise ValueError("CoordinateModulation: scale and shift cannot both be off")
         self.num_features, self.coord_dim, self.resolution = num_features, coord_dim, tuple(sizes)
-        channels = num_features * (int(scale) + int(shift))
+        self.channels = channels
         self.has_scale, self.has_shift = scale, shift
         # grid_sample's layout: (1, channels, *spatial), spatial axes in reverse coordinate order
-        self.grid = nn.Parameter(torch.empty(1, channels, *reversed(sizes)))
+        self.grid = nn.Parameter(torch.empty(1, channels * (int(scale) + int(shift)), *reversed(sizes)))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         with torch.no_grad():
             self.grid.zero_()
             if self.has_scale:
-                self.grid[:, : self.num_features] = 1.0
+                self.grid[:, : self.channels] = 1.0
 
     def grid_parameters(self) -> list[nn.Parameter]:
         """The parameters the paper trains at 10× the learning rate."""
         return [self.grid]
 
     def modulation(self, coords: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """``(γ, β)`` at ``coords``, each ``(*, F)`` (None when that part is off)."""
+        """``(γ, β)`` at ``coords``, each ``(*, channels)`` (None when that part is off)."""
         if coords.shape[-1] != self.coord_dim:
             raise ValueError(
                 f"CoordinateModulation: expected coordinates of shape (*, {self.coord_dim}), "
                 f"got {tuple(coords.shape)}"
             )
         values = sample_grid(self.grid, coords)
-        gamma = values[..., : self.num_features] if self.has_scale else None
-        beta = values[..., -self.num_features :] if self.has_shift else None
+        gamma = values[..., : self.channels] if self.has_scale else None
+        beta = values[..., -self.channels :] if self.has_shift else None
         return gamma, beta
 
     def forward(self, x: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
@@ -109,10 +119,19 @@ class CoordinateModulation(nn.Module):
                 f"must share leading dimensions, with {self.num_features} features"
             )
         gamma, beta = self.modulation(coords)
+        shape = x.shape
+        if self.channels != self.num_features:  # groups of features share one value
+            x = x.unflatten(-1, (self.channels, -1))
+            gamma = None if gamma is None else gamma[..., None]
+            beta = None if beta is None else beta[..., None]
         if gamma is not None:
             x = x * gamma
-        return x + beta if beta is not None else x
+        if beta is not None:
+            x = x + beta
+        return x.reshape(shape)
 
     def extra_repr(self) -> str:
         parts = f"resolution={self.resolution}, scale={self.has_scale}, shift={self.has_shift}"
+        if self.channels != self.num_features:
+            parts += f", channels={self.channels}"
         return f"{self.num_features}, {parts}"
