@@ -97,6 +97,7 @@ def _fit_radiance(name: str, width_params: int, steps: int, rays: int) -> dict[s
     }
     build = builders[name]
     width = size_for_parameters(build, width_params, low=4)
+    torch.manual_seed(0)  # after the size search, so the initialization does not depend on it
     renderer = RadianceRenderer(lambda d, o: build(width), num_samples=32, num_importance_samples=32)
     optimizer = torch.optim.Adam(
         parameter_groups(renderer.field, partial(torch.optim.Adam, lr=5e-3), 10.0), lr=5e-3
@@ -164,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         else:
             build, lr = fields[first]
             width = size_for_parameters(build, args.params, low=4)
+            torch.manual_seed(0)  # after the size search, so the initialization does not depend on it
             field = build(width)
             result = _fit_image(field, lr, load_image(second, args.size), args.steps, args.batch)
             cache[key] = {**result, "width": width, "params": sum(p.numel() for p in field.parameters())}
