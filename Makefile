@@ -12,9 +12,10 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-# --locked fails when uv.lock no longer matches the pyproject files instead of silently re-resolving.
+# --locked fails when uv.lock no longer matches the pyproject files instead of silently re-resolving;
+# --inexact keeps what `uv sync --group bench` added (the benchmarks' reference implementations).
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml $(MEMBERS)
-	$(UV) sync --locked
+	$(UV) sync --locked --inexact
 	@touch $@
 
 install: $(VENV)/.synced
