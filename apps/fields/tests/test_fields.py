@@ -24,9 +24,9 @@ def test_cam_with_fresh_modulation_equals_the_plain_mlp():
 
 
 def test_cam_modulates_only_the_requested_blocks_and_its_grids_get_their_own_group():
-    cam = CAMField(width=16, depth=3, resolution=8, modulated_blocks=1, modulation_channels=None)
+    cam = CAMField(width=16, depth=3, resolution=8, modulated_blocks=1)
     assert len(cam.modulations) == 1 and cam.modulations[0].grid.shape == (1, 32, 8, 8)
-    shared = CAMField(width=16, depth=3, resolution=8)  # the paper's image setting: all blocks, shared γ, β
+    shared = CAMField(width=16, depth=3, resolution=8, modulation_channels=1)  # the paper's image code
     assert [m.grid.shape for m in shared.modulations] == [(1, 2, 8, 8)] * 3
     groups = parameter_groups(cam, partial(torch.optim.Adam, lr=1e-3), grid_lr_scale=10)
     assert groups[1]["lr"] == pytest.approx(1e-2) and groups[1]["params"] == [cam.modulations[0].grid]
