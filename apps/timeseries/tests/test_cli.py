@@ -1,6 +1,7 @@
 """ffn-timeseries: fast_dev_run through main, the block switch, configs, forecasts written in original units."""
 
 import pandas as pd
+import torch
 
 from ffn_blocks import SwiGLU
 from ffn_timeseries.cli import TimeSeriesCLI, main
@@ -71,3 +72,18 @@ def test_predict_writes_forecasts_in_original_units(configs, in_tmp_dir, ett_pat
     assert frame["OT"].between(raw["OT"].min() - 30, raw["OT"].max() + 30).all()
     assert abs(frame["OT"].mean() - raw["OT"].iloc[11520:].mean()) < 10
     assert frame["date"].iloc[0] == str(raw.index[11520])
+
+
+def test_configs_naming_another_network_get_its_own_defaults(configs, in_tmp_dir):
+    """Regression: with a class default for ``network``, jsonargparse carried TSMixer's ``ffn``, ``norm``
+    and ``revin`` over to FreTS (a 608 M-parameter head) and PatchTSMixer (BatchNorm for LayerNorm)."""
+
+    def network(config):
+        args = ["--config", str(configs / config), "--trainer.logger=false"]
+        return TimeSeriesCLI(Forecaster, WideCSVDataModule, app_name="t", run=False, args=args).model.network
+
+    frets = network("experiments/frets_etth1.yaml")
+    assert frets.head.fc1.out_features == 256 and frets.revin is None
+    assert sum(p.numel() for p in frets.parameters()) < 4_000_000
+    patch = network("experiments/patch_tsmixer_etth1.yaml")
+    assert isinstance(patch.layers[0].patch_mixer.norm, torch.nn.LayerNorm)

@@ -134,7 +134,8 @@ class ImageFitting(LightningModule):
     """Regress colours from coordinates with MSE; PSNR and SSIM of the full reconstruction.
 
     Args:
-        field: field factory, called with ``(2, 3)``: pixel coordinates → RGB.
+        field: field factory, called with ``(2, 3)``: pixel coordinates → RGB. None: `CAMField` (no class
+            default, so a config naming another field gets that field's own defaults, not CAMField's).
         optimizer: optimizer factory, called with parameter groups.
         grid_lr_scale: learning-rate multiplier of grid parameters (CAM paper: 10).
         image_shape: linked from the data, to rebuild images for logging and SSIM.
@@ -142,14 +143,14 @@ class ImageFitting(LightningModule):
 
     def __init__(
         self,
-        field: Callable[[int, int], Field] = CAMField,
+        field: Callable[[int, int], Field] | None = None,
         optimizer: OptimizerCallable = torch.optim.Adam,
         grid_lr_scale: float = 10.0,
         image_shape: tuple[int, int] = (256, 256),
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.field: Field = field(2, 3)
+        self.field: Field = (field or CAMField)(2, 3)
         self.optimizer_factory = optimizer
         self.psnr = PeakSignalNoiseRatio(data_range=1.0)
         self.ssim = StructuralSimilarityIndexMeasure(data_range=1.0)

@@ -45,6 +45,8 @@ class RadianceRenderer(nn.Module):
 
     Args:
         field: field factory, called with ``(3, 4)``: position → (density logit, RGB logits).
+            None: `CAMField` (no class default, so a config naming another field gets that field's
+            own defaults, not CAMField's).
         num_samples: uniform samples per ray.
         num_importance_samples: extra samples per ray drawn from the coarse weights (0: none).
         near: near plane distance.
@@ -55,7 +57,7 @@ class RadianceRenderer(nn.Module):
 
     def __init__(
         self,
-        field: Callable[[int, int], Field] = CAMField,
+        field: Callable[[int, int], Field] | None = None,
         *,
         num_samples: int = 48,
         num_importance_samples: int = 48,
@@ -65,7 +67,7 @@ class RadianceRenderer(nn.Module):
         background: str = "white",
     ) -> None:
         super().__init__()
-        self.field = field(3, 4)
+        self.field = (field or CAMField)(3, 4)
         self.collider = NearFarCollider(near, far, reset_near_plane=False)
         self.uniform = UniformSampler(num_samples=num_samples)
         self.pdf = PDFSampler(num_samples=num_importance_samples) if num_importance_samples else None

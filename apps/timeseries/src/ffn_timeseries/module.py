@@ -31,7 +31,10 @@ class Forecaster(LightningModule):
     """Multivariate forecasting with MSE (or MAE) loss and MSE/MAE metrics on the normalized scale.
 
     Args:
-        network: the forecasting network factory (TSMixer, PatchTSMixer, FreTS, ...).
+        network: the forecasting network factory (TSMixer, PatchTSMixer, FreTS, ...; None: TSMixer).
+            No class default on purpose: jsonargparse carries a default class's init arguments over
+            to the class a config names when their names match (TSMixer's ``ffn``, ``norm`` and
+            ``revin`` would silently replace FreTS's and PatchTSMixer's own defaults).
         lookback: input steps (linked from the DataModule).
         horizon: forecast steps (linked from the DataModule).
         num_channels: series (linked from the DataModule).
@@ -42,7 +45,7 @@ class Forecaster(LightningModule):
 
     def __init__(
         self,
-        network: NetworkFactory = TSMixer,
+        network: NetworkFactory | None = None,
         lookback: int = 96,
         horizon: int = 96,
         num_channels: int = 7,
@@ -52,7 +55,7 @@ class Forecaster(LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.network = network(lookback, horizon, num_channels)
+        self.network = (network or TSMixer)(lookback, horizon, num_channels)
         self.criterion = nn.MSELoss() if loss == "mse" else nn.L1Loss()
         self.optimizer_factory = optimizer
         metrics = MetricCollection({"mse": MeanSquaredError(), "mae": MeanAbsoluteError()})
