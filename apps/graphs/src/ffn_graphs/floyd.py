@@ -17,16 +17,17 @@ import networkx as nx
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
 from scipy.sparse.csgraph import shortest_path
 from torch import nn
 from torch_geometric.nn import GINEConv
 
 from ffn_blocks import MLP, FeedForwardFactory, auxiliary_loss
-from ffn_lightning import ResumableDataLoader, register_safe_globals
+from ffn_lightning import register_safe_globals
 
 from .models.floydnet import FloydNet
+from .synthetic import SeededSplits
 
 __all__ = [
     "APSPData",
@@ -101,7 +102,7 @@ def collate_graphs(graphs: Sequence[APSPGraph]) -> dict[str, torch.Tensor]:
     return out
 
 
-class APSPData(LightningDataModule):
+class APSPData(SeededSplits):
     """Seeded APSP graphs: train/val on ``train_nodes``, test on the larger ``test_nodes``.
 
     Args:
@@ -114,6 +115,8 @@ class APSPData(LightningDataModule):
         seed: generator seed.
     """
 
+    collate_fn = staticmethod(collate_graphs)
+
     def __init__(
         self,
         train_nodes: tuple[int, int] = (6, 12),
@@ -124,7 +127,7 @@ class APSPData(LightningDataModule):
         batch_size: int = 32,
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__({"train": train_graphs, "val": eval_graphs, "test": eval_graphs}, batch_size, seed)
         unknown = set(families) - set(FAMILIES)
         if unknown:
             raise ValueError(f"APSPData: families {sorted(unknown)} unknown; choose from {FAMILIES}")
@@ -133,36 +136,13 @@ class APSPData(LightningDataModule):
             tuple(test_nodes),
             tuple(families),
         )
-        self.counts = {"train": train_graphs, "val": eval_graphs, "test": eval_graphs}
-        self.batch_size, self.seed = batch_size, seed
-        self.graphs: dict[str, list[APSPGraph]] = {}
 
-    def _make(self, split: str) -> list[APSPGraph]:
-        rng = np.random.default_rng([self.seed, ("train", "val", "test").index(split)])
+    def make(self, split: str, rng: np.random.Generator) -> list[APSPGraph]:
         low, high = self.test_nodes if split == "test" else self.train_nodes
         return [
             apsp_graph(self.families[i % len(self.families)], int(rng.integers(low, high + 1)), rng)
             for i in range(self.counts[split])
         ]
-
-    def setup(self, stage: str | None = None) -> None:
-        for split in ("train", "val", "test"):
-            if split not in self.graphs:
-                self.graphs[split] = self._make(split)
-
-    def _loader(self, split: str, shuffle: bool) -> ResumableDataLoader:
-        return ResumableDataLoader(
-            self.graphs[split], batch_size=self.batch_size, shuffle=shuffle, collate_fn=collate_graphs
-        )
-
-    def train_dataloader(self) -> ResumableDataLoader:
-        return self._loader("train", True)
-
-    def val_dataloader(self) -> ResumableDataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> ResumableDataLoader:
-        return self._loader("test", False)
 
 
 class PairGINE(nn.Module):

@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import torch
-from lightning.pytorch import Trainer
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from rich.console import Console
 from torch import nn
 
@@ -65,19 +66,46 @@ def _matched_gine(target: int, layers: int, out_features: int = 2) -> PairGINE:
     return build(size_for_parameters(build, target, low=8))
 
 
-def _train(name: str, network: torch.nn.Module, data: APSPData, epochs: int) -> dict[str, float]:
+def fit_timed(
+    module: LightningModule, data: LightningDataModule, epochs: int, **options: Any
+) -> tuple[Trainer, float]:
+    """Fit quietly (no logger, checkpoints or bars) from seed 0; returns the trainer and the seconds."""
     torch.manual_seed(0)
-    module = FloydAPSP(network, optimizer=lambda p: torch.optim.Adam(p, lr=1e-3))
     trainer = Trainer(
         max_epochs=epochs,
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
+        **options,
     )
     start = time.perf_counter()
     trainer.fit(module, data)
-    seconds = time.perf_counter() - start
+    return trainer, time.perf_counter() - start
+
+
+def train_missing(
+    networks: dict[str, torch.nn.Module],
+    key: str,
+    cache_path: Path,
+    train: Callable[[torch.nn.Module], dict[str, float]],
+    epochs: int,
+    console: Console,
+) -> dict[str, dict[str, float]]:
+    """``train`` every network whose ``<name>/<key>`` is not in the JSON cache (saved after each);
+    returns each network's cached result."""
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    for name, network in networks.items():
+        if f"{name}/{key}" not in cache:
+            console.print(f"training {name} ({_params(network):,} parameters, {epochs} epochs)")
+            cache[f"{name}/{key}"] = train(network)
+            cache_path.write_text(json.dumps(cache, indent=1))
+    return {name: cache[f"{name}/{key}"] for name in networks}
+
+
+def _train(network: torch.nn.Module, data: APSPData, epochs: int) -> dict[str, float]:
+    module = FloydAPSP(network, optimizer=lambda p: torch.optim.Adam(p, lr=1e-3))
+    trainer, seconds = fit_timed(module, data, epochs)
     larger = trainer.test(module, data, verbose=False)[0]
     same = trainer.validate(module, data, verbose=False)[0]["val/pair_acc"]
     return {
@@ -157,20 +185,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     console = Console()
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    cache_path = out / "results.json"
-    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
     data = APSPData(train_graphs=args.train_graphs, eval_graphs=200)
     floyd = _floydnet(args.dim, args.layers)
     networks = {"FloydNet": floyd, "PairGINE (PyG GINEConv)": _matched_gine(_params(floyd), args.layers)}
     if PackageFloydNet is not None:
         networks[PACKAGE] = PackageFloydNet(3, 2, dim=args.dim, num_layers=args.layers, heads=4)
     key = f"{args.epochs}/{args.train_graphs}/{args.dim}/{args.layers}/relu"
-    for name, network in networks.items():
-        if f"{name}/{key}" not in cache:
-            console.print(f"training {name} ({_params(network):,} parameters, {args.epochs} epochs)")
-            cache[f"{name}/{key}"] = _train(name, network, data, args.epochs)
-            cache_path.write_text(json.dumps(cache, indent=1))
-    results = {name: cache[f"{name}/{key}"] for name in networks}
+    train = partial(_train, data=data, epochs=args.epochs)
+    results = train_missing(networks, key, out / "results.json", train, args.epochs, console)
     graph_level = ("diameter_2x", "connected_2x")
     has_graph_level = all(k in r for r in results.values() for k in graph_level)  # older caches lack them
     header = [

@@ -18,14 +18,15 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
 from torch import nn
 
 from ffn_blocks import auxiliary_loss
-from ffn_lightning import ResumableDataLoader, register_safe_globals
+from ffn_lightning import register_safe_globals
 
 from .models.floydnet import FloydNet
+from .synthetic import SeededSplits
 
 __all__ = [
     "TSPData",
@@ -192,7 +193,7 @@ def collate_tsp(instances: Sequence[TSPInstance]) -> dict[str, Any]:
     return out
 
 
-class TSPData(LightningDataModule):
+class TSPData(SeededSplits):
     """Uniform-square instances with Held-Karp tours: train/val on ``train_nodes``, test on ``test_nodes``.
 
     Args:
@@ -204,6 +205,8 @@ class TSPData(LightningDataModule):
         seed: generator seed.
     """
 
+    collate_fn = staticmethod(collate_tsp)
+
     def __init__(
         self,
         train_nodes: tuple[int, int] = (6, 10),
@@ -213,38 +216,17 @@ class TSPData(LightningDataModule):
         batch_size: int = 32,
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(
+            {"train": train_instances, "val": eval_instances, "test": eval_instances}, batch_size, seed
+        )
         for name, (low, high) in (("train_nodes", train_nodes), ("test_nodes", test_nodes)):
             if not 3 <= low <= high <= MAX_EXACT_NODES:
                 raise ValueError(f"TSPData: {name}=({low}, {high}) must satisfy 3 <= low <= high <= 12")
         self.sizes = {"train": tuple(train_nodes), "val": tuple(train_nodes), "test": tuple(test_nodes)}
-        self.counts = {"train": train_instances, "val": eval_instances, "test": eval_instances}
-        self.batch_size, self.seed = batch_size, seed
-        self.instances: dict[str, list[TSPInstance]] = {}
 
-    def setup(self, stage: str | None = None) -> None:
-        for index, split in enumerate(("train", "val", "test")):
-            if split not in self.instances:
-                rng = np.random.default_rng([self.seed, index])
-                low, high = self.sizes[split]
-                self.instances[split] = [
-                    TSPInstance.random(int(rng.integers(low, high + 1)), rng)
-                    for _ in range(self.counts[split])
-                ]
-
-    def _loader(self, split: str, shuffle: bool) -> ResumableDataLoader:
-        return ResumableDataLoader(
-            self.instances[split], batch_size=self.batch_size, shuffle=shuffle, collate_fn=collate_tsp
-        )
-
-    def train_dataloader(self) -> ResumableDataLoader:
-        return self._loader("train", True)
-
-    def val_dataloader(self) -> ResumableDataLoader:
-        return self._loader("val", False)
-
-    def test_dataloader(self) -> ResumableDataLoader:
-        return self._loader("test", False)
+    def make(self, split: str, rng: np.random.Generator) -> list[TSPInstance]:
+        low, high = self.sizes[split]
+        return [TSPInstance.random(int(rng.integers(low, high + 1)), rng) for _ in range(self.counts[split])]
 
 
 class TSPEdges(LightningModule):

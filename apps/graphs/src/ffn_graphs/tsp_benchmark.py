@@ -11,14 +11,12 @@ optimal tours, against the exact Held-Karp tours. Results are cached in ``<outpu
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
-from lightning.pytorch import Trainer
 from rich.console import Console
 
 from ffn_lightning.benchmarking import (
@@ -28,27 +26,23 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from .floyd_benchmark import PACKAGE, PackageFloydNet, _floydnet, _matched_gine, _params
+from .floyd_benchmark import (
+    PACKAGE,
+    PackageFloydNet,
+    _floydnet,
+    _matched_gine,
+    _params,
+    fit_timed,
+    train_missing,
+)
 from .tsp import TSPData, TSPEdges, nearest_neighbour_tour, tour_length, two_opt
 
 __all__ = ["main"]
 
 
 def _train(network: torch.nn.Module, data: TSPData, epochs: int) -> dict[str, float]:
-    torch.manual_seed(0)
     module = TSPEdges(network, optimizer=lambda p: torch.optim.Adam(p, lr=1e-3))
-    trainer = Trainer(
-        max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-    )
-    start = time.perf_counter()
-    trainer.fit(module, data)
-    seconds = time.perf_counter() - start
+    trainer, seconds = fit_timed(module, data, epochs, num_sanity_val_steps=0, limit_val_batches=0)
     result = trainer.test(module, data, verbose=False)[0]
     return {
         "params": _params(network),
@@ -64,7 +58,7 @@ def _classical(data: TSPData) -> dict[str, dict[str, float]]:
     out = {}
     for name, polish in (("nearest neighbour", False), ("nearest neighbour + 2-opt", True)):
         gaps = []
-        for instance in data.instances["test"]:
+        for instance in data.splits["test"]:
             tour = nearest_neighbour_tour(instance.dist)
             if polish:
                 tour = two_opt(instance.dist, tour)
@@ -86,8 +80,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     console = Console()
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    cache_path = out / "results.json"
-    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
     data = TSPData(train_instances=args.train_instances, eval_instances=200)
     data.setup()
     floyd = _floydnet(args.dim, args.layers, out_features=1)
@@ -98,15 +90,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         _params(floyd), args.layers, out_features=1
     )
     key = f"{args.epochs}/{args.train_instances}/{args.dim}/{args.layers}"
-    for name, network in networks.items():
-        if f"{name}/{key}" not in cache:
-            console.print(f"training {name} ({_params(network):,} parameters, {args.epochs} epochs)")
-            cache[f"{name}/{key}"] = _train(network, data, args.epochs)
-            cache_path.write_text(json.dumps(cache, indent=1))
+    train = partial(_train, data=data, epochs=args.epochs)
+    results = train_missing(networks, key, out / "results.json", train, args.epochs, console)
     header = ["method", "params", "gap", "optimal tours", "gap + 2-opt", "optimal + 2-opt", "train s"]
     rows = []
-    for name in networks:
-        r = cache[f"{name}/{key}"]
+    for name, r in results.items():
         rows.append(
             [
                 name,
