@@ -122,3 +122,39 @@ def test_nbfnet_boundary_only_reaches_nodes_within_range():
         state = layer(state, boundary, edge_index, edge_type)
     reached = state.abs().sum(dim=(1, 2)) > 0
     assert reached.tolist() == [True, True, True, False, False]  # two hops from entity 0
+
+
+def test_pna_aggregation_matches_a_per_node_loop_with_the_boundary_as_a_self_message():
+    """The 2-D `index_add`/`index_reduce` aggregation equals, in values and gradients, the statistics of
+    each node's messages plus its boundary taken one node at a time; tied (zero) messages share the
+    max/min gradient evenly, as `torch.amax` does, and a node without in-edges sees its boundary alone."""
+    from ffn_graphs.models.nbfnet import BellmanFordLayer
+
+    torch.manual_seed(0)
+    layer = BellmanFordLayer(4, 3, update=ffn_blocks.MLP)
+    num_nodes, target = 6, torch.tensor([0, 0, 1, 1, 1, 2, 3, 3, 3, 3, 4])  # node 5: no in-edges
+    messages = torch.randn(len(target), 2, 4)
+    messages[6:9] = 0.0  # ties for max/min at node 3, whose boundary is zero too
+    boundary = torch.zeros(num_nodes, 2, 4)
+    boundary[[0, 5]] = torch.randn(2, 2, 4)
+    ours_inputs = [t.clone().requires_grad_() for t in (messages, boundary)]
+    ours = layer._aggregate(*ours_inputs, target)
+
+    ref_messages, ref_boundary = (t.clone().requires_grad_() for t in (messages, boundary))
+    rows = []
+    for node in range(num_nodes):
+        own = torch.cat([ref_messages[target == node], ref_boundary[node : node + 1]])
+        mean = own.mean(0)
+        std = (own.square().mean(0) - mean.square()).clamp_min(1e-6).sqrt()
+        rows.append((torch.cat([mean, own.amax(0), own.amin(0), std], -1), len(own)))
+    stats = torch.stack([r for r, _ in rows])
+    log_degree = torch.tensor([float(n + 1) for _, n in rows]).log()[:, None, None]
+    scale = log_degree / log_degree.mean()
+    reference = torch.cat([stats, stats * scale, stats / scale], -1)
+
+    torch.testing.assert_close(ours, reference)
+    weights = torch.randn_like(reference)
+    (ours * weights).sum().backward()
+    (reference * weights).sum().backward()
+    torch.testing.assert_close(ours_inputs[0].grad, ref_messages.grad)
+    torch.testing.assert_close(ours_inputs[1].grad, ref_boundary.grad)

@@ -16,6 +16,7 @@ torch scatter reductions (the released code needs a JIT-compiled CUDA extension)
 from __future__ import annotations
 
 import math
+import warnings
 from functools import partial
 from typing import Literal
 
@@ -23,11 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import MessagePassing
-from torch_geometric.utils import degree, scatter
 
 from ffn_blocks import MLP, FeedForwardFactory
 
 __all__ = ["BellmanFordLayer", "NBFNet"]
+
+# torch flags `index_reduce` (our max/min aggregation, with autograd) as beta on first use; the warning
+# says nothing about the user's run, so it is silenced here and nowhere else.
+warnings.filterwarnings("ignore", message=r"index_reduce\(\) is in beta", category=UserWarning)
 
 MessageKind = Literal["distmult", "transe", "rotate"]
 AggregateKind = Literal["pna", "sum"]
@@ -72,12 +76,8 @@ class BellmanFordLayer(MessagePassing):
     def forward(
         self, x: torch.Tensor, boundary: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor
     ) -> torch.Tensor:
-        num_nodes = x.shape[0]
         messages = self.message(x[edge_index[0]], self.relation(edge_type)[:, None, :])  # (E, B, d)
-        # the boundary condition joins every aggregation as a message of the node to itself
-        messages = torch.cat([messages, boundary])
-        target = torch.cat([edge_index[1], torch.arange(num_nodes, device=x.device)])
-        aggregated = self._aggregate(messages, target, num_nodes)
+        aggregated = self._aggregate(messages, boundary, edge_index[1])
         out = F.relu(self.norm(self.update_ffn(torch.cat([x, aggregated], dim=-1))))
         return out + x if self.shortcut else out
 
@@ -90,16 +90,31 @@ class BellmanFordLayer(MessagePassing):
         r_re, r_im = relation.chunk(2, dim=-1)
         return torch.cat([x_re * r_re - x_im * r_im, x_re * r_im + x_im * r_re], dim=-1)
 
-    def _aggregate(self, messages: torch.Tensor, target: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    def _aggregate(
+        self, messages: torch.Tensor, boundary: torch.Tensor, target: torch.Tensor
+    ) -> torch.Tensor:
+        """Aggregate the edge messages into their targets, the boundary joining as a message of each node
+        to itself (so a node without in-edges aggregates its boundary alone).
+
+        Works on ``(E, B·d)`` views with the 1-D ``target`` index (`index_add` / `index_reduce`): the
+        messages are the largest tensors here, and a broadcast ``(E, B, d)`` index, or a copy of the
+        messages joined with the boundary, would cost as much again at every layer.
+        """
+        num_nodes, batch, dim = boundary.shape
+        flat, own = messages.reshape(len(target), -1), boundary.reshape(num_nodes, -1)
+        total = own.index_add(0, target, flat)
         if self.aggregate_kind == "sum":
-            return scatter(messages, target, dim=0, dim_size=num_nodes, reduce="sum")
-        mean = scatter(messages, target, dim=0, dim_size=num_nodes, reduce="mean")
-        square = scatter(messages.square(), target, dim=0, dim_size=num_nodes, reduce="mean")
+            return total.view(num_nodes, batch, dim)
+        count = torch.ones(num_nodes, dtype=flat.dtype, device=flat.device).index_add_(
+            0, target, torch.ones_like(target, dtype=flat.dtype)
+        )[:, None]
+        mean = total / count
+        square = own.square().index_add(0, target, flat.square()) / count
         std = (square - mean.square()).clamp_min(1e-6).sqrt()
-        maximum = scatter(messages, target, dim=0, dim_size=num_nodes, reduce="max")
-        minimum = scatter(messages, target, dim=0, dim_size=num_nodes, reduce="min")
-        stats = torch.cat([mean, maximum, minimum, std], dim=-1)  # (N, B, 4d)
-        log_degree = degree(target, num_nodes, dtype=messages.dtype).add(1).log()[:, None, None]
+        maximum = own.index_reduce(0, target, flat, "amax")  # include_self: the boundary takes part
+        minimum = own.index_reduce(0, target, flat, "amin")
+        stats = torch.cat([s.view(num_nodes, batch, dim) for s in (mean, maximum, minimum, std)], -1)
+        log_degree = count.log1p()[:, :, None]  # (N, 1, 1): log(in-degree + 1), boundary counted
         scale = log_degree / log_degree.mean().clamp_min(1e-6)
         return torch.cat([stats, stats * scale, stats / scale.clamp_min(1e-2)], dim=-1)  # (N, B, 12d)
 
