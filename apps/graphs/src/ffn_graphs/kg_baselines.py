@@ -5,9 +5,12 @@ only when a baseline runs. The splits are the same files NBFNet reads; evaluatio
 rank-based protocol (training and validation triples filtered, head and tail, realistic ranks), which
 is NBFNet's protocol in `ffn_graphs.kg`.
 
-Training: LCWA with a cross-entropy over all entities (1-N scoring, the strong recipe for small
-graphs), Adam, batch 128, early stopping on validation MRR (checked every 10 epochs, patience 3) up to
-``max_epochs``; the best checkpoint by validation is what is tested.
+Training: reciprocal relations (each triple also trains ``(t, r⁻¹, h)``, so head prediction has its
+own relation embeddings, as NBFNet's inverse relations; without them DistMult, which is symmetric,
+scores 0.63 filtered MRR on UMLS instead of 0.79), LCWA with a cross-entropy over all entities (1-N
+scoring, the strong recipe for small graphs), Adam, batch 128, early stopping on validation MRR
+(checked every 10 epochs, patience 3) up to ``max_epochs``; the best checkpoint by validation is what
+is tested.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def train_baseline(
         ) from error
     model, dim, lr = BASELINES[name]
     folder = Path(folder)
-    train = TriplesFactory.from_path(folder / "train.txt")
+    train = TriplesFactory.from_path(folder / "train.txt", create_inverse_triples=True)
     valid, test = (
         TriplesFactory.from_path(
             folder / f"{split}.txt", entity_to_id=train.entity_to_id, relation_to_id=train.relation_to_id
