@@ -1,8 +1,13 @@
-"""ffn-graphs: fast_dev_run of the three tasks through main, and the block switch."""
+"""ffn-graphs: fast_dev_run of the tasks through main, the block switch, the optional pykeen baselines."""
+
+import sys
+
+import pytest
 
 from ffn_blocks import SwiGLU
 from ffn_graphs.cli import KGCLI, main
-from ffn_graphs.data import KnowledgeGraphDataModule
+from ffn_graphs.data import SHARED, KnowledgeGraphDataModule
+from ffn_graphs.kg_baselines import train_baseline
 from ffn_graphs.module import KGCompletion
 
 
@@ -41,3 +46,11 @@ def test_nbfnet_update_switch_on_the_command_line(configs, in_tmp_dir):
     )
     assert all(isinstance(layer.update_ffn, SwiGLU) for layer in cli.model.model.layers)
     assert cli.model.num_relations == 46
+
+
+def test_kg_baselines_without_pykeen_name_the_optional_group(monkeypatch, tmp_path):
+    """pykeen is optional (the ``bench`` group): without it the baseline says how to install it."""
+    for name in ("pykeen", "pykeen.pipeline", "pykeen.triples"):
+        monkeypatch.setitem(sys.modules, name, None)  # import of a None entry raises ImportError
+    with pytest.raises(ImportError, match="uv sync --group bench"):
+        train_baseline("DistMult", SHARED / "kg" / "umls", 0, tmp_path)
