@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shlex
 import statistics
 from collections.abc import Sequence
 from functools import partial
@@ -39,6 +40,13 @@ from .module import KGCompletion, NodeClassifier
 __all__ = ["main"]
 
 _QUIET = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False, "accelerator": "cpu"}
+
+
+def _mean_std(values: list[float], digits: int = 3) -> str:
+    """``mean ± std`` over seeds (the value alone for one seed: it has no spread to show)."""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def _node_run(name: str, depth: int, init: str, seed: int, root: Path, epochs: int) -> float:
@@ -79,8 +87,7 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
             row = [name, depth]
             for init in ("virgo", "xavier", "kaiming"):
                 values = [100 * results[f"{name}/{depth}/{init}/{s}"] for s in range(args.seeds)]
-                spread = statistics.stdev(values) if len(values) > 1 else 0.0
-                row.append(f"{statistics.fmean(values):.1f} ± {spread:.1f}")
+                row.append(_mean_std(values, digits=1))
             rows.append(row)
     console.print(console_table("GCN test accuracy (%)", header, rows))
     return (
@@ -114,11 +121,6 @@ def _kg_run(folder: str, test_folder: str | None, args: argparse.Namespace, seed
     return {**metrics, "seconds_per_epoch": statistics.fmean(timer.seconds), "peak_rss_mb": peak_mb}
 
 
-def _mean_std(values: list[float], digits: int = 3) -> str:
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.{digits}f} ± {spread:.{digits}f}"
-
-
 KG_DATASETS = {
     "UMLS": ("umls", None),
     "Kinships": ("kinships", None),
@@ -126,6 +128,13 @@ KG_DATASETS = {
     "WN18RR_v1 (inductive)": ("inductive/WN18RR_v1", "inductive/WN18RR_v1_ind"),
 }
 KG_PUBLISHED = {"fb237_v1 (inductive)": "0.834", "WN18RR_v1 (inductive)": "0.948"}
+
+
+def _kg_key(dataset: str, model: str, seed: int, epochs: int) -> str:
+    """Cache key of one run: NBFNet runs are told apart by their epochs, the baselines stop early."""
+    if model == "NBFNet":
+        return f"{dataset}/NBFNet, {epochs} epoch{'s' * (epochs > 1)}/{seed}"
+    return f"{dataset}/{model}/{seed}"
 
 
 def bench_kg(args: argparse.Namespace, console: Console) -> str:
@@ -147,7 +156,7 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
         if model == "NBFNet" or KG_DATASETS[name][1] is None  # baselines: transductive splits only
     ]
     for name, model, seed in jobs:
-        key = f"{name}/{seed}" if model == "NBFNet" else f"{name}/{model}/{seed}"
+        key = _kg_key(name, model, seed, args.kg_epochs)
         if key in results:
             continue
         folder, test_folder = (str(kg / f) if f else None for f in KG_DATASETS[name])
@@ -169,13 +178,15 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
         "Peak RSS (MB)",
     ]
     rows = []
-    for name in KG_DATASETS:
-        for model in models:
-            prefix = f"{name}/" if model == "NBFNet" else f"{name}/{model}/"
-            runs = [results[f"{prefix}{s}"] for s in range(args.kg_seeds) if f"{prefix}{s}" in results]
-            if not runs:
-                continue
-            if model == "NBFNet":
+    for name in KG_DATASETS:  # every cached run, grouped by model (NBFNet by epochs) over its seeds
+        groups: dict[str, list[dict[str, float]]] = {}
+        for key, run in results.items():
+            dataset, model, _ = key.rsplit("/", 2)
+            if dataset == name:
+                groups.setdefault(model, []).append(run)
+        for model in sorted(groups, key=lambda m: (not m.startswith("NBFNet"), len(m), m)):
+            runs = groups[model]
+            if model.startswith("NBFNet"):
                 time_cell = f"{statistics.fmean(r['seconds_per_epoch'] for r in runs):.0f} s / epoch"
                 memory = f"{statistics.fmean(r['peak_rss_mb'] for r in runs):.0f}"
             else:
@@ -185,10 +196,10 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
             rows.append(
                 [
                     name,
-                    model if model == "NBFNet" else f"{model} (pykeen)",
+                    model if model.startswith("NBFNet") else f"{model} (pykeen)",
                     str(len(runs)),
                     *(_mean_std([r[k] for r in runs]) for k in ("mrr", "hits@1", "hits@10")),
-                    KG_PUBLISHED.get(name, "—") if model == "NBFNet" else "—",
+                    KG_PUBLISHED.get(name, "—") if model.startswith("NBFNet") else "—",
                     time_cell,
                     memory,
                 ]
@@ -196,10 +207,14 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
     console.print(console_table("Knowledge-graph completion", header, rows))
     return (
         "## Graphs: NBFNet knowledge-graph completion\n\n"
-        f"Command: `ffn-graphs bench-kg --kg-datasets {' '.join(repr(d) for d in args.kg_datasets)} "
-        f"--kg-epochs {args.kg_epochs} --kg-seeds {args.kg_seeds}`. Machine: {machine_description()}.\n\n"
-        f"NBFNet: reference hyperparameters (6 layers × 32, DistMult messages, PNA, 32 filtered negatives, "
-        f"Adam 5e-3, batch 32 triples in both directions) but only {args.kg_epochs} epoch(s); time is per "
+        "Command: `ffn-graphs bench-kg --kg-datasets D… --kg-epochs E --kg-seeds S` trains E-epoch NBFNet "
+        "runs (and the baselines unless `--kg-no-baselines`) for seeds 0…S-1; the table gathers every run "
+        f"cached in `{store}` (column Seeds). Last command: `ffn-graphs bench-kg --kg-datasets "
+        f"{shlex.join(args.kg_datasets)} --kg-epochs {args.kg_epochs} --kg-seeds "
+        f"{args.kg_seeds}{' --kg-no-baselines' * args.kg_no_baselines}`. "
+        f"Machine: {machine_description()}.\n\n"
+        "NBFNet: reference hyperparameters (6 layers × 32, DistMult messages, PNA, 32 filtered negatives, "
+        "Adam 5e-3, batch 32 triples in both directions) for the epochs in its row; time is per "
         "epoch on this 2-core CPU, peak RSS of the process. DistMult and RotatE: pykeen, dim 200, reciprocal "
         "relations, LCWA "
         "with cross-entropy over all entities, Adam 1e-2, early stopping on validation MRR (time is the "
