@@ -52,11 +52,12 @@ def published_libri2mix_si_snri(root: Path = SAMPLES) -> float:
     return statistics.fmean(values)
 
 
-def _train(name: str, preset: list[str], steps: int, root: Path) -> dict[str, float]:
+def _train(name: str, preset: list[str], steps: int, root: Path, seed: int) -> dict[str, float]:
     args = [
         "--config",
         str(CONFIGS / "default.yaml"),
         *preset,
+        f"--seed_everything={seed}",  # initialization and batch order; the mixtures stay the same
         f"--trainer.max_steps={steps}",
         f"--trainer.val_check_interval={steps}",
         "--trainer.enable_progress_bar=false",
@@ -99,8 +100,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         type=int,
         nargs="+",
         default=[200, 1000],
-        help="training budgets; both models train once per budget (runs are cached in --root)",
+        help="training budgets; both models train once per budget and seed (runs are cached in --root)",
     )
+    parser.add_argument("--seeds", type=int, default=1, help="seeds 0…N-1 per model and budget")
     parser.add_argument("--root", default="runs/speech-bench")
     parser.add_argument("--output", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -111,17 +113,29 @@ def main(argv: Sequence[str] | None = None) -> None:
         "MossFormer2-style (ours)": [],
         "Conv-TasNet (torchaudio)": ["--config", str(CONFIGS / "presets/convtasnet.yaml")],
     }
-    results = {}
+    results: dict[tuple[str, int], list[dict[str, float]]] = {}
     for steps in args.steps:
-        for name, preset in models.items():
-            store = root / f"{name.split()[0]}-{steps}.json"
-            if not store.exists():
-                store.write_text(json.dumps(_train(name.split()[0], preset, steps, root), indent=1))
-            results[name, steps] = json.loads(store.read_text())
+        for seed in range(args.seeds):
+            for name, preset in models.items():
+                short = name.split()[0]
+                store = root / (f"{short}-{steps}.json" if seed == 0 else f"{short}-{steps}-seed{seed}.json")
+                if not store.exists():
+                    store.write_text(json.dumps(_train(short, preset, steps, root, seed), indent=1))
+                results.setdefault((name, steps), []).append(json.loads(store.read_text()))
+
+    def cell(runs: list[dict[str, float]], key: str, digits: int = 2) -> str:
+        values = [r[key] for r in runs if key in r]
+        if not values:
+            return "—"
+        if len(values) == 1:
+            return f"{values[0]:.{digits}f}"
+        return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
     published = published_libri2mix_si_snri()
     header = [
         "Model",
         "Steps",
+        "Seeds",
         "Params",
         "Val SI-SNRi, training speakers (dB)",
         "FSDD SI-SNRi (dB)",
@@ -135,33 +149,35 @@ def main(argv: Sequence[str] | None = None) -> None:
         [
             name,
             str(steps),
-            f"{r['params']:,}",
-            f"{r['val_si_snri']:.2f}" if "val_si_snri" in r else "—",
-            f"{r['fsdd_si_snri']:.2f}",
-            f"{r['fsdd_sdri']:.2f}",
-            f"{r['libri_si_snri']:.2f}",
-            f"{r['libri_sdri']:.2f}",
-            f"{r['train_seconds']:.0f}",
-            f"{r['rtf']:.3f}",
+            str(len(runs)),
+            f"{runs[0]['params']:,}",
+            *(
+                cell(runs, k)
+                for k in ("val_si_snri", "fsdd_si_snri", "fsdd_sdri", "libri_si_snri", "libri_sdri")
+            ),
+            cell(runs, "train_seconds", 0),
+            cell(runs, "rtf", 3),
         ]
-        for (name, steps), r in results.items()
+        for (name, steps), runs in results.items()
     ]
-    published_row = ["MossFormer2 (published outputs, 55.7 M, WSJ0/Libri-trained)", "—", "55.7 M"]
+    published_row = ["MossFormer2 (published outputs, 55.7 M, WSJ0/Libri-trained)", "—", "—", "55.7 M"]
     rows.append([*published_row, "—", "—", "—", f"{published:.2f}", "—", "—", "—"])
     console.print(console_table("Speech separation", header, rows))
     ours, baseline = models
-    margin = {s: results[ours, s]["fsdd_si_snri"] - results[baseline, s]["fsdd_si_snri"] for s in args.steps}
+    held_out = {key: statistics.fmean(r["fsdd_si_snri"] for r in runs) for key, runs in results.items()}
+    margin = {s: held_out[ours, s] - held_out[baseline, s] for s in args.steps}
     margins = ", ".join(f"{steps} steps **{value:+.2f} dB**" for steps, value in margin.items())
     budgets = " and ".join(str(s) for s in args.steps)
     body = (
         "## Speech: 2-speaker separation, ours vs Conv-TasNet at matched size and equal steps\n\n"
-        f"Command: `ffn-speech bench --steps {' '.join(map(str, args.steps))}`. Machine: "
-        f"{machine_description()}. Both models train {budgets} steps (batch 8 one-second FSDD mixtures, "
+        f"Command: `ffn-speech bench --steps {' '.join(map(str, args.steps))} --seeds {args.seeds}`. "
+        f"Machine: {machine_description()}. Both models train {budgets} steps (batch 8 one-second FSDD "
+        "mixtures, "
         "Adam 1e-3, clipping 5) on 4 speakers, are validated at the last step on other mixtures of those "
         "4 speakers, and are tested on 300 mixtures of the 2 held-out speakers, then on the 36 real "
         "Libri2Mix mixtures (never seen in training, other speakers, other recording conditions).\n\n"
         f"{markdown_table(header, rows)}\n\n"
-        f"Ours minus Conv-TasNet, SI-SNRi on held-out FSDD speakers (target ≥ +1 dB at equal budget): "
+        f"Ours minus Conv-TasNet, mean SI-SNRi on held-out FSDD speakers (target ≥ +1 dB at equal budget): "
         f"{margins}. The validation column shows what the held-out score does not: with more steps "
         "Conv-TasNet fits the 4 training speakers far better than it separates new ones. Train time and "
         "RTF are measured when a run trains (cached runs keep theirs, under that session's load and "
