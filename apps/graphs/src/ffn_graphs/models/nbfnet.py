@@ -10,7 +10,8 @@ updates through ``LayerNorm(ReLU(update([h ‖ aggregate])))`` plus a shortcut. 
 ``[h_t ‖ q]`` for every candidate tail ``t``.
 
 The update and the scorer are injected `ffn_blocks` factories. Everything runs on CPU with PyG and
-torch scatter reductions (the released code needs a JIT-compiled CUDA extension).
+torch index reductions, `index_add` / `index_reduce` (the released code needs a JIT-compiled CUDA
+extension).
 """
 
 from __future__ import annotations
