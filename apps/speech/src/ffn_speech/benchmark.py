@@ -113,7 +113,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         "MossFormer2-style (ours)": [],
         "Conv-TasNet (torchaudio)": ["--config", str(CONFIGS / "presets/convtasnet.yaml")],
     }
-    results: dict[tuple[str, int], list[dict[str, float]]] = {}
     for steps in args.steps:
         for seed in range(args.seeds):
             for name, preset in models.items():
@@ -121,7 +120,16 @@ def main(argv: Sequence[str] | None = None) -> None:
                 store = root / (f"{short}-{steps}.json" if seed == 0 else f"{short}-{steps}-seed{seed}.json")
                 if not store.exists():
                     store.write_text(json.dumps(_train(short, preset, steps, root, seed), indent=1))
-                results.setdefault((name, steps), []).append(json.loads(store.read_text()))
+    # every cached seed of the budgets asked for (column Seeds), not only this invocation's
+    results = {
+        (name, steps): [
+            json.loads(f.read_text())
+            for pattern in (f"{name.split()[0]}-{steps}.json", f"{name.split()[0]}-{steps}-seed*.json")
+            for f in sorted(root.glob(pattern))
+        ]
+        for steps in args.steps
+        for name in models
+    }
 
     def cell(runs: list[dict[str, float]], key: str, digits: int = 2) -> str:
         values = [r[key] for r in runs if key in r]
@@ -171,7 +179,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     body = (
         "## Speech: 2-speaker separation, ours vs Conv-TasNet at matched size and equal steps\n\n"
         f"Command: `ffn-speech bench --steps {' '.join(map(str, args.steps))} --seeds {args.seeds}`. "
-        f"Machine: {machine_description()}. Both models train {budgets} steps (batch 8 one-second FSDD "
+        f"Machine: {machine_description()}. The table gathers every cached seed of these budgets "
+        "(column Seeds; a seed changes initialization and batch order, not the mixtures). "
+        f"Both models train {budgets} steps (batch 8 one-second FSDD "
         "mixtures, "
         "Adam 1e-3, clipping 5) on 4 speakers, are validated at the last step on other mixtures of those "
         "4 speakers, and are tested on 300 mixtures of the 2 held-out speakers, then on the 36 real "
