@@ -243,7 +243,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "checkpoint tested; a run that reached its cap was still improving, so its MSE is an upper "
         "bound on what the setting gives on this budget. FreTS's "
         "paper tables use min-max scaling and a 70/20/10 split, so only the row marked with its protocol "
-        "is comparable with them; the others follow the standard z-score protocol.\n\n"
+        "is comparable with them; the others follow the standard z-score protocol. Its published column "
+        "is empty: no copy of the FreTS paper's ETTh1 table could be read offline (the authors' repository "
+        "has none), and numbers are not quoted from memory.\n\n"
         f"{markdown_table(header, rows)}\n"
     )
     if args.output and rows:
