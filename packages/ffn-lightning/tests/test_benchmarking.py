@@ -5,7 +5,7 @@ import time
 import pytest
 import torch
 
-from ffn_lightning.benchmarking import interleaved_latency, markdown_table, update_markdown_section
+from ffn_lightning.benchmarking import interleaved_latency, markdown_table, mean_std, update_markdown_section
 from ffn_lightning.core_benchmark import default_cases, main
 
 
@@ -115,3 +115,8 @@ def test_epoch_timer_times_every_training_epoch():
     trainer.fit(BoringModel())
     assert len(timer.seconds) == 3 and all(s > 0 for s in timer.seconds)
     assert timer.mean == pytest.approx(sum(timer.seconds) / 3)
+
+
+def test_mean_std_uses_the_sample_std_and_shows_one_seed_alone():
+    assert mean_std([1.0, 2.0, 3.0], digits=2) == "2.00 ± 1.00"  # sample std of 1, 2, 3 is 1
+    assert mean_std([0.8812], digits=3) == "0.881"

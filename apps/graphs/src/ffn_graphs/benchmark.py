@@ -31,6 +31,7 @@ from ffn_lightning.benchmarking import (
     console_table,
     machine_description,
     markdown_table,
+    mean_std,
     update_markdown_section,
 )
 
@@ -40,13 +41,6 @@ from .module import KGCompletion, NodeClassifier
 __all__ = ["main"]
 
 _QUIET = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False, "accelerator": "cpu"}
-
-
-def _mean_std(values: list[float], digits: int = 3) -> str:
-    """``mean ± std`` over seeds (the value alone for one seed: it has no spread to show)."""
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def _node_run(name: str, depth: int, init: str, seed: int, root: Path, epochs: int) -> float:
@@ -87,7 +81,7 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
             row = [name, depth]
             for init in ("virgo", "xavier", "kaiming"):
                 values = [100 * results[f"{name}/{depth}/{init}/{s}"] for s in range(args.seeds)]
-                row.append(_mean_std(values, digits=1))
+                row.append(mean_std(values, digits=1))
             rows.append(row)
     console.print(console_table("GCN test accuracy (%)", header, rows))
     return (
@@ -198,7 +192,7 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
                     name,
                     model if model.startswith("NBFNet") else f"{model} (pykeen)",
                     str(len(runs)),
-                    *(_mean_std([r[k] for r in runs]) for k in ("mrr", "hits@1", "hits@10")),
+                    *(mean_std([r[k] for r in runs]) for k in ("mrr", "hits@1", "hits@10")),
                     KG_PUBLISHED.get(name, "—") if model.startswith("NBFNet") else "—",
                     time_cell,
                     memory,
@@ -215,12 +209,12 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
         f"Machine: {machine_description()}.\n\n"
         "NBFNet: reference hyperparameters (6 layers × 32, DistMult messages, PNA, 32 filtered negatives, "
         "Adam 5e-3, batch 32 triples in both directions) for the epochs in its row; time is per "
-        "epoch on this 2-core CPU, peak RSS of the process. DistMult and RotatE: pykeen, dim 200, reciprocal "
-        "relations, LCWA "
-        "with cross-entropy over all entities, Adam 1e-2, early stopping on validation MRR (time is the "
-        "whole training). Transductive rows: filtered ranking over all entities, head and tail, same "
-        "splits and filter for every model; inductive rows: Hits@10 (and MRR) against 50 sampled "
-        "negatives on the unseen test graph (GraIL protocol). Mean ± std over the seeds shown.\n\n"
+        "epoch on this 2-core CPU, peak RSS of the process. DistMult and RotatE: pykeen, dim 200, "
+        "reciprocal relations, LCWA with cross-entropy over all entities, Adam 1e-2, early stopping on "
+        "validation MRR (time is the whole training). Transductive rows: filtered ranking over all "
+        "entities, head and tail, same splits and filter for every model; inductive rows: Hits@10 (and "
+        "MRR) against 50 sampled negatives on the unseen test graph (GraIL protocol). Mean ± std over "
+        "the seeds shown.\n\n"
         f"{markdown_table(header, rows)}\n"
     )
 

@@ -23,6 +23,7 @@ from ffn_lightning.benchmarking import (
     console_table,
     machine_description,
     markdown_table,
+    mean_std,
     update_markdown_section,
 )
 
@@ -133,11 +134,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     def cell(runs: list[dict[str, float]], key: str, digits: int = 2) -> str:
         values = [r[key] for r in runs if key in r]
-        if not values:
-            return "—"
-        if len(values) == 1:
-            return f"{values[0]:.{digits}f}"
-        return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+        return mean_std(values, digits) if values else "—"  # runs cached before a column existed
 
     published = published_libri2mix_si_snri()
     header = [
@@ -181,10 +178,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"Command: `ffn-speech bench --steps {' '.join(map(str, args.steps))} --seeds {args.seeds}`. "
         f"Machine: {machine_description()}. The table gathers every cached seed of these budgets "
         "(column Seeds; a seed changes initialization and batch order, not the mixtures). "
-        f"Both models train {budgets} steps (batch 8 one-second FSDD "
-        "mixtures, "
-        "Adam 1e-3, clipping 5) on 4 speakers, are validated at the last step on other mixtures of those "
-        "4 speakers, and are tested on 300 mixtures of the 2 held-out speakers, then on the 36 real "
+        f"Both models train {budgets} steps (batch 8 one-second FSDD mixtures, Adam 1e-3, clipping 5) "
+        "on 4 speakers, are validated at the last step on other mixtures of those 4 speakers, and are "
+        "tested on 300 mixtures of the 2 held-out speakers, then on the 36 real "
         "Libri2Mix mixtures (never seen in training, other speakers, other recording conditions).\n\n"
         f"{markdown_table(header, rows)}\n\n"
         f"Ours minus Conv-TasNet, mean SI-SNRi on held-out FSDD speakers (target ≥ +1 dB at equal budget): "

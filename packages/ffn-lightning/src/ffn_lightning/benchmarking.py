@@ -27,6 +27,7 @@ __all__ = [
     "interleaved_latency",
     "machine_description",
     "markdown_table",
+    "mean_std",
     "peak_memory_bytes",
     "size_for_parameters",
     "update_markdown_section",
@@ -146,6 +147,13 @@ def machine_description() -> str:
         f"{cpu}; {os.cpu_count()} logical cores; torch {torch.__version__} "
         f"with {torch.get_num_threads()} threads"
     )
+
+
+def mean_std(values: Sequence[float], digits: int = 3) -> str:
+    """``mean ± std`` of per-seed values (sample std); the value alone for one seed, which has no spread."""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
