@@ -20,6 +20,7 @@ import statistics
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import torch
 from lightning.pytorch import Trainer, seed_everything
@@ -96,8 +97,10 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
     )
 
 
-def _kg_run(folder: str, test_folder: str | None, args: argparse.Namespace, seed: int) -> dict[str, float]:
+def _kg_run(folder: str, test_folder: str | None, args: argparse.Namespace, seed: int) -> dict[str, Any]:
     seed_everything(seed, workers=True, verbose=False)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     data = KnowledgeGraphDataModule(folder, test_folder=test_folder, batch_size=32)
     model = KGCompletion(data.num_relations, optimizer=partial(torch.optim.Adam, lr=5e-3))
     timer = EpochTimer()
@@ -106,13 +109,21 @@ def _kg_run(folder: str, test_folder: str | None, args: argparse.Namespace, seed
         callbacks=[timer],
         enable_checkpointing=False,
         limit_val_batches=0,
-        **_QUIET,
+        **{**_QUIET, "accelerator": args.kg_accelerator},
     )
     trainer.fit(model, data)
     result = trainer.test(model, data, verbose=False)[0]
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     metrics = {k.split("/")[1]: v for k, v in result.items()}
-    return {**metrics, "seconds_per_epoch": statistics.fmean(timer.seconds), "peak_rss_mb": peak_mb}
+    if model.device.type == "cuda":  # the accelerator's peak, not the host's
+        device, peak_mb = torch.cuda.get_device_name(model.device), torch.cuda.max_memory_allocated() / 2**20
+    else:
+        device, peak_mb = "CPU", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        **metrics,
+        "seconds_per_epoch": statistics.fmean(timer.seconds),
+        "peak_mb": peak_mb,
+        "device": device,
+    }
 
 
 KG_DATASETS = {
@@ -124,22 +135,40 @@ KG_DATASETS = {
 KG_PUBLISHED = {"fb237_v1 (inductive)": "0.834", "WN18RR_v1 (inductive)": "0.948"}
 
 
-def _kg_key(dataset: str, model: str, seed: int, epochs: int) -> str:
-    """Cache key of one run: NBFNet runs are told apart by their epochs, the baselines stop early."""
+def _kg_key(dataset: str, model: str, seed: int, epochs: int, accelerator: str = "cpu") -> str:
+    """Cache key of one run: NBFNet runs are told apart by their epochs and by where they ran (the
+    baselines stop early and run on the CPU)."""
     if model == "NBFNet":
-        return f"{dataset}/NBFNet, {epochs} epoch{'s' * (epochs > 1)}/{seed}"
+        where = "" if accelerator == "cpu" else f" [{accelerator}]"
+        return f"{dataset}/NBFNet, {epochs} epoch{'s' * (epochs > 1)}{where}/{seed}"
     return f"{dataset}/{model}/{seed}"
 
 
+def _load(store: Path) -> dict[str, Any]:
+    return json.loads(store.read_text()) if store.exists() else {}
+
+
+def _save_run(store: Path, key: str, run: dict[str, Any]) -> None:
+    """Add one run to the store, re-reading it first so benches of other datasets running at the same
+    time keep theirs (the file is replaced atomically)."""
+    results = {**_load(store), key: run}
+    partial_path = store.with_suffix(".json.partial")
+    partial_path.write_text(json.dumps(results, indent=1))
+    partial_path.replace(store)
+
+
 def bench_kg(args: argparse.Namespace, console: Console) -> str:
-    """NBFNet on every dataset, and pykeen's DistMult and RotatE on the transductive ones, per seed
-    (cached in ``<root>/kg/results.json``, so an interrupted bench resumes)."""
+    """NBFNet on every dataset, and pykeen's DistMult and RotatE on the transductive ones, per seed.
+
+    Every finished run is stored in ``--kg-results`` (tracked in git, as these runs take hours on a
+    CPU), so an interrupted bench resumes, later sessions add seeds, and the table shows every run.
+    """
     from .kg_baselines import BASELINES, train_baseline
 
     root = Path(args.root) / "kg"
     root.mkdir(parents=True, exist_ok=True)
-    store = root / "results.json"
-    results = json.loads(store.read_text()) if store.exists() else {}
+    store = Path(args.kg_results)
+    store.parent.mkdir(parents=True, exist_ok=True)
     kg = SHARED / "kg"
     models = ["NBFNet", *([] if args.kg_no_baselines else BASELINES)]
     jobs = [
@@ -150,16 +179,17 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
         if model == "NBFNet" or KG_DATASETS[name][1] is None  # baselines: transductive splits only
     ]
     for name, model, seed in jobs:
-        key = _kg_key(name, model, seed, args.kg_epochs)
-        if key in results:
+        key = _kg_key(name, model, seed, args.kg_epochs, args.kg_accelerator)
+        if key in _load(store):
             continue
         folder, test_folder = (str(kg / f) if f else None for f in KG_DATASETS[name])
         if model == "NBFNet":
-            results[key] = _kg_run(folder, test_folder, args, seed)
+            run = _kg_run(folder, test_folder, args, seed)
         else:
-            results[key] = train_baseline(model, folder, seed, root)
-        store.write_text(json.dumps(results, indent=1))
-        console.print(f"{key}: {results[key]}")
+            run = train_baseline(model, folder, seed, root)
+        _save_run(store, key, run)
+        console.print(f"{key}: {run}")
+    results = _load(store)
     header = [
         "Dataset",
         "Model",
@@ -168,8 +198,9 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
         "Hits@1",
         "Hits@10",
         "Published Hits@10",
+        "Device",
         "Time",
-        "Peak RSS (MB)",
+        "Peak memory (MB)",
     ]
     rows = []
     for name in KG_DATASETS:  # every cached run, grouped by model (NBFNet by epochs) over its seeds
@@ -182,7 +213,8 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
             runs = groups[model]
             if model.startswith("NBFNet"):
                 time_cell = f"{statistics.fmean(r['seconds_per_epoch'] for r in runs):.0f} s / epoch"
-                memory = f"{statistics.fmean(r['peak_rss_mb'] for r in runs):.0f}"
+                # runs cached before the GPU option recorded host RSS as peak_rss_mb, on the CPU
+                memory = f"{statistics.fmean(r.get('peak_mb', r.get('peak_rss_mb', 0)) for r in runs):.0f}"
             else:
                 epochs = statistics.fmean(r["epochs"] for r in runs)
                 time_cell = f"{statistics.fmean(r['seconds'] for r in runs):.0f} s ({epochs:.0f} epochs)"
@@ -190,10 +222,11 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
             rows.append(
                 [
                     name,
-                    model if model.startswith("NBFNet") else f"{model} (pykeen)",
+                    model.split(" [")[0] if model.startswith("NBFNet") else f"{model} (pykeen)",
                     str(len(runs)),
                     *(mean_std([r[k] for r in runs]) for k in ("mrr", "hits@1", "hits@10")),
                     KG_PUBLISHED.get(name, "—") if model.startswith("NBFNet") else "—",
+                    runs[0].get("device", "CPU"),
                     time_cell,
                     memory,
                 ]
@@ -205,11 +238,13 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
         "runs (and the baselines unless `--kg-no-baselines`) for seeds 0…S-1; the table gathers every run "
         f"cached in `{store}` (column Seeds). Last command: `ffn-graphs bench-kg --kg-datasets "
         f"{shlex.join(args.kg_datasets)} --kg-epochs {args.kg_epochs} --kg-seeds "
-        f"{args.kg_seeds}{' --kg-no-baselines' * args.kg_no_baselines}`. "
+        f"{args.kg_seeds}{' --kg-no-baselines' * args.kg_no_baselines} "
+        f"--kg-accelerator {args.kg_accelerator}`. "
         f"Machine: {machine_description()}.\n\n"
         "NBFNet: reference hyperparameters (6 layers × 32, DistMult messages, PNA, 32 filtered negatives, "
         "Adam 5e-3, batch 32 triples in both directions) for the epochs in its row; time is per "
-        "epoch on this 2-core CPU, peak RSS of the process. DistMult and RotatE: pykeen, dim 200, "
+        "epoch on the row's device (CPU: the machine above), peak memory is the process's RSS on the "
+        "CPU and torch's peak allocated memory on a GPU. DistMult and RotatE: pykeen, dim 200, "
         "reciprocal relations, LCWA with cross-entropy over all entities, Adam 1e-2, early stopping on "
         "validation MRR (time is the whole training). Transductive rows: filtered ranking over all "
         "entities, head and tail, same splits and filter for every model; inductive rows: Hits@10 (and "
@@ -230,7 +265,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--kg-epochs", type=int, default=1)
     parser.add_argument("--kg-seeds", type=int, default=1)
     parser.add_argument("--kg-datasets", nargs="+", default=list(KG_DATASETS), choices=list(KG_DATASETS))
+    parser.add_argument(
+        "--kg-results", default="docs/bench-results/graphs-kg.json", help="the runs' store (tracked in git)"
+    )
     parser.add_argument("--kg-no-baselines", action="store_true", help="NBFNet only (no pykeen needed)")
+    parser.add_argument(
+        "--kg-accelerator",
+        default="cpu",
+        choices=["cpu", "gpu"],
+        help="where NBFNet trains (the baselines: CPU)",
+    )
     parser.add_argument("--output", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
     console = Console()

@@ -53,6 +53,7 @@ def train_baseline(
         )
         for split in ("valid", "test")
     )
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     start = time.perf_counter()
     result = pipeline(
         training=train,
@@ -75,7 +76,7 @@ def train_baseline(
         evaluator_kwargs={"filtered": True},
         evaluation_kwargs={"use_tqdm": False},
         random_seed=seed,
-        device="cuda" if torch.cuda.is_available() else "cpu",
+        device=device,
     )
     seconds = time.perf_counter() - start
     metric = result.metric_results.get_metric
@@ -86,4 +87,5 @@ def train_baseline(
         "hits@10": float(metric("both.realistic.hits_at_10")),
         "epochs": len(result.losses),
         "seconds": seconds,
+        "device": torch.cuda.get_device_name() if device == "cuda" else "CPU",
     }
