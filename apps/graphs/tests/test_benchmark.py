@@ -1,25 +1,13 @@
-"""bench-kg's run store: runs from concurrent benches survive, and the table shows every stored run."""
+"""bench-kg: the table shows every stored run, grouped by model, epochs and device."""
 
 import json
 
-from ffn_graphs.benchmark import _load, _save_run, main
+from ffn_graphs.benchmark import main
 
 
 def _run(mrr: float, device: str = "CPU") -> dict:
     metrics = {"mrr": mrr, "hits@1": mrr - 0.1, "hits@10": mrr + 0.05}
     return {**metrics, "seconds_per_epoch": 10.0, "peak_mb": 100.0, "device": device}
-
-
-def test_save_run_keeps_runs_another_bench_stored_meanwhile(tmp_path):
-    store = tmp_path / "runs.json"
-    _save_run(store, "UMLS/NBFNet, 1 epoch/0", _run(0.5))
-    store.write_text(json.dumps({**_load(store), "Kinships/NBFNet, 1 epoch/0": _run(0.4)}))  # the other bench
-    _save_run(store, "UMLS/NBFNet, 1 epoch/1", _run(0.7))
-    assert set(_load(store)) == {
-        "UMLS/NBFNet, 1 epoch/0",
-        "UMLS/NBFNet, 1 epoch/1",
-        "Kinships/NBFNet, 1 epoch/0",
-    }
 
 
 def test_table_groups_stored_runs_by_model_epochs_and_device(tmp_path):

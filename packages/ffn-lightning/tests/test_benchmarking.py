@@ -5,7 +5,13 @@ import time
 import pytest
 import torch
 
-from ffn_lightning.benchmarking import interleaved_latency, markdown_table, mean_std, update_markdown_section
+from ffn_lightning.benchmarking import (
+    RunStore,
+    interleaved_latency,
+    markdown_table,
+    mean_std,
+    update_markdown_section,
+)
 from ffn_lightning.core_benchmark import default_cases, main
 
 
@@ -120,3 +126,16 @@ def test_epoch_timer_times_every_training_epoch():
 def test_mean_std_uses_the_sample_std_and_shows_one_seed_alone():
     assert mean_std([1.0, 2.0, 3.0], digits=2) == "2.00 ± 1.00"  # sample std of 1, 2, 3 is 1
     assert mean_std([0.8812], digits=3) == "0.881"
+
+
+def test_run_store_keeps_runs_another_bench_stored_meanwhile(tmp_path):
+    path = tmp_path / "results" / "bench.json"
+    mine, theirs = RunStore(path), RunStore(path)
+    mine.put("a/0", {"mrr": 0.5})
+    theirs.put("b/0", {"mrr": 0.4})  # another bench writing the same file
+    mine.put("a/1", {"mrr": 0.7})
+    assert mine.load() == {"a/0": {"mrr": 0.5}, "b/0": {"mrr": 0.4}, "a/1": {"mrr": 0.7}}
+    assert "b/0" in mine and "c/0" not in mine and mine["a/1"] == {"mrr": 0.7}
+    with pytest.raises(KeyError, match=r"bench\.json: no stored run 'c/0'"):
+        mine["c/0"]
+    assert [p.name for p in path.parent.iterdir()] == ["bench.json"]  # no partial file left behind

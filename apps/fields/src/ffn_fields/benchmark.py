@@ -3,19 +3,17 @@ and equal steps, and PE vs CAM radiance fields on the analytic scene (held-out v
 
 Each field's width is chosen so its parameter count is as close as possible to the same budget
 (``--params``); every run uses the same pixel batches, steps and Adam (SIREN at 1e-4, the others at
-1e-3, grids at 10× as CAM trains them). Results are cached per run in ``--output`` so an interrupted
-bench resumes.
+1e-3, grids at 10× as CAM trains them). Finished runs are kept in ``--results`` (a `RunStore`), so an
+interrupted bench resumes and the tables regenerate without retraining.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +21,8 @@ from rich.console import Console
 from rich.progress import track
 
 from ffn_lightning.benchmarking import (
+    RESULTS_DIR,
+    RunStore,
     console_table,
     machine_description,
     markdown_table,
@@ -184,23 +184,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--frequencies", type=int, default=6, help="Fourier octaves of PE and CAM")
     parser.add_argument("--radiance-steps", type=int, default=600)
     parser.add_argument("--radiance-params", type=int, default=60_000)
-    parser.add_argument("--output", default="runs/fields-bench")
+    parser.add_argument("--results", default=str(RESULTS_DIR / "fields.json"), help="store of finished runs")
     parser.add_argument("--markdown", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
     console = Console()
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    cache_path = out / "results.json"
-    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    store = RunStore(args.results)
     builds = {name: (build, lr) for name, (_, build, lr) in _sweep(args.frequencies).items()}
     builds.update(_fixed_fields(args.frequencies))
 
     def run(name: str, image: str) -> dict[str, float]:
         key = _key(name, image, args)
-        if key not in cache:
+        if key not in store:
             torch.manual_seed(0)
             if name == "radiance":
-                cache[key] = _fit_radiance(image, args.radiance_params, args.radiance_steps, 512)
+                result = _fit_radiance(image, args.radiance_params, args.radiance_steps, 512)
             else:
                 build, lr = builds[name]
                 size = size_for_parameters(build, args.params, low=1)
@@ -208,10 +205,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                 field = build(size)
                 fit = _fit_image(field, lr, load_image(image, args.size), args.steps, args.batch)
                 params = sum(p.numel() for p in field.parameters())
-                cache[key] = {**fit, "width": field.input.out_features, "params": params}
-            cache_path.write_text(json.dumps(cache, indent=1))
-            console.print(f"{name} {image}: {cache[key]}")
-        return cache[key]
+                result = {**fit, "width": field.input.out_features, "params": params}
+            store.put(key, result)
+            console.print(f"{name} {image}: {result}")
+        return store[key]
 
     sweep = _sweep(args.frequencies)
     for name in track(sweep, description=f"grid settings on {IMAGES[0]}", console=console):
@@ -228,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         run(name, image)
 
     def result(first: str, second: str) -> dict[str, float]:
-        return cache[_key(table.get(first, first), second, args)]
+        return store[_key(table.get(first, first), second, args)]
 
     header = ["field", "params", *IMAGES, "mean PSNR", "mean SSIM", "steps/s"]
     rows = []

@@ -13,7 +13,6 @@ pykeen's DistMult and RotatE on the transductive splits (`ffn_graphs.kg_baseline
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import shlex
 import statistics
@@ -28,7 +27,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from rich.console import Console
 
 from ffn_lightning.benchmarking import (
+    RESULTS_DIR,
     EpochTimer,
+    RunStore,
     console_table,
     machine_description,
     markdown_table,
@@ -64,17 +65,16 @@ def _node_run(name: str, depth: int, init: str, seed: int, root: Path, epochs: i
 def bench_virgo(args: argparse.Namespace, console: Console) -> str:
     root = Path(args.root) / "virgo"
     root.mkdir(parents=True, exist_ok=True)
-    store = root / "results.json"
-    results = json.loads(store.read_text()) if store.exists() else {}
+    store = RunStore(args.virgo_results)
     for name in args.datasets:
         for depth in args.depths:
             for init in ("virgo", "xavier", "kaiming"):
                 for seed in range(args.seeds):
                     key = f"{name}/{depth}/{init}/{seed}"
-                    if key not in results:
-                        results[key] = _node_run(name, depth, init, seed, root, args.epochs)
-                        store.write_text(json.dumps(results, indent=1))
-                        console.print(f"{key}: {results[key]:.3f}")
+                    if key not in store:
+                        store.put(key, _node_run(name, depth, init, seed, root, args.epochs))
+                        console.print(f"{key}: {store[key]:.3f}")
+    results = store.load()
     header = ["Dataset", "Layers", "Virgo", "Xavier", "Kaiming"]
     rows = []
     for name in args.datasets:
@@ -144,31 +144,16 @@ def _kg_key(dataset: str, model: str, seed: int, epochs: int, accelerator: str =
     return f"{dataset}/{model}/{seed}"
 
 
-def _load(store: Path) -> dict[str, Any]:
-    return json.loads(store.read_text()) if store.exists() else {}
-
-
-def _save_run(store: Path, key: str, run: dict[str, Any]) -> None:
-    """Add one run to the store, re-reading it first so benches of other datasets running at the same
-    time keep theirs (the file is replaced atomically)."""
-    results = {**_load(store), key: run}
-    partial_path = store.with_suffix(".json.partial")
-    partial_path.write_text(json.dumps(results, indent=1))
-    partial_path.replace(store)
-
-
 def bench_kg(args: argparse.Namespace, console: Console) -> str:
     """NBFNet on every dataset, and pykeen's DistMult and RotatE on the transductive ones, per seed.
 
-    Every finished run is stored in ``--kg-results`` (tracked in git, as these runs take hours on a
-    CPU), so an interrupted bench resumes, later sessions add seeds, and the table shows every run.
+    Every finished run is kept in the `RunStore` ``--kg-results``; the table shows every stored run.
     """
     from .kg_baselines import BASELINES, train_baseline
 
     root = Path(args.root) / "kg"
     root.mkdir(parents=True, exist_ok=True)
-    store = Path(args.kg_results)
-    store.parent.mkdir(parents=True, exist_ok=True)
+    store = RunStore(args.kg_results)
     kg = SHARED / "kg"
     models = ["NBFNet", *([] if args.kg_no_baselines else BASELINES)]
     jobs = [
@@ -180,16 +165,16 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
     ]
     for name, model, seed in jobs:
         key = _kg_key(name, model, seed, args.kg_epochs, args.kg_accelerator)
-        if key in _load(store):
+        if key in store:
             continue
         folder, test_folder = (str(kg / f) if f else None for f in KG_DATASETS[name])
         if model == "NBFNet":
             run = _kg_run(folder, test_folder, args, seed)
         else:
             run = train_baseline(model, folder, seed, root)
-        _save_run(store, key, run)
+        store.put(key, run)
         console.print(f"{key}: {run}")
-    results = _load(store)
+    results = store.load()
     header = [
         "Dataset",
         "Model",
@@ -236,7 +221,7 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
         "## Graphs: NBFNet knowledge-graph completion\n\n"
         "Command: `ffn-graphs bench-kg --kg-datasets D… --kg-epochs E --kg-seeds S` trains E-epoch NBFNet "
         "runs (and the baselines unless `--kg-no-baselines`) for seeds 0…S-1; the table gathers every run "
-        f"cached in `{store}` (column Seeds). Last command: `ffn-graphs bench-kg --kg-datasets "
+        f"stored in `{store.path}` (column Seeds). Last command: `ffn-graphs bench-kg --kg-datasets "
         f"{shlex.join(args.kg_datasets)} --kg-epochs {args.kg_epochs} --kg-seeds "
         f"{args.kg_seeds}{' --kg-no-baselines' * args.kg_no_baselines} "
         f"--kg-accelerator {args.kg_accelerator}`. "
@@ -257,7 +242,7 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ffn-graphs", description=__doc__.split("\n\n")[0])
     parser.add_argument("which", choices=["bench-virgo", "bench-kg"])
-    parser.add_argument("--root", default="runs/graphs-bench")
+    parser.add_argument("--root", default="runs/graphs-bench", help="checkpoints and baseline work files")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--depths", type=int, nargs="+", default=[2, 8, 16])
@@ -266,7 +251,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--kg-seeds", type=int, default=1)
     parser.add_argument("--kg-datasets", nargs="+", default=list(KG_DATASETS), choices=list(KG_DATASETS))
     parser.add_argument(
-        "--kg-results", default="docs/bench-results/graphs-kg.json", help="the runs' store (tracked in git)"
+        "--kg-results", default=str(RESULTS_DIR / "graphs-kg.json"), help="store of finished runs (tracked)"
+    )
+    parser.add_argument(
+        "--virgo-results",
+        default=str(RESULTS_DIR / "graphs-virgo.json"),
+        help="store of finished runs (tracked)",
     )
     parser.add_argument("--kg-no-baselines", action="store_true", help="NBFNet only (no pykeen needed)")
     parser.add_argument(

@@ -12,11 +12,9 @@ without it those columns are left out).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -26,6 +24,8 @@ from torch import nn
 
 from ffn_blocks import MLP
 from ffn_lightning.benchmarking import (
+    RESULTS_DIR,
+    RunStore,
     console_table,
     interleaved_latency,
     machine_description,
@@ -87,20 +87,18 @@ def fit_timed(
 def train_missing(
     networks: dict[str, torch.nn.Module],
     key: str,
-    cache_path: Path,
+    store: RunStore,
     train: Callable[[torch.nn.Module], dict[str, float]],
     epochs: int,
     console: Console,
 ) -> dict[str, dict[str, float]]:
-    """``train`` every network whose ``<name>/<key>`` is not in the JSON cache (saved after each);
-    returns each network's cached result."""
-    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    """``train`` every network whose ``<name>/<key>`` is not in ``store`` (stored after each);
+    returns each network's stored result."""
     for name, network in networks.items():
-        if f"{name}/{key}" not in cache:
+        if f"{name}/{key}" not in store:
             console.print(f"training {name} ({_params(network):,} parameters, {epochs} epochs)")
-            cache[f"{name}/{key}"] = train(network)
-            cache_path.write_text(json.dumps(cache, indent=1))
-    return {name: cache[f"{name}/{key}"] for name in networks}
+            store.put(f"{name}/{key}", train(network))
+    return {name: store[f"{name}/{key}"] for name in networks}
 
 
 def _train(network: torch.nn.Module, data: APSPData, epochs: int) -> dict[str, float]:
@@ -179,12 +177,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--train-graphs", type=int, default=800)
     parser.add_argument("--dim", type=int, default=32)
     parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--output", default="runs/graphs-bench/floyd")
+    parser.add_argument("--results", default=str(RESULTS_DIR / "graphs-floyd.json"), help="finished runs")
     parser.add_argument("--markdown", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
     console = Console()
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
     data = APSPData(train_graphs=args.train_graphs, eval_graphs=200)
     floyd = _floydnet(args.dim, args.layers)
     networks = {"FloydNet": floyd, "PairGINE (PyG GINEConv)": _matched_gine(_params(floyd), args.layers)}
@@ -192,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         networks[PACKAGE] = PackageFloydNet(3, 2, dim=args.dim, num_layers=args.layers, heads=4)
     key = f"{args.epochs}/{args.train_graphs}/{args.dim}/{args.layers}/relu"
     train = partial(_train, data=data, epochs=args.epochs)
-    results = train_missing(networks, key, out / "results.json", train, args.epochs, console)
+    results = train_missing(networks, key, RunStore(args.results), train, args.epochs, console)
     graph_level = ("diameter_2x", "connected_2x")
     has_graph_level = all(k in r for r in results.values() for k in graph_level)  # older caches lack them
     header = [

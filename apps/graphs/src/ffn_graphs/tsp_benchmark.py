@@ -5,7 +5,7 @@ baseline (`PairGINE` on the 3-nearest-neighbour graph) are trained with the same
 and parameter budget to score tour edges on 6–10-point instances, then decoded greedily into valid
 tours on 200 unseen 10-point instances (with and without 2-opt polishing). Beside them: nearest
 neighbour, and nearest neighbour + 2-opt. Reported: mean optimality gap and the fraction of exactly
-optimal tours, against the exact Held-Karp tours. Results are cached in ``<output>/results.json``.
+optimal tours, against the exact Held-Karp tours. Finished runs are kept in ``--results``.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import torch
 from rich.console import Console
 
 from ffn_lightning.benchmarking import (
+    RESULTS_DIR,
+    RunStore,
     console_table,
     machine_description,
     markdown_table,
@@ -74,12 +75,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--train-instances", type=int, default=2000)
     parser.add_argument("--dim", type=int, default=32)
     parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--output", default="runs/graphs-bench/tsp")
+    parser.add_argument("--results", default=str(RESULTS_DIR / "graphs-tsp.json"), help="finished runs")
     parser.add_argument("--markdown", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
     console = Console()
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
     data = TSPData(train_instances=args.train_instances, eval_instances=200)
     data.setup()
     floyd = _floydnet(args.dim, args.layers, out_features=1)
@@ -91,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     key = f"{args.epochs}/{args.train_instances}/{args.dim}/{args.layers}"
     train = partial(_train, data=data, epochs=args.epochs)
-    results = train_missing(networks, key, out / "results.json", train, args.epochs, console)
+    results = train_missing(networks, key, RunStore(args.results), train, args.epochs, console)
     header = ["method", "params", "gap", "optimal tours", "gap + 2-opt", "optimal + 2-opt", "train s"]
     rows = []
     for name, r in results.items():

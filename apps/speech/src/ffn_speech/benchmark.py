@@ -9,7 +9,6 @@ MossFormer2's own published outputs for those files. Real-time factor: seconds t
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Sequence
@@ -20,6 +19,8 @@ from rich.console import Console
 from torchmetrics.functional.audio import scale_invariant_signal_noise_ratio
 
 from ffn_lightning.benchmarking import (
+    RESULTS_DIR,
+    RunStore,
     console_table,
     machine_description,
     markdown_table,
@@ -101,10 +102,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         type=int,
         nargs="+",
         default=[200, 1000],
-        help="training budgets; both models train once per budget and seed (runs are cached in --root)",
+        help="training budgets; both models train once per budget and seed (runs are kept in --results)",
     )
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0…N-1 per model and budget")
-    parser.add_argument("--root", default="runs/speech-bench")
+    parser.add_argument("--root", default="runs/speech-bench", help="checkpoints and logs")
+    parser.add_argument("--results", default=str(RESULTS_DIR / "speech.json"), help="finished runs")
     parser.add_argument("--output", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
     root = Path(args.root)
@@ -114,27 +116,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         "MossFormer2-style (ours)": [],
         "Conv-TasNet (torchaudio)": ["--config", str(CONFIGS / "presets/convtasnet.yaml")],
     }
+    store = RunStore(args.results)
     for steps in args.steps:
         for seed in range(args.seeds):
             for name, preset in models.items():
                 short = name.split()[0]
-                store = root / (f"{short}-{steps}.json" if seed == 0 else f"{short}-{steps}-seed{seed}.json")
-                if not store.exists():
-                    store.write_text(json.dumps(_train(short, preset, steps, root, seed), indent=1))
-    # every cached seed of the budgets asked for (column Seeds), not only this invocation's
+                if f"{short}/{steps}/{seed}" not in store:
+                    store.put(f"{short}/{steps}/{seed}", _train(short, preset, steps, root, seed))
+    # every stored seed of the budgets asked for (column Seeds), not only this invocation's
+    stored = store.load()
     results = {
-        (name, steps): [
-            json.loads(f.read_text())
-            for pattern in (f"{name.split()[0]}-{steps}.json", f"{name.split()[0]}-{steps}-seed*.json")
-            for f in sorted(root.glob(pattern))
-        ]
+        (name, steps): [run for key, run in stored.items() if key.startswith(f"{name.split()[0]}/{steps}/")]
         for steps in args.steps
         for name in models
     }
 
     def cell(runs: list[dict[str, float]], key: str, digits: int = 2) -> str:
         values = [r[key] for r in runs if key in r]
-        return mean_std(values, digits) if values else "—"  # runs cached before a column existed
+        return mean_std(values, digits) if values else "—"  # runs stored before a column existed
 
     published = published_libri2mix_si_snri()
     header = [
@@ -176,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     body = (
         "## Speech: 2-speaker separation, ours vs Conv-TasNet at matched size and equal steps\n\n"
         f"Command: `ffn-speech bench --steps {' '.join(map(str, args.steps))} --seeds {args.seeds}`. "
-        f"Machine: {machine_description()}. The table gathers every cached seed of these budgets "
+        f"Machine: {machine_description()}. The table gathers every stored seed of these budgets "
         "(column Seeds; a seed changes initialization and batch order, not the mixtures). "
         f"Both models train {budgets} steps (batch 8 one-second FSDD mixtures, Adam 1e-3, clipping 5) "
         "on 4 speakers, are validated at the last step on other mixtures of those 4 speakers, and are "
@@ -186,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"Ours minus Conv-TasNet, mean SI-SNRi on held-out FSDD speakers (target ≥ +1 dB at equal budget): "
         f"{margins}. The validation column shows what the held-out score does not: with more steps "
         "Conv-TasNet fits the 4 training speakers far better than it separates new ones. Train time and "
-        "RTF are measured when a run trains (cached runs keep theirs, under that session's load and "
+        "RTF are measured when a run trains (stored runs keep theirs, under that session's load and "
         "thread count): compare them within one budget.\n"
     )
     if args.output:

@@ -1,9 +1,9 @@
 """``ffn-timeseries bench``: ETTh1 results under the standard protocol beside the published numbers.
 
 Each run trains through the real CLI with early stopping on validation MSE, reloads the best
-checkpoint and tests it (multivariate, normalized scale, test split). Each finished run is stored as
-``runs/timeseries-bench/<run>.json``, so an interrupted study resumes where it stopped (an interrupted
-run continues from its ``last.ckpt``, exactly), and runs can be split across processes with
+checkpoint and tests it (multivariate, normalized scale, test split). Each finished run is stored in
+``--results`` (a `RunStore`), so an interrupted study resumes where it stopped (an interrupted run
+continues from its ``last.ckpt`` under ``--root``, exactly), and runs can be split across processes with
 ``--only NAME``; ``--max-epochs`` caps every run (recorded beside its result). The table, with time per
 epoch, goes to BENCHMARKS.md.
 
@@ -15,7 +15,6 @@ and epochs, plus the ratio of their training-step times measured in interleaved 
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,9 @@ import torch
 from rich.console import Console
 
 from ffn_lightning.benchmarking import (
+    RESULTS_DIR,
     EpochTimer,
+    RunStore,
     console_table,
     interleaved_latency,
     machine_description,
@@ -159,23 +160,27 @@ def _step_time_ratio() -> float:
     return median["ours"] / median["theirs"]
 
 
-def _run_all(runs: Sequence[Run], root: Path, only: Sequence[str] | None, max_epochs: int | None) -> dict:
+def _run_all(
+    runs: Sequence[Run],
+    store: RunStore,
+    prefix: str,
+    root: Path,
+    only: Sequence[str] | None,
+    max_epochs: int | None,
+) -> dict:
+    """Train every run not yet in ``store`` (key ``prefix + name``); returns the stored ones by name."""
     console = Console()
     for run in runs:
-        store = root / f"{_slug(run.name)}.json"
-        if store.exists() or (only and run.name not in only):
+        if prefix + run.name in store or (only and run.name not in only):
             continue
         console.print(f"[bold]{run.name}[/bold] ({run.protocol})")
-        store.write_text(json.dumps(run_one(run, root / _slug(run.name), max_epochs), indent=1))
-    return {
-        r.name: json.loads((root / f"{_slug(r.name)}.json").read_text())
-        for r in runs
-        if (root / f"{_slug(r.name)}.json").exists()
-    }
+        store.put(prefix + run.name, run_one(run, root / _slug(run.name), max_epochs))
+    stored = store.load()
+    return {r.name: stored[prefix + r.name] for r in runs if prefix + r.name in stored}
 
 
-def _reference(root: Path, output: str) -> None:
-    results = _run_all(REFERENCE, root, None, None)
+def _reference(store: RunStore, root: Path, output: str) -> None:
+    results = _run_all(REFERENCE, store, "reference/", root, None, None)
     ratio = _step_time_ratio()
     header = ["Implementation", "Params", "Test MSE", "Test MAE", "Epochs", "s / epoch"]
     rows = [
@@ -209,7 +214,8 @@ def _reference(root: Path, output: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ffn-timeseries bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", default="runs/timeseries-bench", help="where results and logs go")
+    parser.add_argument("--root", default="runs/timeseries-bench", help="checkpoints and logs")
+    parser.add_argument("--results", default=str(RESULTS_DIR / "timeseries.json"), help="finished runs")
     parser.add_argument("--only", action="append", help="run only these names (repeatable)")
     parser.add_argument("--max-epochs", type=int, help="cap every run's epochs (recorded with the result)")
     parser.add_argument("--reference", action="store_true", help="the side-by-side with transformers")
@@ -217,11 +223,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     root = Path(args.root)
     root.mkdir(parents=True, exist_ok=True)
+    store = RunStore(args.results)
     if args.reference:
-        _reference(root / "reference", args.output)
+        _reference(store, root / "reference", args.output)
         return
     console = Console()
-    results = _run_all(RUNS, root, args.only, args.max_epochs)
+    results = _run_all(RUNS, store, "", root, args.only, args.max_epochs)
 
     header = ["Run", "Protocol", "Test MSE", "Test MAE", "Published MSE", "Within 5 %", "Epochs", "s / epoch"]
     rows = []
@@ -237,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     console.print(console_table("ETTh1, multivariate, test split", header, rows))
     body = (
         "## Time series: ETTh1 (multivariate, test split, normalized scale)\n\n"
-        f"Command: `ffn-timeseries bench` (one JSON per run under `{root}`). "
+        f"Command: `ffn-timeseries bench` (finished runs stored in `{store.path}`). "
         f"Machine: {machine_description()}. "
         "Early stopping on validation MSE (patience in each config) or the epoch cap shown, best "
         "checkpoint tested; a run that reached its cap was still improving, so its MSE is an upper "

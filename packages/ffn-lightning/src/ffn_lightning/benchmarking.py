@@ -8,6 +8,7 @@ a shared machine hits all of them alike, and the median over rounds is kept.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import re
@@ -22,7 +23,9 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from rich.table import Table
 
 __all__ = [
+    "RESULTS_DIR",
     "EpochTimer",
+    "RunStore",
     "console_table",
     "interleaved_latency",
     "machine_description",
@@ -147,6 +150,47 @@ def machine_description() -> str:
         f"{cpu}; {os.cpu_count()} logical cores; torch {torch.__version__} "
         f"with {torch.get_num_threads()} threads"
     )
+
+
+RESULTS_DIR = Path("docs/bench-results")
+"""Where the benchmarks keep their finished runs by default: tracked in git, unlike ``runs/``."""
+
+
+class RunStore:
+    """Finished benchmark runs by key, in one JSON file.
+
+    The benchmarks keep their runs in tracked files under `RESULTS_DIR`, because they take minutes to
+    hours on a CPU: an interrupted bench resumes, a later session adds seeds to the same table, and
+    BENCHMARKS.md is regenerated without retraining. The file is re-read before every write and
+    replaced atomically, so benches of other settings may write to it at the same time.
+
+    Args:
+        path: the JSON file (created with its folder on the first `put`).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def load(self) -> dict[str, Any]:
+        """Every stored run, read from the file now."""
+        return json.loads(self.path.read_text()) if self.path.is_file() else {}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.load()
+
+    def __getitem__(self, key: str) -> Any:
+        runs = self.load()
+        if key not in runs:
+            raise KeyError(f"{self.path}: no stored run {key!r} (run the bench that produces it)")
+        return runs[key]
+
+    def put(self, key: str, run: Any) -> None:
+        """Store one run under ``key`` (replacing an earlier one) without losing others' writes."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        runs = {**self.load(), key: run}
+        partial = self.path.with_name(self.path.name + ".partial")
+        partial.write_text(json.dumps(runs, indent=1) + "\n")
+        partial.replace(self.path)
 
 
 def mean_std(values: Sequence[float], digits: int = 3) -> str:

@@ -9,7 +9,8 @@ per domain and a cross-domain plot (metric against inference time, one panel per
 BENCHMARKS.md and ``<output>/study.png``; the MLP run of each app carries a `SpectralMonitor`, whose
 metrics over training become ``<output>/spectral_<app>.png``.
 
-Results are cached per run in ``<output>/results.json``; an interrupted study resumes where it stopped.
+Finished runs are kept in ``--results`` (a `RunStore`, tracked in git); an interrupted study resumes
+where it stopped and the tables regenerate without retraining.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from ffn_blocks import FeedForward, reparameterize
 
 from .apps import StudyApp, discover_apps
 from .benchmarking import (
+    RESULTS_DIR,
+    RunStore,
     console_table,
     machine_description,
     markdown_table,
@@ -159,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ffn-bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--apps", nargs="+", help="apps to study (default: every registered app)")
     parser.add_argument("--blocks", nargs="+", default=list(DEFAULT_BLOCKS), help="ffn_blocks names")
-    parser.add_argument("--output", default="runs/study", help="results cache and figures")
+    parser.add_argument("--output", default="runs/study", help="run folders and figures")
+    parser.add_argument("--results", default=str(RESULTS_DIR / "study.json"), help="finished runs")
     parser.add_argument("--markdown", default="BENCHMARKS.md")
     parser.add_argument("--figure", default="docs/study.png", help="copy of the summary plot to commit")
     args = parser.parse_args(argv)
@@ -170,8 +174,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     apps = {name: registered[name] for name in (args.apps or registered)}
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    cache_path = out / "results.json"
-    cache: dict[str, dict[str, Any]] = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    store = RunStore(args.results)
     console = Console()
     jobs = [(name, block) for name in apps for block in args.blocks]
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
@@ -180,18 +183,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         for name, block in jobs:
             app = apps[name]
             progress.update(task, description=f"{name} × {block}")
-            runs = cache.setdefault(name, {})
-            if block not in runs:
+            if f"{name}/{block}" not in store:
                 in_features, out_features, target = _reference_ffn(app, out)
                 cls = getattr(ffn_blocks, block)
                 hidden = size_for_parameters(
                     lambda h, c=cls, i=in_features, o=out_features: c(i, o, hidden_features=h), target
                 )
-                runs[block] = _run(app, block, hidden, out, spectral=block == "MLP")
-                cache_path.write_text(json.dumps(cache, indent=1))
+                store.put(f"{name}/{block}", _run(app, block, hidden, out, spectral=block == "MLP"))
             progress.advance(task)
 
-    results = {name: {b: cache[name][b] for b in args.blocks if b in cache.get(name, {})} for name in apps}
+    stored = store.load()
+    results = {
+        name: {b: stored[f"{name}/{b}"] for b in args.blocks if f"{name}/{b}" in stored} for name in apps
+    }
     _summary_figure(apps, results, out / "study.png")
     if args.figure:
         Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
