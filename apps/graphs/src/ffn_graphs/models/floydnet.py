@@ -112,15 +112,18 @@ class FloydLayer(nn.Module):
         blocked = None if mask is None else ~mask[:, None, None, None, :]  # pivots j: (B, 1, 1, 1, j)
         rows = []
         for start in range(0, n, chunk):
-            stop = start + chunk
-            # logits[b, h, i, k, j] = <q_ik, k_ij> + <q_ik, k'_jk>
-            logits = torch.einsum("bhikd,bhijd->bhikj", q[:, :, start:stop], kl[:, :, start:stop])
-            logits = logits + torch.einsum("bhikd,bhjkd->bhikj", q[:, :, start:stop], kr)
+            qc = q[:, :, start : start + chunk]  # (B, h, c, k, d_h)
+            # logits[b, h, i, k, j] = <q_ik, k_ij> (batched over i) + <q_ik, k'_jk> (batched over k);
+            # plain batched matmuls, which skip einsum's planning and some of its copies at small n
+            logits = qc @ kl[:, :, start : start + chunk].transpose(-1, -2)
+            logits = logits + (qc.transpose(2, 3) @ kr.permute(0, 1, 3, 4, 2)).transpose(2, 3)
             if blocked is not None:
                 logits = logits.masked_fill(blocked, float("-inf"))
-            attention = logits.softmax(dim=-1)
-            out = torch.einsum("bhikj,bhijd->bhikd", attention, vl[:, :, start:stop])
-            rows.append(out + torch.einsum("bhikj,bhjkd->bhikd", attention, vr))
+            attention = logits.softmax(dim=-1)  # (B, h, c, k, j)
+            out = attention @ vl[:, :, start : start + chunk]  # Σ_j a_ikj v_ij
+            rows.append(
+                out + (attention.transpose(2, 3) @ vr.transpose(2, 3)).transpose(2, 3)
+            )  # Σ_j a_ikj v'_jk
         out = torch.cat(rows, dim=2) if len(rows) > 1 else rows[0]
         return out.permute(0, 2, 3, 1, 4).reshape(b, n, n, d)
 
