@@ -12,6 +12,7 @@ without it those columns are left out).
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -30,6 +31,7 @@ from ffn_lightning.benchmarking import (
     interleaved_latency,
     machine_description,
     markdown_table,
+    mean_std,
     peak_memory_bytes,
     size_for_parameters,
     update_markdown_section,
@@ -67,10 +69,10 @@ def _matched_gine(target: int, layers: int, out_features: int = 2) -> PairGINE:
 
 
 def fit_timed(
-    module: LightningModule, data: LightningDataModule, epochs: int, **options: Any
+    module: LightningModule, data: LightningDataModule, epochs: int, seed: int = 0, **options: Any
 ) -> tuple[Trainer, float]:
-    """Fit quietly (no logger, checkpoints or bars) from seed 0; returns the trainer and the seconds."""
-    torch.manual_seed(0)
+    """Fit quietly (no logger, checkpoints or bars) from ``seed``; returns the trainer and the seconds."""
+    torch.manual_seed(seed)
     trainer = Trainer(
         max_epochs=epochs,
         logger=False,
@@ -85,25 +87,28 @@ def fit_timed(
 
 
 def train_missing(
-    networks: dict[str, torch.nn.Module],
+    builders: dict[str, Callable[[], torch.nn.Module]],
     key: str,
     store: RunStore,
-    train: Callable[[torch.nn.Module], dict[str, float]],
-    epochs: int,
+    train: Callable[[torch.nn.Module, int], dict[str, float]],
+    seeds: int,
     console: Console,
-) -> dict[str, dict[str, float]]:
-    """``train`` every network whose ``<name>/<key>`` is not in ``store`` (stored after each);
-    returns each network's stored result."""
-    for name, network in networks.items():
-        if f"{name}/{key}" not in store:
-            console.print(f"training {name} ({_params(network):,} parameters, {epochs} epochs)")
-            store.put(f"{name}/{key}", train(network))
-    return {name: store[f"{name}/{key}"] for name in networks}
+) -> dict[str, list[dict[str, float]]]:
+    """For seeds 0…``seeds``-1, build (initialized from the seed) and ``train`` every network whose
+    ``<name>/<key>/<seed>`` is not in ``store`` (stored after each); returns each network's runs."""
+    for seed in range(seeds):
+        for name, build in builders.items():
+            if f"{name}/{key}/{seed}" not in store:
+                torch.manual_seed(seed)
+                network = build()
+                console.print(f"training {name} ({_params(network):,} parameters, seed {seed})")
+                store.put(f"{name}/{key}/{seed}", train(network, seed))
+    return {name: [store[f"{name}/{key}/{seed}"] for seed in range(seeds)] for name in builders}
 
 
-def _train(network: torch.nn.Module, data: APSPData, epochs: int) -> dict[str, float]:
+def _train(network: torch.nn.Module, seed: int, data: APSPData, epochs: int) -> dict[str, float]:
     module = FloydAPSP(network, optimizer=lambda p: torch.optim.Adam(p, lr=1e-3))
-    trainer, seconds = fit_timed(module, data, epochs)
+    trainer, seconds = fit_timed(module, data, epochs, seed)
     larger = trainer.test(module, data, verbose=False)[0]
     same = trainer.validate(module, data, verbose=False)[0]["val/pair_acc"]
     return {
@@ -177,44 +182,49 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--train-graphs", type=int, default=800)
     parser.add_argument("--dim", type=int, default=32)
     parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0…N-1 (initialization and batch order)")
     parser.add_argument("--results", default=str(RESULTS_DIR / "graphs-floyd.json"), help="finished runs")
     parser.add_argument("--markdown", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
     console = Console()
     data = APSPData(train_graphs=args.train_graphs, eval_graphs=200)
-    floyd = _floydnet(args.dim, args.layers)
-    networks = {"FloydNet": floyd, "PairGINE (PyG GINEConv)": _matched_gine(_params(floyd), args.layers)}
+    budget = _params(_floydnet(args.dim, args.layers))
+    builders: dict[str, Callable[[], torch.nn.Module]] = {
+        "FloydNet": lambda: _floydnet(args.dim, args.layers),
+        "PairGINE (PyG GINEConv)": lambda: _matched_gine(budget, args.layers),
+    }
     if PackageFloydNet is not None:
-        networks[PACKAGE] = PackageFloydNet(3, 2, dim=args.dim, num_layers=args.layers, heads=4)
+        builders[PACKAGE] = lambda: PackageFloydNet(3, 2, dim=args.dim, num_layers=args.layers, heads=4)
     key = f"{args.epochs}/{args.train_graphs}/{args.dim}/{args.layers}/relu"
     train = partial(_train, data=data, epochs=args.epochs)
-    results = train_missing(networks, key, RunStore(args.results), train, args.epochs, console)
-    graph_level = ("diameter_2x", "connected_2x")
-    has_graph_level = all(k in r for r in results.values() for k in graph_level)  # older caches lack them
+    results = train_missing(builders, key, RunStore(args.results), train, args.seeds, console)
     header = [
         "model",
         "params",
+        "seeds",
         "pair acc, 12–24 nodes (2×)",
         "pair acc, 6–12 nodes",
-        *(["diameter exact (2×)", "connectivity right (2×)"] if has_graph_level else []),
+        "diameter exact (2×)",
+        "connectivity right (2×)",
         "train s",
     ]
+    columns = ("acc_2x", "acc_same", "diameter_2x", "connected_2x")
     rows = [
         [
             name,
-            f"{r['params']:,}",
-            f"{r['acc_2x']:.4f}",
-            f"{r['acc_same']:.4f}",
-            *(f"{r[k]:.3f}" for k in graph_level if has_graph_level),
-            f"{r['train_s']:.0f}",
+            f"{runs[0]['params']:,}",
+            len(runs),
+            *(mean_std([r[k] for r in runs], digits=4 if k.startswith("acc") else 3) for k in columns),
+            f"{statistics.fmean(r['train_s'] for r in runs):.0f}",
         ]
-        for name, r in results.items()
+        for name, runs in results.items()
     ]
     timing_header, timing_rows = _cost_table(args.dim, args.layers)
     console.print(console_table("APSP size generalization", header, rows))
     console.print(console_table("Cost per graph", timing_header, timing_rows))
     command = (
-        f"ffn-graphs bench-floyd --epochs {args.epochs} --train-graphs {args.train_graphs} --dim {args.dim}"
+        f"ffn-graphs bench-floyd --epochs {args.epochs} --train-graphs {args.train_graphs} --dim {args.dim} "
+        f"--seeds {args.seeds}"
     )
     body = "\n".join(
         [
@@ -222,10 +232,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             "",
             f"`{command} --layers {args.layers}` — {machine_description()}.",
             "",
-            f"Both trained {args.epochs} epochs on {args.train_graphs} graphs of 6–12 nodes "
+            f"All trained {args.epochs} epochs on {args.train_graphs} graphs of 6–12 nodes "
             "(Erdős–Rényi, grid, geometric, tree; integer weights 1–5), Adam 1e-3, same loss; accuracy = "
             "the pair's predicted distance rounds to the exact one (unreachable pairs predicted "
-            "unreachable), on 200 unseen graphs.",
+            "unreachable), on 200 unseen graphs; mean ± std over the seeds (a seed sets the "
+            "initialization and the batch order, not the graphs).",
             "",
             markdown_table(header, rows),
             "",

@@ -11,7 +11,8 @@ optimal tours, against the exact Held-Karp tours. Finished runs are kept in ``--
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import statistics
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import numpy as np
@@ -24,6 +25,7 @@ from ffn_lightning.benchmarking import (
     console_table,
     machine_description,
     markdown_table,
+    mean_std,
     update_markdown_section,
 )
 
@@ -41,9 +43,9 @@ from .tsp import TSPData, TSPEdges, nearest_neighbour_tour, tour_length, two_opt
 __all__ = ["main"]
 
 
-def _train(network: torch.nn.Module, data: TSPData, epochs: int) -> dict[str, float]:
+def _train(network: torch.nn.Module, seed: int, data: TSPData, epochs: int) -> dict[str, float]:
     module = TSPEdges(network, optimizer=lambda p: torch.optim.Adam(p, lr=1e-3))
-    trainer, seconds = fit_timed(module, data, epochs, num_sanity_val_steps=0, limit_val_batches=0)
+    trainer, seconds = fit_timed(module, data, epochs, seed, num_sanity_val_steps=0, limit_val_batches=0)
     result = trainer.test(module, data, verbose=False)[0]
     return {
         "params": _params(network),
@@ -75,42 +77,49 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--train-instances", type=int, default=2000)
     parser.add_argument("--dim", type=int, default=32)
     parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--seeds", type=int, default=1, help="seeds 0…N-1 (initialization and batch order)")
     parser.add_argument("--results", default=str(RESULTS_DIR / "graphs-tsp.json"), help="finished runs")
     parser.add_argument("--markdown", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
     console = Console()
     data = TSPData(train_instances=args.train_instances, eval_instances=200)
     data.setup()
-    floyd = _floydnet(args.dim, args.layers, out_features=1)
-    networks: dict[str, torch.nn.Module] = {"FloydNet": floyd}
+    builders: dict[str, Callable[[], torch.nn.Module]] = {
+        "FloydNet": lambda: _floydnet(args.dim, args.layers, out_features=1)
+    }
     if PackageFloydNet is not None:
-        networks[PACKAGE] = PackageFloydNet(3, 1, dim=args.dim, num_layers=args.layers, heads=4)
-    networks["PairGINE (PyG GINEConv, 3-NN graph)"] = _matched_gine(
-        _params(floyd), args.layers, out_features=1
-    )
+        builders[PACKAGE] = lambda: PackageFloydNet(3, 1, dim=args.dim, num_layers=args.layers, heads=4)
+    budget = _params(_floydnet(args.dim, args.layers, out_features=1))
+    gine = "PairGINE (PyG GINEConv, 3-NN graph)"
+    builders[gine] = lambda: _matched_gine(budget, args.layers, out_features=1)
     key = f"{args.epochs}/{args.train_instances}/{args.dim}/{args.layers}"
     train = partial(_train, data=data, epochs=args.epochs)
-    results = train_missing(networks, key, RunStore(args.results), train, args.epochs, console)
-    header = ["method", "params", "gap", "optimal tours", "gap + 2-opt", "optimal + 2-opt", "train s"]
-    rows = []
-    for name, r in results.items():
-        rows.append(
-            [
-                name,
-                f"{r['params']:,}",
-                f"{100 * r['gap']:.2f} %",
-                f"{100 * r['optimal']:.1f} %",
-                f"{100 * r['gap_2opt']:.2f} %",
-                f"{100 * r['optimal_2opt']:.1f} %",
-                f"{r['train_s']:.0f}",
-            ]
-        )
+    results = train_missing(builders, key, RunStore(args.results), train, args.seeds, console)
+    header = ["method", "params", "seeds", "gap", "optimal tours", "gap + 2-opt", "optimal + 2-opt"]
+    header.append("train s")
+
+    def percent(runs: list[dict[str, float]], key: str, digits: int) -> str:
+        return mean_std([100 * r[key] for r in runs], digits) + " %"
+
+    rows = [
+        [
+            name,
+            f"{runs[0]['params']:,}",
+            len(runs),
+            percent(runs, "gap", 2),
+            percent(runs, "optimal", 1),
+            percent(runs, "gap_2opt", 2),
+            percent(runs, "optimal_2opt", 1),
+            f"{statistics.fmean(r['train_s'] for r in runs):.0f}",
+        ]
+        for name, runs in results.items()
+    ]
     for name, r in _classical(data).items():
-        rows.append([name, "—", f"{100 * r['gap']:.2f} %", f"{100 * r['optimal']:.1f} %", "", "", ""])
+        rows.append([name, "—", "—", f"{100 * r['gap']:.2f} %", f"{100 * r['optimal']:.1f} %", "", "", ""])
     console.print(console_table("TSP, n = 10, against Held-Karp", header, rows))
     command = (
         f"ffn-graphs bench-tsp --epochs {args.epochs} --train-instances {args.train_instances} "
-        f"--dim {args.dim} --layers {args.layers}"
+        f"--dim {args.dim} --layers {args.layers} --seeds {args.seeds}"
     )
     body = "\n".join(
         [
