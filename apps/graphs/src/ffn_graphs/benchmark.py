@@ -72,8 +72,9 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
                 for seed in range(args.seeds):
                     key = f"{name}/{depth}/{init}/{seed}"
                     if key not in store:
-                        store.put(key, _node_run(name, depth, init, seed, root, args.epochs))
-                        console.print(f"{key}: {store[key]:.3f}")
+                        accuracy = _node_run(name, depth, init, seed, root, args.epochs)
+                        store.put(key, accuracy)
+                        console.print(f"{key}: {accuracy:.3f}")
     results = store.load()
     header = ["Dataset", "Layers", "Virgo", "Xavier", "Kaiming"]
     rows = []
@@ -198,8 +199,7 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
             runs = groups[model]
             if model.startswith("NBFNet"):
                 time_cell = f"{statistics.fmean(r['seconds_per_epoch'] for r in runs):.0f} s / epoch"
-                # runs cached before the GPU option recorded host RSS as peak_rss_mb, on the CPU
-                memory = f"{statistics.fmean(r.get('peak_mb', r.get('peak_rss_mb', 0)) for r in runs):.0f}"
+                memory = f"{statistics.fmean(r['peak_mb'] for r in runs):.0f}"
             else:
                 epochs = statistics.fmean(r["epochs"] for r in runs)
                 time_cell = f"{statistics.fmean(r['seconds'] for r in runs):.0f} s ({epochs:.0f} epochs)"

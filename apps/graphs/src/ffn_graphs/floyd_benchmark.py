@@ -103,7 +103,8 @@ def train_missing(
                 network = build()
                 console.print(f"training {name} ({_params(network):,} parameters, seed {seed})")
                 store.put(f"{name}/{key}/{seed}", train(network, seed))
-    return {name: [store[f"{name}/{key}/{seed}"] for seed in range(seeds)] for name in builders}
+    stored = store.load()
+    return {name: [stored[f"{name}/{key}/{seed}"] for seed in range(seeds)] for name in builders}
 
 
 def _train(network: torch.nn.Module, seed: int, data: APSPData, epochs: int) -> dict[str, float]:

@@ -120,10 +120,9 @@ class FloydLayer(nn.Module):
             if blocked is not None:
                 logits = logits.masked_fill(blocked, float("-inf"))
             attention = logits.softmax(dim=-1)  # (B, h, c, k, j)
-            out = attention @ vl[:, :, start : start + chunk]  # Σ_j a_ikj v_ij
-            rows.append(
-                out + (attention.transpose(2, 3) @ vr.transpose(2, 3)).transpose(2, 3)
-            )  # Σ_j a_ikj v'_jk
+            left = attention @ vl[:, :, start : start + chunk]  # Σ_j a_ikj v_ij
+            right = (attention.transpose(2, 3) @ vr.transpose(2, 3)).transpose(2, 3)  # Σ_j a_ikj v'_jk
+            rows.append(left + right)
         out = torch.cat(rows, dim=2) if len(rows) > 1 else rows[0]
         return out.permute(0, 2, 3, 1, 4).reshape(b, n, n, d)
 
