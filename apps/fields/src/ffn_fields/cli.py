@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from ffn_lightning import FFNLightningCLI, StudyApp
+from ffn_lightning import FFNLightningCLI, StudyApp, keep_freed_memory
 
 from .image import ImageData, ImageFitting
 from .radiance import BlenderData, RadianceFitting
@@ -53,6 +53,7 @@ def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI 
 
 def main(args: Sequence[str] | None = None) -> None:
     """Entry point of ``ffn-fields``."""
+    keep_freed_memory()
     cli(args)
 
 

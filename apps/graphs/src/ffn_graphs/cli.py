@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from ffn_lightning import FFNLightningCLI, StudyApp
+from ffn_lightning import FFNLightningCLI, StudyApp, keep_freed_memory
 
 from .data import KnowledgeGraphDataModule, LinkPredictionDataModule, PlanetoidDataModule
 from .floyd import APSPData, FloydAPSP
@@ -85,6 +85,7 @@ def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI 
 
 def main(args: Sequence[str] | None = None) -> None:
     """Entry point of ``ffn-graphs``."""
+    keep_freed_memory()
     cli(args)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from ffn_lightning import FFNLightningCLI, StudyApp
+from ffn_lightning import FFNLightningCLI, StudyApp, keep_freed_memory
 
 from .data import FSDDMixtureDataModule
 from .module import SpeechSeparation
@@ -47,6 +47,7 @@ def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI 
 
 def main(args: Sequence[str] | None = None) -> None:
     """Entry point of ``ffn-speech``."""
+    keep_freed_memory()
     cli(args)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from ffn_lightning import FFNLightningCLI, StudyApp
+from ffn_lightning import FFNLightningCLI, StudyApp, keep_freed_memory
 
 from .data import ImageDataModule
 from .module import ImageClassifier
@@ -57,6 +57,7 @@ def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI 
 
 def main(args: Sequence[str] | None = None) -> None:
     """Entry point of ``ffn-vision``."""
+    keep_freed_memory()
     cli(args)
 
 

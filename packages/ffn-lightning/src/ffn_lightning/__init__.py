@@ -1,5 +1,6 @@
 """Shared Lightning glue for the FFN apps: the base CLI, callbacks and benchmark helpers."""
 
+from .allocator import keep_freed_memory
 from .apps import StudyApp, discover_apps
 from .callbacks import SelfGuidedTraining
 from .checkpoints import register_safe_globals
@@ -20,6 +21,7 @@ __all__ = [
     "StudyApp",
     "WarmupCosineLR",
     "discover_apps",
+    "keep_freed_memory",
     "register_safe_globals",
 ]
 

@@ -21,6 +21,7 @@ from torch import nn
 import ffn_blocks as fb
 from ffn_blocks.testing import count_flops
 
+from .allocator import keep_freed_memory
 from .benchmarking import (
     console_table,
     interleaved_latency,
@@ -147,6 +148,7 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    keep_freed_memory()
     parser = argparse.ArgumentParser(prog="ffn-bench-blocks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--tokens", type=int, default=4096, help="rows of the input (default 4096)")
     parser.add_argument("--width", type=int, default=768, help="in = out features (default 768, ViT-B)")

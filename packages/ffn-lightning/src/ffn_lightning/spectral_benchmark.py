@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from ffn_blocks import MLP
 
+from .allocator import keep_freed_memory
 from .benchmarking import machine_description, markdown_table, update_markdown_section
 from .spectral_monitor import SpectralMonitor
 
@@ -82,6 +83,7 @@ def _step_times(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    keep_freed_memory()
     parser = argparse.ArgumentParser(prog="ffn-bench-spectral", description=__doc__.split("\n\n")[0])
     parser.add_argument("--width", type=int, default=384)
     parser.add_argument("--depth", type=int, default=6)

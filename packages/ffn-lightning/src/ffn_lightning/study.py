@@ -29,6 +29,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 import ffn_blocks
 from ffn_blocks import FeedForward, reparameterize
 
+from .allocator import keep_freed_memory
 from .apps import StudyApp, discover_apps
 from .benchmarking import (
     RESULTS_DIR,
@@ -159,6 +160,7 @@ def _summary_figure(apps: dict[str, StudyApp], results: dict[str, dict[str, Any]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    keep_freed_memory()
     parser = argparse.ArgumentParser(prog="ffn-bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--apps", nargs="+", help="apps to study (default: every registered app)")
     parser.add_argument("--blocks", nargs="+", default=list(DEFAULT_BLOCKS), help="ffn_blocks names")
