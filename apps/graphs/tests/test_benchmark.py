@@ -33,3 +33,19 @@ def test_table_groups_stored_runs_by_model_epochs_and_device(tmp_path):
     assert "| CPU | 10–40 s / epoch |" in rows[1]
     assert rows[2].startswith("| UMLS | NBFNet, 1 epoch | 1 | 0.900 |") and "| NVIDIA H100 |" in rows[2]
     assert rows[3].startswith("| UMLS | RotatE (pykeen) | 1 | 0.800 |") and "20 s (50 epochs)" in rows[3]
+
+
+def test_first_seed_selects_the_seed_range(tmp_path, monkeypatch):
+    import ffn_graphs.benchmark as bench
+
+    trained = []
+    monkeypatch.setattr(
+        bench, "_kg_run", lambda folder, test_folder, args, seed: trained.append(seed) or _run(0.5)
+    )
+    store, out = tmp_path / "runs.json", tmp_path / "BENCH.md"
+    store.write_text(json.dumps({"UMLS/NBFNet, 1 epoch/3": _run(0.7)}))
+    args = ["--kg-datasets", "UMLS", "--kg-no-baselines", "--root", str(tmp_path), "--output", str(out)]
+    main(["bench-kg", *args, "--kg-seeds", "2", "--kg-first-seed", "3", "--kg-results", str(store)])
+    assert trained == [4]  # seed 3 was stored, seed 4 was not; seeds 0-2 are outside the range
+    assert "--kg-seeds 2 --kg-first-seed 3 --kg-no-baselines" in out.read_text()
+    assert "| UMLS | NBFNet, 1 epoch | 2 | 0.600 ± 0.141 |" in out.read_text()

@@ -167,7 +167,7 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
     jobs = [
         (name, model, seed)
         for name in args.kg_datasets
-        for seed in range(args.kg_seeds)
+        for seed in range(args.kg_first_seed, args.kg_first_seed + args.kg_seeds)
         for model in models
         if model == "NBFNet" or KG_DATASETS[name][1] is None  # baselines: transductive splits only
     ]
@@ -227,10 +227,12 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
     return (
         "## Graphs: NBFNet knowledge-graph completion\n\n"
         "Command: `ffn-graphs bench-kg --kg-datasets D… --kg-epochs E --kg-seeds S` trains E-epoch NBFNet "
-        "runs (and the baselines unless `--kg-no-baselines`) for seeds 0…S-1; the table gathers every run "
+        "runs (and the baselines unless `--kg-no-baselines`) for seeds 0…S-1 (F…F+S-1 with "
+        "`--kg-first-seed F`); the table gathers every run "
         f"stored in `{store.path}` (column Seeds). Last command: `ffn-graphs bench-kg --kg-datasets "
         f"{shlex.join(args.kg_datasets)} --kg-epochs {args.kg_epochs} --kg-seeds "
-        f"{args.kg_seeds}{' --kg-no-baselines' * args.kg_no_baselines} "
+        f"{args.kg_seeds}{f' --kg-first-seed {args.kg_first_seed}' * bool(args.kg_first_seed)}"
+        f"{' --kg-no-baselines' * args.kg_no_baselines} "
         f"--kg-accelerator {args.kg_accelerator}`. "
         f"Machine: {machine_description()}.\n\n"
         "NBFNet: reference hyperparameters (6 layers × 32, DistMult messages, PNA, 32 filtered negatives, "
@@ -258,6 +260,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--datasets", nargs="+", default=["Cora", "CiteSeer"], choices=["Cora", "CiteSeer"])
     parser.add_argument("--kg-epochs", type=int, default=1)
     parser.add_argument("--kg-seeds", type=int, default=1)
+    parser.add_argument(
+        "--kg-first-seed",
+        type=int,
+        default=0,
+        help="seeds F…F+S-1 (runs of one setting in parallel processes, one seed range each)",
+    )
     parser.add_argument("--kg-datasets", nargs="+", default=list(KG_DATASETS), choices=list(KG_DATASETS))
     parser.add_argument(
         "--kg-results", default=str(RESULTS_DIR / "graphs-kg.json"), help="store of finished runs (tracked)"
