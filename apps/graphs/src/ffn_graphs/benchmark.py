@@ -245,7 +245,8 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
         "MRR) against 50 sampled negatives on the unseen test graph (GraIL protocol). Mean ± std over "
         "the seeds shown. Time and memory show the range over seeds where they differ by more than 20 %: "
         "the runs stored before `ffn_lightning.keep_freed_memory` (seed 0 of every row, 2026-11-23) "
-        "paid glibc's page faults on every temporary and took about 4× longer per epoch.\n\n"
+        "paid glibc's page faults on every temporary and took about 4× longer per epoch, and wall-clock "
+        "times grow when benches share the cores (seeds 1–4 of the UMLS rows ran 3–4 at a time on 2).\n\n"
         f"{markdown_table(header, rows)}\n"
     )
 
