@@ -3,12 +3,11 @@
 glibc serves every allocation above its mmap threshold (at most 32 MiB) with a fresh ``mmap`` and
 returns it to the kernel on ``free``. A CPU training step that builds tensors of tens of MiB (NBFNet's
 per-edge messages, FloydNet's pair tensors at n = 64) therefore pays a page fault and a zero-fill for
-every 4 KiB of every temporary, in every step: on UMLS, NBFNet's step spent three quarters of its time
-there (6.9 s → 1.7 s with the setting below, 1 thread). PyTorch's CPU tuning guide answers the same
-problem by preloading jemalloc or tcmalloc; `keep_freed_memory` gets the effect without a preload, by
-telling glibc (``mallopt``) to serve large blocks from the heap and to keep up to 2 GiB of freed heap
-for reuse. The price: the process's resident memory stays near its peak, and the heap grows a few
-times before its freed blocks fit the aligned requests (NBFNet on UMLS: peak RSS 3.07 → 3.72 GB).
+every 4 KiB of every temporary, in every step (on UMLS, most of NBFNet's CPU step). PyTorch's CPU
+tuning guide answers the same problem by preloading jemalloc or tcmalloc; `keep_freed_memory` gets the
+effect without a preload, by telling glibc (``mallopt``) to serve large blocks from the heap and to
+keep up to 2 GiB of freed heap for reuse. The price: the process's resident memory stays near its
+peak, and the heap grows a few times before its freed blocks fit the aligned requests.
 
 The apps' console scripts call it at start-up; ``FFN_MALLOC=system`` in the environment keeps glibc's
 defaults. Elsewhere (macOS, Windows, musl) it does nothing.
