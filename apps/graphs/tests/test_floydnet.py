@@ -188,3 +188,33 @@ def test_diameter_and_connectivity_are_read_off_the_pairs():
     assert graph_properties_correct(longer, exact_logit, batch, pair_mask)["diameter_acc"] == pytest.approx(
         2 / 3
     )
+
+
+def test_fresh_training_graphs_change_every_epoch_and_replay_exactly():
+    def make():
+        data = APSPData(train_graphs=8, eval_graphs=4, batch_size=8, fresh_train=True)
+        data.setup()
+        return data
+
+    def pairs(loader):
+        return torch.cat([batch["pairs"].flatten() for batch in loader])
+
+    data, fixed = make(), APSPData(train_graphs=8, eval_graphs=4, batch_size=8)
+    fixed.setup()
+    graphs = data.splits["train"]
+    epochs = []
+    for epoch in range(2):
+        graphs.set_epoch(epoch)
+        epochs.append([graphs[i].weights for i in range(len(graphs))])
+    assert not any(torch.equal(a, b) for a in epochs[0] for b in epochs[1] if a.shape == b.shape)
+    loader = data.train_dataloader()
+    pairs(loader)
+    second = pairs(loader)
+    again = make().train_dataloader()
+    again.set_position(1)  # a resumed run's second epoch
+    assert torch.equal(pairs(again), second)
+    for split in ("val", "test"):  # evaluation sets are the fixed ones
+        assert all(
+            torch.equal(a.weights, b.weights)
+            for a, b in zip(data.splits[split], fixed.splits[split], strict=True)
+        )

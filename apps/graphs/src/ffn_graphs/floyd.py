@@ -113,6 +113,7 @@ class APSPData(SeededSplits):
         eval_graphs: number of validation and of test graphs.
         batch_size: graphs per batch.
         seed: generator seed.
+        fresh_train: new training graphs every epoch (``train_graphs`` per epoch; see `SeededSplits`).
     """
 
     collate_fn = staticmethod(collate_graphs)
@@ -126,8 +127,10 @@ class APSPData(SeededSplits):
         eval_graphs: int = 100,
         batch_size: int = 32,
         seed: int = 0,
+        fresh_train: bool = False,
     ) -> None:
-        super().__init__({"train": train_graphs, "val": eval_graphs, "test": eval_graphs}, batch_size, seed)
+        counts = {"train": train_graphs, "val": eval_graphs, "test": eval_graphs}
+        super().__init__(counts, batch_size, seed, fresh_train)
         unknown = set(families) - set(FAMILIES)
         if unknown:
             raise ValueError(f"APSPData: families {sorted(unknown)} unknown; choose from {FAMILIES}")
@@ -137,12 +140,9 @@ class APSPData(SeededSplits):
             tuple(families),
         )
 
-    def make(self, split: str, rng: np.random.Generator) -> list[APSPGraph]:
+    def make_one(self, split: str, index: int, rng: np.random.Generator) -> APSPGraph:
         low, high = self.test_nodes if split == "test" else self.train_nodes
-        return [
-            apsp_graph(self.families[i % len(self.families)], int(rng.integers(low, high + 1)), rng)
-            for i in range(self.counts[split])
-        ]
+        return apsp_graph(self.families[index % len(self.families)], int(rng.integers(low, high + 1)), rng)
 
 
 class PairGINE(nn.Module):

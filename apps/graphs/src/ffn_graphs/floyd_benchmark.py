@@ -180,7 +180,10 @@ def _cost_table(dim: int, layers: int, sizes: Sequence[int] = (16, 32, 64)) -> t
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ffn-graphs bench-floyd", description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--train-graphs", type=int, default=800)
+    parser.add_argument(
+        "--train-graphs", type=int, default=800, help="training graphs (per epoch with --fresh-train)"
+    )
+    parser.add_argument("--fresh-train", action="store_true", help="draw new training graphs every epoch")
     parser.add_argument("--dim", type=int, default=32)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0…N-1 (initialization and batch order)")
@@ -188,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--markdown", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
     console = Console()
-    data = APSPData(train_graphs=args.train_graphs, eval_graphs=200)
+    data = APSPData(train_graphs=args.train_graphs, eval_graphs=200, fresh_train=args.fresh_train)
     budget = _params(_floydnet(args.dim, args.layers))
     builders: dict[str, Callable[[], torch.nn.Module]] = {
         "FloydNet": lambda: _floydnet(args.dim, args.layers),
@@ -196,7 +199,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     if PackageFloydNet is not None:
         builders[PACKAGE] = lambda: PackageFloydNet(3, 2, dim=args.dim, num_layers=args.layers, heads=4)
-    key = f"{args.epochs}/{args.train_graphs}/{args.dim}/{args.layers}/relu"
+    key = f"{args.epochs}/{args.train_graphs}/{args.dim}/{args.layers}/relu" + (
+        "/fresh" if args.fresh_train else ""
+    )
     train = partial(_train, data=data, epochs=args.epochs)
     results = train_missing(builders, key, RunStore(args.results), train, args.seeds, console)
     header = [
@@ -225,7 +230,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     console.print(console_table("Cost per graph", timing_header, timing_rows))
     command = (
         f"ffn-graphs bench-floyd --epochs {args.epochs} --train-graphs {args.train_graphs} --dim {args.dim} "
-        f"--seeds {args.seeds}"
+        f"--seeds {args.seeds}" + (" --fresh-train" if args.fresh_train else "")
+    )
+    graphs = (
+        f"{args.train_graphs} new graphs per epoch ({args.train_graphs * args.epochs} in all)"
+        if args.fresh_train
+        else f"{args.train_graphs} graphs"
     )
     body = "\n".join(
         [
@@ -233,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "",
             f"`{command} --layers {args.layers}` — {machine_description()}.",
             "",
-            f"All trained {args.epochs} epochs on {args.train_graphs} graphs of 6–12 nodes "
+            f"All trained {args.epochs} epochs on {graphs} of 6–12 nodes "
             "(Erdős–Rényi, grid, geometric, tree; integer weights 1–5), Adam 1e-3, same loss; accuracy = "
             "the pair's predicted distance rounds to the exact one (unreachable pairs predicted "
             "unreachable), on 200 unseen graphs; mean ± std over the seeds (a seed sets the "

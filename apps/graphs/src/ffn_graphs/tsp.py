@@ -203,6 +203,7 @@ class TSPData(SeededSplits):
         eval_instances: number of validation and of test instances.
         batch_size: instances per batch.
         seed: generator seed.
+        fresh_train: new training instances every epoch (see `SeededSplits`).
     """
 
     collate_fn = staticmethod(collate_tsp)
@@ -215,18 +216,18 @@ class TSPData(SeededSplits):
         eval_instances: int = 200,
         batch_size: int = 32,
         seed: int = 0,
+        fresh_train: bool = False,
     ) -> None:
-        super().__init__(
-            {"train": train_instances, "val": eval_instances, "test": eval_instances}, batch_size, seed
-        )
+        counts = {"train": train_instances, "val": eval_instances, "test": eval_instances}
+        super().__init__(counts, batch_size, seed, fresh_train)
         for name, (low, high) in (("train_nodes", train_nodes), ("test_nodes", test_nodes)):
             if not 3 <= low <= high <= MAX_EXACT_NODES:
                 raise ValueError(f"TSPData: {name}=({low}, {high}) must satisfy 3 <= low <= high <= 12")
         self.sizes = {"train": tuple(train_nodes), "val": tuple(train_nodes), "test": tuple(test_nodes)}
 
-    def make(self, split: str, rng: np.random.Generator) -> list[TSPInstance]:
+    def make_one(self, split: str, index: int, rng: np.random.Generator) -> TSPInstance:
         low, high = self.sizes[split]
-        return [TSPInstance.random(int(rng.integers(low, high + 1)), rng) for _ in range(self.counts[split])]
+        return TSPInstance.random(int(rng.integers(low, high + 1)), rng)
 
 
 class TSPEdges(LightningModule):
