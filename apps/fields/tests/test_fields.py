@@ -7,13 +7,14 @@ import torch
 
 import ffn_blocks
 from ffn_blocks.testing import block_classes
-from ffn_fields.fields import CAMField, GridField, PEField, SirenField, parameter_groups
+from ffn_fields.fields import CAMField, CAMGridField, GridField, PEField, SirenField, parameter_groups
 
 
-def test_cam_with_fresh_modulation_equals_the_plain_mlp():
+@pytest.mark.parametrize("cam_field, plain_field", [(CAMField, PEField), (CAMGridField, GridField)])
+def test_cam_with_fresh_modulation_equals_the_plain_mlp(cam_field, plain_field):
     torch.manual_seed(0)
-    cam = CAMField(width=32, depth=3, normalize=False)
-    plain = PEField(width=32, depth=3)
+    cam = cam_field(width=32, depth=3, normalize=False)
+    plain = plain_field(width=32, depth=3)
     missing, unexpected = plain.load_state_dict(cam.state_dict(), strict=False)
     assert not missing and all(k.startswith("modulations.") for k in unexpected)
     coords = torch.rand(100, 2) * 2 - 1
@@ -31,6 +32,17 @@ def test_cam_modulates_only_the_requested_blocks_and_its_grids_get_their_own_gro
     groups = parameter_groups(cam, partial(torch.optim.Adam, lr=1e-3), grid_lr_scale=10)
     assert groups[1]["lr"] == pytest.approx(1e-2) and groups[1]["params"] == [cam.modulations[0].grid]
     assert sum(len(g["params"]) for g in groups) == len(list(cam.parameters()))
+    on_grid = CAMGridField(width=16, depth=2, resolution=8, features=4, modulation_resolution=4)
+    assert [m.grid.shape for m in on_grid.modulations] == [(1, 16, 4, 4)]  # 8 γ/β groups, first block
+    fast = parameter_groups(on_grid, partial(torch.optim.Adam, lr=1e-3), grid_lr_scale=10)[1]["params"]
+    assert fast == [on_grid.features, on_grid.modulations[0].grid]
+
+
+def test_feature_normalization_is_available_without_modulation():
+    grid = GridField(width=16, depth=2, resolution=8, normalize=True)
+    assert all(isinstance(n, torch.nn.LayerNorm) for n in grid.norms) and not grid.modulations
+    h = grid.norms[0](torch.randn(5, 16) * 7 + 3)
+    assert torch.allclose(h.mean(-1), torch.zeros(5), atol=1e-5)
 
 
 def test_siren_initialization_keeps_sine_inputs_in_range():
@@ -43,11 +55,12 @@ def test_siren_initialization_keeps_sine_inputs_in_range():
     assert 0.05 < out.std() < 2  # neither vanishing nor exploding through the sines
 
 
-@pytest.mark.parametrize("field", [PEField, CAMField, GridField], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("field", [PEField, CAMField, GridField, CAMGridField], ids=lambda f: f.__name__)
 @pytest.mark.parametrize("block", block_classes(), ids=lambda b: b.__name__)
 def test_every_block_works_as_the_field_mlp(block, field):
     torch.manual_seed(0)
     kwargs = {"resolution": 4} if field is not PEField else {}
+    kwargs |= {"modulation_resolution": 4} if field is CAMGridField else {}
     model = field(3, 4, ffn=block, width=16, depth=1, **kwargs)
     coords = torch.rand(2, 8, 3) * 2 - 1  # (rays, samples, xyz): sequence blocks mix along samples
     out = model(coords)

@@ -30,7 +30,7 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from .fields import CAMField, Field, GridField, PEField, SirenField, parameter_groups
+from .fields import CAMField, CAMGridField, Field, GridField, PEField, SirenField, parameter_groups
 from .image import load_image, pixel_coordinates
 from .radiance import RadianceRenderer, _bundle, analytic_scene_path, load_blender_split
 
@@ -56,8 +56,27 @@ def _cam(
     )
 
 
-def _grid(resolution: int, features: int) -> Callable[[int], Field]:
-    return lambda w: GridField(width=w, depth=2, resolution=resolution, features=features)
+def _grid(resolution: int, features: int, normalize: bool = False) -> Callable[[int], Field]:
+    return lambda w: GridField(
+        width=w, depth=2, resolution=resolution, features=features, normalize=normalize
+    )
+
+
+def _cam_grid(
+    resolution: int, features: int, modulation: int, channels: int | None, blocks: int | None
+) -> Callable[[int], Field]:
+    """CAM (``modulation``², ``channels`` γ/β groups, first ``blocks``) on `GridField`'s MLP; the size
+    searched is the width in multiples of ``channels``."""
+    step = channels or 1
+    return lambda k: CAMGridField(
+        width=k * step,
+        depth=2,
+        resolution=resolution,
+        features=features,
+        modulation_resolution=modulation,
+        modulated_blocks=blocks,
+        modulation_channels=channels,
+    )
 
 
 def _sweep(frequencies: int) -> dict[str, tuple[str, Callable[[int], Field], float]]:
@@ -79,6 +98,27 @@ def _sweep(frequencies: int) -> dict[str, tuple[str, Callable[[int], Field], flo
         "grid 64² × 16 + MLP": ("grid+MLP", _grid(64, 16), 1e-3),
         "grid 96² × 8 + MLP": ("grid+MLP", _grid(96, 8), 1e-3),
         "grid 96² × 16 + MLP": ("grid+MLP", _grid(96, 16), 1e-3),
+        "grid 96² × 16 + MLP, LayerNorm after each block": ("grid+MLP", _grid(96, 16, True), 1e-3),
+        "CAM 32², 8 γ/β groups, first block, on grid 96² × 16 + MLP": (
+            "CAM",
+            _cam_grid(96, 16, 32, 8, 1),
+            1e-3,
+        ),
+        "CAM 32², 4 γ/β groups, first block, on grid 96² × 16 + MLP": (
+            "CAM",
+            _cam_grid(96, 16, 32, 4, 1),
+            1e-3,
+        ),
+        "CAM 32², 8 γ/β groups, every block, on grid 96² × 16 + MLP": (
+            "CAM",
+            _cam_grid(96, 16, 32, 8, None),
+            1e-3,
+        ),
+        "CAM 32², one shared γ/β, every block, on grid 96² × 16 + MLP": (
+            "CAM",
+            _cam_grid(96, 16, 32, 1, None),
+            1e-3,
+        ),
     }
 
 
