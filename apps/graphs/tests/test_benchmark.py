@@ -49,3 +49,23 @@ def test_first_seed_selects_the_seed_range(tmp_path, monkeypatch):
     assert trained == [4]  # seed 3 was stored, seed 4 was not; seeds 0-2 are outside the range
     assert "--kg-seeds 2 --kg-first-seed 3 --kg-no-baselines" in out.read_text()
     assert "| UMLS | NBFNet, 1 epoch | 2 | 0.600 ± 0.141 |" in out.read_text()
+
+
+def test_floyd_table_lists_every_stored_budget_in_order_of_training_steps():
+    from ffn_graphs.floyd_benchmark import stored_budgets
+
+    run = {"acc_2x": 0.9}
+    stored = {
+        "FloydNet/25/9600/32/4/relu/fresh/0": run,
+        "FloydNet/25/1200/32/4/relu/1": run,
+        "FloydNet/25/1200/32/4/relu/0": {"acc_2x": 0.8},
+        "Other/25/1200/32/4/relu/0": run,  # not a model asked for
+        "FloydNet/25/1200/64/4/relu/0": run,  # another width
+        "PairGINE/25/1200/32/4/relu/0": run,
+        "FloydNet/50/600/32/4/relu/0": run,  # as many steps as 25 × 1200, trained on fewer graphs
+    }
+    budgets = stored_budgets(stored, 32, 4, ["PairGINE", "FloydNet"])
+    assert list(budgets) == ["25 × 1200", "50 × 600", "25 × 9600 new per epoch"]
+    assert list(budgets["25 × 1200"]) == ["PairGINE", "FloydNet"]
+    assert budgets["25 × 1200"]["FloydNet"] == [{"acc_2x": 0.8}, run]  # seed order
+    assert list(budgets["25 × 9600 new per epoch"]) == ["FloydNet"]

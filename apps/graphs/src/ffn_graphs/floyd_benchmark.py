@@ -49,7 +49,7 @@ except ImportError:  # the optional bench group is not installed
 
 PACKAGE = "floydnet package (PivotalAttentionBlock)"
 
-__all__ = ["main"]
+__all__ = ["main", "stored_budgets"]
 
 
 def _params(module: torch.nn.Module) -> int:
@@ -177,6 +177,32 @@ def _cost_table(dim: int, layers: int, sizes: Sequence[int] = (16, 32, 64)) -> t
     return header, rows
 
 
+def stored_budgets(
+    stored: dict[str, Any], dim: int, layers: int, names: Sequence[str]
+) -> dict[str, dict[str, list[dict[str, float]]]]:
+    """Every training budget stored for networks of ``dim`` × ``layers``: label (``"25 × 1200"``, or
+    ``"25 × 9600 new per epoch"``) → network name (in ``names`` order) → its runs in seed order.
+
+    Keys are ``<name>/<epochs>/<graphs>/<dim>/<layers>/relu[/fresh]/<seed>`` (`main`'s layout);
+    budgets are ordered by training steps (fixed before fresh, then fewer epochs first, at equal steps).
+    """
+    found: dict[tuple[int, int, bool], dict[str, dict[int, dict[str, float]]]] = {}
+    for key, run in stored.items():
+        name, *setting, seed = key.split("/")
+        if name not in names or len(setting) not in (5, 6) or setting[2:5] != [str(dim), str(layers), "relu"]:
+            continue
+        budget = (int(setting[0]), int(setting[1]), setting[5:] == ["fresh"])
+        found.setdefault(budget, {}).setdefault(name, {})[int(seed)] = run
+    return {
+        f"{epochs} × {graphs}" + (" new per epoch" if fresh else ""): {
+            name: [runs[seed] for seed in sorted(runs)]
+            for name in names
+            if (runs := found[epochs, graphs, fresh].get(name))
+        }
+        for epochs, graphs, fresh in sorted(found, key=lambda b: (b[0] * b[1], b[2], b[0]))
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ffn-graphs bench-floyd", description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=10)
@@ -203,8 +229,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "/fresh" if args.fresh_train else ""
     )
     train = partial(_train, data=data, epochs=args.epochs)
-    results = train_missing(builders, key, RunStore(args.results), train, args.seeds, console)
+    store = RunStore(args.results)
+    train_missing(builders, key, store, train, args.seeds, console)
     header = [
+        "training (epochs × graphs)",
         "model",
         "params",
         "seeds",
@@ -217,13 +245,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     columns = ("acc_2x", "acc_same", "diameter_2x", "connected_2x")
     rows = [
         [
+            budget,
             name,
             f"{runs[0]['params']:,}",
             len(runs),
             *(mean_std([r[k] for r in runs], digits=4 if k.startswith("acc") else 3) for k in columns),
             f"{statistics.fmean(r['train_s'] for r in runs):.0f}",
         ]
-        for name, runs in results.items()
+        for budget, models in stored_budgets(store.load(), args.dim, args.layers, list(builders)).items()
+        for name, runs in models.items()
     ]
     timing_header, timing_rows = _cost_table(args.dim, args.layers)
     console.print(console_table("APSP size generalization", header, rows))
@@ -243,8 +273,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             "",
             f"`{command} --layers {args.layers}` — {machine_description()}.",
             "",
-            f"All trained {args.epochs} epochs on {graphs} of 6–12 nodes "
-            "(Erdős–Rényi, grid, geometric, tree; integer weights 1–5), Adam 1e-3, same loss; accuracy = "
+            f"Each training budget (this command's: {args.epochs} epochs on {graphs}; the table "
+            "lists every budget stored for this width and depth) trains all models on graphs of 6–12 nodes "
+            '(Erdős–Rényi, grid, geometric, tree; integer weights 1–5), Adam 1e-3, same loss; "new per '
+            'epoch" draws fresh training graphs every epoch (`--fresh-train`); accuracy = '
             "the pair's predicted distance rounds to the exact one (unreachable pairs predicted "
             "unreachable), on 200 unseen graphs; mean ± std over the seeds (a seed sets the "
             "initialization and the batch order, not the graphs).",
