@@ -315,7 +315,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             "",
             f"The grid families were tuned on {IMAGES[0]} alone, at the same budget and steps (each grid "
             "setting's width re-matched to the budget); the best of each family then runs on every "
-            "image:",
+            "image. CAM is tried on the Fourier-feature MLP (the paper's image setup, `CAMField`) and on "
+            "the grid+MLP field (`CAMGridField`); the grid+MLP family includes the same field with only "
+            "CAM's feature normalization (LayerNorm, no modulation), so what CAM adds over it is the "
+            "modulation's:",
             "",
             markdown_table(["setting", "params", f"PSNR on {IMAGES[0]}"], sweep_rows),
             "",
