@@ -26,6 +26,14 @@ def test_interleaved_latency_rotates_the_order():
     assert calls == ["a", "b", "b", "a"]
 
 
+def test_interleaved_latency_lets_every_case_follow_every_other():
+    calls = []
+    interleaved_latency({k: (lambda k=k: calls.append(k)) for k in "abc"}, rounds=6, warmup=0)
+    rounds = [calls[i : i + 3] for i in range(0, 18, 3)]
+    follows = {(r[i], r[i + 1]) for r in rounds for i in range(2)}
+    assert follows == {(x, y) for x in "abc" for y in "abc" if x != y}
+
+
 def test_markdown_section_is_replaced_not_duplicated(tmp_path):
     path = tmp_path / "B.md"
     path.write_text("# Benchmarks\n\nintro\n")

@@ -138,13 +138,13 @@ def _cost_table(dim: int, layers: int, sizes: Sequence[int] = (16, 32, 64)) -> t
     def step(name: str, n: int) -> None:
         models[name](inputs[n]).square().mean().backward()
 
-    cases = {
+    cases = {  # ours and the package's case side by side, so load changes hit both alike
         f"{kind}/{name}/{n}": (lambda f=f, name=name, n=n: f(name, n))
         for kind, f in (("fwd", forward), ("step", step))
-        for name in models
         for n in sizes
+        for name in models
     }
-    median = interleaved_latency(cases, rounds=15, warmup=2)
+    median = interleaved_latency(cases, rounds=101, warmup=5)
     memory = {
         (name, n): peak_memory_bytes(lambda name=name, n=n: step(name, n)) for name in models for n in sizes
     }
@@ -279,7 +279,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             'epoch" draws fresh training graphs every epoch (`--fresh-train`); accuracy = '
             "the pair's predicted distance rounds to the exact one (unreachable pairs predicted "
             "unreachable), on 200 unseen graphs; mean ± std over the seeds (a seed sets the "
-            "initialization and the batch order, not the graphs).",
+            "initialization and the batch order, not the graphs). *train s* is the fit's wall-clock, "
+            "taken one run after another on a shared machine (other benches on the cores change it); "
+            "the cost table below is the controlled speed comparison.",
             "",
             markdown_table(header, rows),
             "",

@@ -116,7 +116,9 @@ def interleaved_latency(
 
     Args:
         cases: name → callable to time.
-        rounds: timed rounds; each calls every case once, starting one case later than the last round.
+        rounds: timed rounds; each calls every case once, starting one case later than the last round,
+            and every other cycle of ``len(cases)`` rounds runs backwards, so no case always runs right
+            after the same neighbour (whose cache state or size would bias it).
         warmup: untimed rounds first (allocator, thread pool and cache warm-up).
         on_call: called with the case name after each timed or untimed call (progress reporting).
     """
@@ -126,7 +128,10 @@ def interleaved_latency(
     samples: dict[str, list[float]] = {name: [] for name in names}
     for round_index in range(warmup + rounds):
         shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
+        order = names[shift:] + names[:shift]
+        if (round_index // len(names)) % 2:  # every other cycle backwards: a case follows both neighbours
+            order.reverse()
+        for name in order:
             start = time.perf_counter()
             cases[name]()
             elapsed = time.perf_counter() - start
