@@ -14,6 +14,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -40,19 +41,24 @@ IMAGES = ("astronaut", "camera", "coffee", "chelsea")
 PUBLISHED = "CAM paper (Natural images, 266 K params): CAM 32.21 dB, Fourier-feature MLP 30.30 dB"
 
 
+def _grouped(field: Callable[..., Field], channels: int | None, **options: Any) -> Callable[[int], Field]:
+    """``field(**options)`` with ``channels`` γ/β groups (None: one per feature); the size searched is
+    the width in multiples of ``channels`` (which must divide it)."""
+    step = channels or 1
+    return lambda k: field(width=k * step, modulation_channels=channels, **options)
+
+
 def _cam(
     frequencies: int, resolution: int, channels: int | None, blocks: int | None
 ) -> Callable[[int], Field]:
-    """CAM at ``resolution``² with ``channels`` γ/β groups (None: per feature) on the first ``blocks``;
-    the size searched is the width in multiples of ``channels`` (which must divide it)."""
-    step = channels or 1
-    return lambda k: CAMField(
-        width=k * step,
+    """CAM at ``resolution``² with ``channels`` γ/β groups on the first ``blocks`` of the PE-MLP."""
+    return _grouped(
+        CAMField,
+        channels,
         depth=3,
         num_frequencies=frequencies,
         resolution=resolution,
         modulated_blocks=blocks,
-        modulation_channels=channels,
     )
 
 
@@ -65,17 +71,15 @@ def _grid(resolution: int, features: int, normalize: bool = False) -> Callable[[
 def _cam_grid(
     resolution: int, features: int, modulation: int, channels: int | None, blocks: int | None
 ) -> Callable[[int], Field]:
-    """CAM (``modulation``², ``channels`` γ/β groups, first ``blocks``) on `GridField`'s MLP; the size
-    searched is the width in multiples of ``channels``."""
-    step = channels or 1
-    return lambda k: CAMGridField(
-        width=k * step,
+    """CAM (``modulation``², ``channels`` γ/β groups, first ``blocks``) on `GridField`'s MLP."""
+    return _grouped(
+        CAMGridField,
+        channels,
         depth=2,
         resolution=resolution,
         features=features,
         modulation_resolution=modulation,
         modulated_blocks=blocks,
-        modulation_channels=channels,
     )
 
 
