@@ -1,9 +1,15 @@
 """bench-kg: the table shows every stored run, grouped by model, epochs and device; times that differ
 by more than 20 % between seeds show as a range."""
 
+import argparse
 import json
 
-from ffn_graphs.benchmark import main
+import pytest
+from lightning.pytorch import Trainer
+
+from ffn_graphs.benchmark import _kg_run, main
+from ffn_graphs.data import SHARED, KnowledgeGraphDataModule
+from ffn_graphs.module import KGCompletion
 
 
 def _run(mrr: float, device: str = "CPU", seconds: float = 10.0) -> dict:
@@ -40,7 +46,9 @@ def test_first_seed_selects_the_seed_range(tmp_path, monkeypatch):
 
     trained = []
     monkeypatch.setattr(
-        bench, "_kg_run", lambda folder, test_folder, args, seed: trained.append(seed) or _run(0.5)
+        bench,
+        "_kg_run",
+        lambda folder, test_folder, args, seed, checkpoint: trained.append(seed) or _run(0.5),
     )
     store, out = tmp_path / "runs.json", tmp_path / "BENCH.md"
     store.write_text(json.dumps({"UMLS/NBFNet, 1 epoch/3": _run(0.7)}))
@@ -49,6 +57,27 @@ def test_first_seed_selects_the_seed_range(tmp_path, monkeypatch):
     assert trained == [4]  # seed 3 was stored, seed 4 was not; seeds 0-2 are outside the range
     assert "--kg-seeds 2 --kg-first-seed 3 --kg-no-baselines" in out.read_text()
     assert "| UMLS | NBFNet, 1 epoch | 2 | 0.600 ± 0.141 |" in out.read_text()
+
+
+def test_an_inductive_run_keeps_weights_that_test_the_same_again(tmp_path):
+    # the head of GraIL's fb237_v1 splits (test triples naming entities outside it are skipped)
+    folders = []
+    for name in ("fb237_v1", "fb237_v1_ind"):
+        folder = tmp_path / name
+        folder.mkdir()
+        for split, lines in (("train", 300), ("valid", 40), ("test", 40)):
+            text = (SHARED / "kg" / "inductive" / name / f"{split}.txt").read_text().splitlines()[:lines]
+            (folder / f"{split}.txt").write_text("\n".join(text) + "\n")
+        folders.append(str(folder))
+    checkpoint = tmp_path / "run.ckpt"
+    args = argparse.Namespace(kg_epochs=1, kg_accelerator="cpu")
+    run = _kg_run(*folders, args, seed=0, checkpoint=checkpoint)
+    assert 0.0 < run["hits@10"] < 1.0  # the expectation over draws, not a rank count
+    model = KGCompletion.load_from_checkpoint(checkpoint)
+    data = KnowledgeGraphDataModule(folders[0], test_folder=folders[1], batch_size=32)
+    again = Trainer(logger=False, enable_progress_bar=False).test(model, data, verbose=False)[0]
+    assert again["test/hits@10"] == pytest.approx(run["hits@10"])
+    assert again["test/mrr"] == pytest.approx(run["mrr"])
 
 
 def test_floyd_table_lists_every_stored_budget_in_order_of_training_steps():

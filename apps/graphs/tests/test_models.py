@@ -14,6 +14,7 @@ from ffn_graphs.kg import (
     ranking_metrics,
     remove_easy_edges,
     sample_negatives,
+    sampled_ranking_metrics,
     true_tail_mask,
 )
 from ffn_graphs.models.gnn import DeepGNN, initialize
@@ -90,6 +91,33 @@ def test_negatives_never_include_true_answers():
     mask = true_tail_mask(queries, known, 5)
     negatives = sample_negatives(mask, 500, torch.Generator().manual_seed(0))
     assert not set(negatives[0].tolist()) & {1, 2} and 3 not in negatives[1].tolist()
+
+
+def test_sampled_protocol_metrics_are_the_expectation_of_real_draws():
+    # 3 queries over 60 entities, 4 true answers each (target included); GraIL draws 49 negatives
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.randn(3, 60, generator=generator)
+    targets = torch.tensor([5, 17, 42])
+    mask = torch.zeros(3, 60, dtype=torch.bool)
+    mask[:, :3], mask[torch.arange(3), targets] = True, True
+    scores[torch.arange(3), targets] = torch.tensor([3.0, 0.0, -3.0])  # near the top, middle, bottom
+    ranks = filtered_ranks(scores, targets, mask)
+    expected = sampled_ranking_metrics(ranks, (~mask).sum(1), 49)
+    draws = []
+    for _ in range(4000):  # the protocol itself: rank among the target and 49 sampled non-answers
+        negatives = sample_negatives(mask, 49, generator)
+        beaten = (scores.gather(1, negatives) >= scores.gather(1, targets[:, None])).sum(1)
+        draws.append(ranking_metrics(1 + beaten))
+    for name, value in expected.items():
+        assert value == pytest.approx(sum(d[name] for d in draws) / len(draws), abs=0.01), name
+    assert 0.1 < expected["hits@10"] < 0.9  # the middle query is really uncertain: the test can fail
+
+
+def test_sampled_protocol_metrics_at_the_extremes():
+    best = sampled_ranking_metrics(torch.tensor([1]), torch.tensor([100]), 49)
+    worst = sampled_ranking_metrics(torch.tensor([101]), torch.tensor([100]), 49)  # every negative wins
+    assert best == {"mrr": 1.0, "hits@1": 1.0, "hits@3": 1.0, "hits@10": 1.0}
+    assert worst["mrr"] == pytest.approx(1 / 50) and worst["hits@10"] == pytest.approx(0.0)
 
 
 def test_easy_edges_are_removed_in_both_directions_and_nothing_else():

@@ -197,14 +197,15 @@ class KnowledgeGraphDataModule(LightningDataModule):
     are the validation or test triples in both directions, and ranking is filtered over all entities.
     Inductive (GraIL, ``test_folder`` set, e.g. ``kg/inductive/fb237_v1_ind``): training and validation
     use ``folder``; testing runs on the unseen entities of ``test_folder``, whose ``train.txt`` is the
-    observed graph and ``test.txt`` the queries, ranked against ``num_negatives`` sampled entities.
+    observed graph and ``test.txt`` the queries, each ranked among itself and ``num_negatives`` sampled
+    entities (`sampled_ranking_metrics`).
 
     Args:
         folder: the training graph's split files.
         test_folder: an inductive test graph (None: transductive).
         batch_size: training triples per batch.
         eval_batch_size: queries per evaluation batch.
-        num_negatives: sampled negatives of the inductive protocol (GraIL: 50).
+        num_negatives: sampled negatives of the inductive protocol (GraIL: 49, so 50 candidates).
         unknown: evaluation triples naming entities or relations absent from their graph are
             ``"skip"``-ped (and reported) or an ``"error"``.
     """
@@ -215,7 +216,7 @@ class KnowledgeGraphDataModule(LightningDataModule):
         test_folder: str | None = None,
         batch_size: int = 64,
         eval_batch_size: int = 32,
-        num_negatives: int = 50,
+        num_negatives: int = 49,
         unknown: Literal["error", "skip"] = "skip",
     ) -> None:
         super().__init__()

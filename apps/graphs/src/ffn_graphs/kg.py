@@ -16,7 +16,7 @@ __all__ = [
     "ranking_metrics",
     "remove_easy_edges",
     "sample_negatives",
-    "sampled_ranks",
+    "sampled_ranking_metrics",
     "true_tail_mask",
 ]
 
@@ -92,17 +92,37 @@ def filtered_ranks(scores: torch.Tensor, targets: torch.Tensor, true_mask: torch
     return 1 + beats.sum(dim=1)
 
 
-def sampled_ranks(
-    scores: torch.Tensor,
-    targets: torch.Tensor,
-    true_mask: torch.Tensor,
-    num_negatives: int,
-    generator: torch.Generator,
-) -> torch.Tensor:
-    """GraIL's protocol: rank each target against ``num_negatives`` sampled non-answers."""
-    negatives = sample_negatives(true_mask, num_negatives, generator)
-    target_scores = scores.gather(1, targets[:, None])
-    return 1 + (scores.gather(1, negatives) >= target_scores).sum(dim=1)
+def sampled_ranking_metrics(
+    ranks: torch.Tensor, non_answers: torch.Tensor, num_negatives: int
+) -> dict[str, float]:
+    """MRR and Hits@1/3/10 of GraIL's protocol, in expectation over its draw of negatives.
+
+    GraIL ranks each target among itself and ``num_negatives`` entities drawn uniformly (with
+    replacement) from the query's ``non_answers``; its published numbers use 49 negatives (50
+    candidates). A target that ``rank − 1`` of its ``M`` non-answers outrank (`filtered_ranks`) loses to
+    each draw with probability ``p = (rank − 1) / M``, so its sampled rank is ``1 + Binomial(n, p)``.
+    The metrics are that distribution's exact expectations (NBFNet's estimator of Hits@10 among 50)
+    rather than one draw's, so they carry no sampling noise.
+
+    Args:
+        ranks: filtered ranks among all entities, ``(B,)``.
+        non_answers: candidates per query that are not true answers, ``(B,)``.
+        num_negatives: negatives drawn per query (n).
+    """
+    p = ((ranks.double() - 1) / non_answers.double().clamp_min(1))[:, None]
+    losses = torch.arange(num_negatives + 1, dtype=torch.float64)  # negatives outranking the target
+    log_choose = (
+        torch.lgamma(torch.tensor(num_negatives + 1.0, dtype=torch.float64))
+        - torch.lgamma(losses + 1)
+        - torch.lgamma(num_negatives - losses + 1)
+    )
+    pmf = torch.exp(
+        log_choose + torch.special.xlogy(losses, p) + torch.special.xlog1py(num_negatives - losses, -p)
+    )  # (B, n + 1): P(sampled rank = 1 + i)
+    return {
+        "mrr": float((pmf / (1 + losses)).sum(1).mean()),
+        **{f"hits@{k}": float(pmf[:, :k].sum(1).mean()) for k in (1, 3, 10)},
+    }
 
 
 def ranking_metrics(ranks: torch.Tensor) -> dict[str, float]:

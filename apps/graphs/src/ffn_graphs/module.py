@@ -20,7 +20,7 @@ from .kg import (
     ranking_metrics,
     remove_easy_edges,
     sample_negatives,
-    sampled_ranks,
+    sampled_ranking_metrics,
     true_tail_mask,
 )
 from .models.gnn import ConvKind, DeepGNN, InitScheme, initialize
@@ -245,14 +245,13 @@ class KGCompletion(LightningModule):
         scores = self._score(queries.to(self.device), graph, graph.edge_index, graph.edge_type).cpu()
         mask = true_tail_mask(queries, graph.known, graph.num_nodes)
         targets = queries[:, 2]
-        inductive = stage == "test" and self.trainer.datamodule.inductive
-        if inductive:  # GraIL: rank against sampled negatives
-            ranks = sampled_ranks(
-                scores, targets, mask, self.trainer.datamodule.num_negatives, self.generator
-            )
+        ranks = filtered_ranks(scores, targets, mask)
+        if stage == "test" and self.trainer.datamodule.inductive:  # GraIL: against sampled negatives
+            mask[torch.arange(len(targets)), targets] = True
+            metrics = sampled_ranking_metrics(ranks, (~mask).sum(1), self.trainer.datamodule.num_negatives)
         else:
-            ranks = filtered_ranks(scores, targets, mask)
-        for name, value in ranking_metrics(ranks).items():
+            metrics = ranking_metrics(ranks)
+        for name, value in metrics.items():
             metric = self.rank_means[f"{stage}_{name}"]
             metric.update(value, weight=len(ranks))
             self.log(f"{stage}/{name}", metric, batch_size=len(ranks), prog_bar=name == "mrr")
