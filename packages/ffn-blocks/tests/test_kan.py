@@ -14,12 +14,14 @@ from ffn_blocks.testing import FeedForwardContract
 class TestKANLayer(FeedForwardContract):
     block = KANLayer
     init_args = {"hidden_features": 32}
+    default_overrides = {"norm": nn.LayerNorm}
 
 
 class TestKANLayerUnevenGroups(FeedForwardContract):
     block = KANLayer
     in_features, out_features = 7, 3  # 7 channels over 8 groups: one group is empty
     init_args = {"hidden_features": 10, "num_groups": 8}
+    default_overrides = {"norm": nn.LayerNorm}
 
 
 def test_rational_fitted_to_gelu_matches_it_on_minus_three_to_three():
@@ -85,3 +87,28 @@ def test_bad_arguments():
         KANLayer(8, 8, num_groups=0)
     with pytest.raises(ValueError, match="numerator_degree=0 must be a positive integer"):
         KANLayer(8, 8, numerator_degree=0)
+
+
+def _fit_unbounded_inputs(**options) -> list[float]:
+    """100 Adam steps (lr 5e-3) of a regression whose inputs have std 30, like a sum over neighbours."""
+    generator = torch.Generator().manual_seed(0)
+    x = 30 * torch.randn(512, 16, generator=generator)
+    y = torch.tanh(x[:, :4] / 30).sum(1, keepdim=True)
+    torch.manual_seed(0)
+    layer = KANLayer(16, 1, hidden_features=32, **options)
+    optimizer = torch.optim.Adam(layer.parameters(), lr=5e-3)
+    losses = []
+    for _ in range(100):
+        loss = (layer(x) - y).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def test_default_input_norm_keeps_training_on_unbounded_inputs_stable():
+    losses = _fit_unbounded_inputs()
+    assert all(math.isfinite(v) for v in losses) and max(losses) <= losses[0] and losses[-1] < 0.3 * losses[0]
+    diverged = _fit_unbounded_inputs(norm=None)  # the rationals on raw inputs: what the default prevents
+    assert not math.isfinite(diverged[-1]) or max(diverged) > 1e6 * diverged[0]

@@ -189,7 +189,11 @@ class KANLayer(FeedForward):
         act: the activation the hidden rational ``F₂`` is fitted to at initialization.
         bias: learn additive biases.
         dropout: dropout probability after ``F₂`` and after the output layer.
-        norm: optional normalization factory applied to the input.
+        norm: normalization factory applied to the input (None: none). LayerNorm by default: the
+            rationals are degree-5 polynomials over degree-4 ones, so on unbounded inputs (a sum over
+            a graph's neighbours, an un-normalized residual stream) both their values and the effect
+            of Adam's unit-scale coefficient steps grow like ``|x|⁵`` and training diverges; KAT only
+            ever feeds them LayerNorm-ed tokens. Pass None behind a pre-norm of your own.
         num_groups: coefficient groups per rational (KAT uses 8).
         numerator_degree: degree m of P (KAT: 5).
         denominator_degree: degree n inside Q (KAT: 4).
@@ -210,7 +214,7 @@ class KANLayer(FeedForward):
         act: Callable[[], nn.Module] = nn.GELU,
         bias: bool = True,
         dropout: float = 0.0,
-        norm: Callable[[int], nn.Module] | None = None,
+        norm: Callable[[int], nn.Module] | None = nn.LayerNorm,
         num_groups: int = 8,
         numerator_degree: int = 5,
         denominator_degree: int = 4,
@@ -235,6 +239,8 @@ class KANLayer(FeedForward):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        if hasattr(self.norm, "reset_parameters"):
+            self.norm.reset_parameters()
         for rational, linear in ((self.rational1, self.fc1), (self.rational2, self.fc2)):
             rational.reset_parameters()
             std = 1.0 / math.sqrt(linear.in_features * rational.second_moment())

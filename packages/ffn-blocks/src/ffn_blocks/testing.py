@@ -94,6 +94,9 @@ class FeedForwardContract:
     leading_shapes: ClassVar[tuple[tuple[int, ...], ...]] = ((), (3,), (2, 5), (2, 3, 4))
     #: Max abs difference allowed between a block and its reparameterized form (fp32).
     reparameterize_atol: ClassVar[float] = 1e-5
+    #: shared arguments whose default this block must change, with the reason in the block's docstring
+    #: (e.g. KANLayer's input LayerNorm); every other shared argument keeps `SHARED_DEFAULTS`.
+    default_overrides: ClassVar[dict[str, Any]] = {}
 
     # ----------------------------------------------------------------------------------------- helpers
     def make_block(self, seed: int = 0) -> nn.Module:
@@ -122,7 +125,7 @@ class FeedForwardContract:
             is_lambda = isinstance(p.default, types.FunctionType) and p.default.__name__ == "<lambda>"
             assert not is_lambda, f"{p.name}: a lambda default does not pickle into checkpoints"
             if p.name in SHARED_DEFAULTS:
-                expected = SHARED_DEFAULTS[p.name]
+                expected = self.default_overrides.get(p.name, SHARED_DEFAULTS[p.name])
                 assert p.default == expected, f"{p.name} default must be {expected!r}"
 
     def test_output_shapes(self) -> None:
