@@ -147,9 +147,28 @@ def test_nbfnet_boundary_only_reaches_nodes_within_range():
     boundary[0, 0] = h
     state = boundary
     for layer in net.layers:
-        state = layer(state, boundary, edge_index, edge_type)
+        state = layer(state, boundary, edge_index, edge_type, h)
     reached = state.abs().sum(dim=(1, 2)) > 0
     assert reached.tolist() == [True, True, True, False, False]  # two hops from entity 0
+
+
+@pytest.mark.parametrize("dependent", [False, True])
+def test_dependent_relations_make_messages_depend_on_the_query(dependent):
+    """Two queries with the same node states and boundary but different query relations: with
+    ``dependent`` (the reference's default) the relation vectors, hence the states, differ; without,
+    they cannot."""
+    from ffn_graphs.models.nbfnet import BellmanFordLayer
+
+    torch.manual_seed(0)
+    layer = BellmanFordLayer(4, 3, update=ffn_blocks.MLP, dependent=dependent)
+    edge_index, edge_type = torch.tensor([[0, 1, 2], [1, 2, 0]]), torch.tensor([0, 1, 2])
+    x = torch.randn(3, 1, 4).expand(3, 2, 4)
+    out = layer(x, torch.zeros(3, 2, 4), edge_index, edge_type, torch.randn(2, 4))
+    assert torch.allclose(out[:, 0], out[:, 1]) is not dependent
+    net = NBFNet(6, dim=4, num_layers=2, dependent=True)  # and end to end, with gradients to the map
+    scores = net(torch.tensor([0, 1]), torch.tensor([0, 4]), edge_index, edge_type, 3)
+    scores.sum().backward()
+    assert scores.shape == (2, 3) and net.layers[0].relation.weight.grad.abs().sum() > 0
 
 
 def test_pna_aggregation_matches_a_per_node_loop_with_the_boundary_as_a_self_message():

@@ -166,6 +166,8 @@ class KGCompletion(LightningModule):
         num_negatives: filtered negatives per positive (reference: 32).
         adversarial_temperature: self-adversarial weighting temperature (reference: 0.5).
         remove_easy_edges: drop the edges that state a training query's answer (reference: yes).
+        dependent: relation vectors computed from the query relation (the reference's ``dependent:
+            yes``); False keeps one free vector per relation and layer.
         optimizer: optimizer factory (reference: Adam 5e-3).
     """
 
@@ -181,6 +183,7 @@ class KGCompletion(LightningModule):
         num_negatives: int = 32,
         adversarial_temperature: float = 0.5,
         remove_easy_edges: bool = True,
+        dependent: bool = False,
         optimizer: OptimizerCallable = torch.optim.Adam,
     ) -> None:
         super().__init__()
@@ -193,6 +196,7 @@ class KGCompletion(LightningModule):
             aggregate=aggregate,
             update=update,
             scorer=scorer,
+            dependent=dependent,
         )
         self.num_relations = num_relations
         self.optimizer_factory = optimizer

@@ -51,6 +51,8 @@ class BellmanFordLayer(MessagePassing):
         update: factory of the update ``((statistics + 1) · d) → d``.
         layer_norm: LayerNorm after the update.
         shortcut: add the layer's input to its output.
+        dependent: relation vectors computed from each query's relation embedding by a linear map
+            (the reference's ``dependent: yes``), instead of one free vector per relation and layer.
     """
 
     def __init__(
@@ -63,21 +65,35 @@ class BellmanFordLayer(MessagePassing):
         update: FeedForwardFactory,
         layer_norm: bool = True,
         shortcut: bool = True,
+        dependent: bool = False,
     ) -> None:
         super().__init__(aggr=None, node_dim=0)
         if message == "rotate" and dim % 2:
             raise ValueError(f"BellmanFordLayer: message='rotate' needs an even dim, got {dim}")
         self.dim, self.message_kind, self.aggregate_kind = dim, message, aggregate
-        self.relation = nn.Embedding(num_relations, dim)
+        self.num_relations, self.dependent = num_relations, dependent
+        self.relation = nn.Linear(dim, num_relations * dim) if dependent else nn.Embedding(num_relations, dim)
         width = 13 * dim if aggregate == "pna" else 2 * dim
         self.update_ffn = update(width, dim)
         self.norm = nn.LayerNorm(dim) if layer_norm else nn.Identity()
         self.shortcut = shortcut
 
     def forward(
-        self, x: torch.Tensor, boundary: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor
+        self,
+        x: torch.Tensor,
+        boundary: torch.Tensor,
+        edge_index: torch.Tensor,
+        edge_type: torch.Tensor,
+        query: torch.Tensor,
     ) -> torch.Tensor:
-        messages = self.message(x[edge_index[0]], self.relation(edge_type)[:, None, :])  # (E, B, d)
+        """One iteration on node states ``x`` ``(N, B, d)`` for queries whose relation embeddings are
+        ``query`` ``(B, d)``."""
+        if self.dependent:  # (B, R, d) → the edges' (E, B, d)
+            per_query = self.relation(query).view(len(query), self.num_relations, self.dim)
+            relation = per_query[:, edge_type].transpose(0, 1)
+        else:
+            relation = self.relation(edge_type)[:, None, :]  # (E, 1, d), shared by every query
+        messages = self.message(x[edge_index[0]], relation)  # (E, B, d)
         aggregated = self._aggregate(messages, boundary, edge_index[1])
         out = F.relu(self.norm(self.update_ffn(torch.cat([x, aggregated], dim=-1))))
         return out + x if self.shortcut else out
@@ -134,6 +150,7 @@ class NBFNet(nn.Module):
         scorer: scorer factory ``2d → 1`` (None: `MLP` with hidden width ``2d``, the reference's).
         layer_norm: LayerNorm in every layer.
         shortcut: residual in every layer.
+        dependent: query-dependent relation vectors in every layer (`BellmanFordLayer`).
     """
 
     def __init__(
@@ -148,6 +165,7 @@ class NBFNet(nn.Module):
         scorer: FeedForwardFactory | None = None,
         layer_norm: bool = True,
         shortcut: bool = True,
+        dependent: bool = False,
     ) -> None:
         super().__init__()
         update = update or partial(MLP, hidden_features=dim, act=nn.ReLU)
@@ -163,11 +181,12 @@ class NBFNet(nn.Module):
                 update=update,
                 layer_norm=layer_norm,
                 shortcut=shortcut,
+                dependent=dependent,
             )
             for _ in range(num_layers)
         )
         self.scorer = scorer(2 * dim, 1)
-        if message == "rotate":  # unit-modulus rotations, as RotatE
+        if message == "rotate" and not dependent:  # unit-modulus rotations, as RotatE
             for layer in self.layers:
                 phase = torch.rand(num_relations, dim // 2) * 2 * math.pi
                 layer.relation.weight.data = torch.cat([phase.cos(), phase.sin()], dim=-1)
@@ -187,6 +206,6 @@ class NBFNet(nn.Module):
         boundary[heads, torch.arange(batch, device=heads.device)] = query
         h = boundary
         for layer in self.layers:
-            h = layer(h, boundary, edge_index, edge_type)
+            h = layer(h, boundary, edge_index, edge_type, query)
         features = torch.cat([h, query.expand(num_nodes, -1, -1)], dim=-1)  # (N, B, 2d)
         return self.scorer(features).squeeze(-1).T  # (B, N)
