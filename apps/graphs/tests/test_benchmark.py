@@ -25,6 +25,7 @@ def test_table_groups_stored_runs_by_model_epochs_and_device(tmp_path):
         "UMLS/NBFNet, 4 epochs/0": _run(0.8, seconds=40.0),
         "UMLS/NBFNet, 4 epochs/1": _run(0.8, seconds=10.0),
         "UMLS/NBFNet, 1 epoch [gpu]/0": _run(0.9, "NVIDIA H100"),
+        "UMLS/NBFNet (dependent relations), 1 epoch/0": _run(0.95),
         "UMLS/RotatE/0": {"mrr": 0.8, "hits@1": 0.7, "hits@10": 0.9, "epochs": 50, "seconds": 20.0},
     }
     store.write_text(json.dumps(runs))
@@ -38,7 +39,8 @@ def test_table_groups_stored_runs_by_model_epochs_and_device(tmp_path):
     assert rows[1].startswith("| UMLS | NBFNet, 4 epochs | 2 | 0.800 ± 0.000 |")
     assert "| CPU | 10–40 s / epoch |" in rows[1]
     assert rows[2].startswith("| UMLS | NBFNet, 1 epoch | 1 | 0.900 |") and "| NVIDIA H100 |" in rows[2]
-    assert rows[3].startswith("| UMLS | RotatE (pykeen) | 1 | 0.800 |") and "20 s (50 epochs)" in rows[3]
+    assert rows[3].startswith("| UMLS | NBFNet (dependent relations), 1 epoch | 1 | 0.950 |")
+    assert rows[4].startswith("| UMLS | RotatE (pykeen) | 1 | 0.800 |") and "20 s (50 epochs)" in rows[4]
 
 
 def test_first_seed_selects_the_seed_range(tmp_path, monkeypatch):
@@ -57,6 +59,23 @@ def test_first_seed_selects_the_seed_range(tmp_path, monkeypatch):
     assert trained == [4]  # seed 3 was stored, seed 4 was not; seeds 0-2 are outside the range
     assert "--kg-seeds 2 --kg-first-seed 3 --kg-no-baselines" in out.read_text()
     assert "| UMLS | NBFNet, 1 epoch | 2 | 0.600 ± 0.141 |" in out.read_text()
+    trained.clear()  # query-dependent relations are another setting: both seeds train, in their own key
+    main(
+        [
+            "bench-kg",
+            *args,
+            "--kg-seeds",
+            "2",
+            "--kg-first-seed",
+            "3",
+            "--kg-results",
+            str(store),
+            "--kg-dependent",
+        ]
+    )
+    assert trained == [3, 4] and "UMLS/NBFNet (dependent relations), 1 epoch/3" in json.loads(
+        store.read_text()
+    )
 
 
 def test_an_inductive_run_keeps_weights_that_test_the_same_again(tmp_path):
@@ -70,10 +89,11 @@ def test_an_inductive_run_keeps_weights_that_test_the_same_again(tmp_path):
             (folder / f"{split}.txt").write_text("\n".join(text) + "\n")
         folders.append(str(folder))
     checkpoint = tmp_path / "run.ckpt"
-    args = argparse.Namespace(kg_epochs=1, kg_accelerator="cpu")
+    args = argparse.Namespace(kg_epochs=1, kg_accelerator="cpu", kg_dependent=True)
     run = _kg_run(*folders, args, seed=0, checkpoint=checkpoint)
     assert 0.0 < run["hits@10"] < 1.0  # the expectation over draws, not a rank count
     model = KGCompletion.load_from_checkpoint(checkpoint)
+    assert model.hparams.dependent  # the setting asked for is the one trained and kept
     data = KnowledgeGraphDataModule(folders[0], test_folder=folders[1], batch_size=32)
     again = Trainer(logger=False, enable_progress_bar=False).test(model, data, verbose=False)[0]
     assert again["test/hits@10"] == pytest.approx(run["hits@10"])

@@ -107,7 +107,9 @@ def _kg_run(
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     data = KnowledgeGraphDataModule(folder, test_folder=test_folder, batch_size=32)
-    model = KGCompletion(data.num_relations, optimizer=partial(torch.optim.Adam, lr=5e-3))
+    model = KGCompletion(
+        data.num_relations, dependent=args.kg_dependent, optimizer=partial(torch.optim.Adam, lr=5e-3)
+    )
     timer = EpochTimer()
     trainer = Trainer(
         max_epochs=args.kg_epochs,
@@ -141,12 +143,15 @@ KG_DATASETS = {
 KG_PUBLISHED = {"fb237_v1 (inductive)": "0.834", "WN18RR_v1 (inductive)": "0.948"}
 
 
-def _kg_key(dataset: str, model: str, seed: int, epochs: int, accelerator: str = "cpu") -> str:
-    """Cache key of one run: NBFNet runs are told apart by their epochs and by where they ran (the
-    baselines stop early and run on the CPU)."""
+def _kg_key(
+    dataset: str, model: str, seed: int, epochs: int, accelerator: str = "cpu", dependent: bool = False
+) -> str:
+    """Cache key of one run: NBFNet runs are told apart by their relations (free or query-dependent),
+    epochs and where they ran (the baselines stop early and run on the CPU)."""
     if model == "NBFNet":
         where = "" if accelerator == "cpu" else f" [{accelerator}]"
-        return f"{dataset}/NBFNet, {epochs} epoch{'s' * (epochs > 1)}{where}/{seed}"
+        name = "NBFNet (dependent relations)" if dependent else "NBFNet"
+        return f"{dataset}/{name}, {epochs} epoch{'s' * (epochs > 1)}{where}/{seed}"
     return f"{dataset}/{model}/{seed}"
 
 
@@ -177,7 +182,7 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
         if model == "NBFNet" or KG_DATASETS[name][1] is None  # baselines: transductive splits only
     ]
     for name, model, seed in jobs:
-        key = _kg_key(name, model, seed, args.kg_epochs, args.kg_accelerator)
+        key = _kg_key(name, model, seed, args.kg_epochs, args.kg_accelerator, args.kg_dependent)
         if key in store:
             continue
         folder, test_folder = (str(kg / f) if f else None for f in KG_DATASETS[name])
@@ -239,12 +244,13 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
         f"stored in `{store.path}` (column Seeds). Last command: `ffn-graphs bench-kg --kg-datasets "
         f"{shlex.join(args.kg_datasets)} --kg-epochs {args.kg_epochs} --kg-seeds "
         f"{args.kg_seeds}{f' --kg-first-seed {args.kg_first_seed}' * bool(args.kg_first_seed)}"
-        f"{' --kg-no-baselines' * args.kg_no_baselines} "
+        f"{' --kg-no-baselines' * args.kg_no_baselines}{' --kg-dependent' * args.kg_dependent} "
         f"--kg-accelerator {args.kg_accelerator}`. "
         f"Machine: {machine_description()}.\n\n"
         "NBFNet: reference hyperparameters (6 layers × 32, DistMult messages, PNA, 32 filtered negatives, "
         "Adam 5e-3, batch 32 triples in both directions) except two: free relation vectors per layer "
-        "(the reference derives them from the query, `dependent: yes`; ours: `--model.dependent`), "
+        "(the reference derives them from the query, `dependent: yes`; ours: `--model.dependent`, rows "
+        "marked *dependent relations*, from `--kg-dependent`), "
         "and the epochs in its row (the reference's inductive configs train 20); time is per "
         "epoch on the row's device (CPU: the machine above), peak memory is the process's RSS on the "
         "CPU and torch's peak allocated memory on a GPU. DistMult and RotatE: pykeen, dim 200, "
@@ -291,6 +297,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="store of finished runs (tracked)",
     )
     parser.add_argument("--kg-no-baselines", action="store_true", help="NBFNet only (no pykeen needed)")
+    parser.add_argument(
+        "--kg-dependent", action="store_true", help="NBFNet with query-dependent relations (own rows)"
+    )
     parser.add_argument(
         "--kg-accelerator",
         default="cpu",
