@@ -11,6 +11,7 @@ from ffn_graphs.kg import (
     both_directions,
     fact_graph,
     filtered_ranks,
+    non_answers,
     ranking_metrics,
     remove_easy_edges,
     sample_negatives,
@@ -102,7 +103,7 @@ def test_sampled_protocol_metrics_are_the_expectation_of_real_draws():
     mask[:, :3], mask[torch.arange(3), targets] = True, True
     scores[torch.arange(3), targets] = torch.tensor([3.0, 0.0, -3.0])  # near the top, middle, bottom
     ranks = filtered_ranks(scores, targets, mask)
-    expected = sampled_ranking_metrics(ranks, (~mask).sum(1), 49)
+    expected = sampled_ranking_metrics(ranks, non_answers(mask, targets).sum(1), 49)
     draws = []
     for _ in range(4000):  # the protocol itself: rank among the target and 49 sampled non-answers
         negatives = sample_negatives(mask, 49, generator)

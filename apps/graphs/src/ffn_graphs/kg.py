@@ -13,6 +13,7 @@ __all__ = [
     "both_directions",
     "fact_graph",
     "filtered_ranks",
+    "non_answers",
     "ranking_metrics",
     "remove_easy_edges",
     "sample_negatives",
@@ -79,6 +80,14 @@ def sample_negatives(
     return torch.multinomial(weights, count, replacement=True, generator=generator)
 
 
+def non_answers(true_mask: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``(B, num_entities)`` boolean: the candidates a target competes with, neither a known answer of
+    its query nor the target itself."""
+    competitors = ~true_mask
+    competitors[torch.arange(len(targets)), targets] = False
+    return competitors
+
+
 def filtered_ranks(scores: torch.Tensor, targets: torch.Tensor, true_mask: torch.Tensor) -> torch.Tensor:
     """Rank of each target among all entities after removing the other known answers.
 
@@ -86,9 +95,7 @@ def filtered_ranks(scores: torch.Tensor, targets: torch.Tensor, true_mask: torch
     constant scorer ranks last, not first.
     """
     target_scores = scores.gather(1, targets[:, None])
-    competitors = true_mask.clone()
-    competitors[torch.arange(len(targets)), targets] = True  # the target is not its own competitor
-    beats = (scores >= target_scores) & ~competitors
+    beats = (scores >= target_scores) & non_answers(true_mask, targets)
     return 1 + beats.sum(dim=1)
 
 
@@ -106,7 +113,7 @@ def sampled_ranking_metrics(
 
     Args:
         ranks: filtered ranks among all entities, ``(B,)``.
-        non_answers: candidates per query that are not true answers, ``(B,)``.
+        non_answers: how many candidates each query's target competes with (`non_answers`), ``(B,)``.
         num_negatives: negatives drawn per query (n).
     """
     p = ((ranks.double() - 1) / non_answers.double().clamp_min(1))[:, None]

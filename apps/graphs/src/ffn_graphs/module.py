@@ -17,6 +17,7 @@ from ffn_lightning import register_safe_globals
 from .kg import (
     both_directions,
     filtered_ranks,
+    non_answers,
     ranking_metrics,
     remove_easy_edges,
     sample_negatives,
@@ -251,8 +252,8 @@ class KGCompletion(LightningModule):
         targets = queries[:, 2]
         ranks = filtered_ranks(scores, targets, mask)
         if stage == "test" and self.trainer.datamodule.inductive:  # GraIL: against sampled negatives
-            mask[torch.arange(len(targets)), targets] = True
-            metrics = sampled_ranking_metrics(ranks, (~mask).sum(1), self.trainer.datamodule.num_negatives)
+            candidates = non_answers(mask, targets).sum(1)
+            metrics = sampled_ranking_metrics(ranks, candidates, self.trainer.datamodule.num_negatives)
         else:
             metrics = ranking_metrics(ranks)
         for name, value in metrics.items():
