@@ -106,15 +106,25 @@ def test_floyd_table_lists_every_stored_budget_in_order_of_training_steps():
     run = {"acc_2x": 0.9}
     stored = {
         "FloydNet/25/9600/32/4/relu/fresh/0": run,
+        "FloydNet/25/1200/32/4/relu/next_hop/0": {"acc_2x": 0.99},
         "FloydNet/25/1200/32/4/relu/1": run,
         "FloydNet/25/1200/32/4/relu/0": {"acc_2x": 0.8},
         "Other/25/1200/32/4/relu/0": run,  # not a model asked for
         "FloydNet/25/1200/64/4/relu/0": run,  # another width
+        "FloydNet/25/1200/32/4/relu/unknown/0": run,  # a setting this layout does not name
         "PairGINE/25/1200/32/4/relu/0": run,
         "FloydNet/50/600/32/4/relu/0": run,  # as many steps as 25 × 1200, trained on fewer graphs
+        "FloydNet/25/9600/32/4/relu/fresh/next_hop/0": run,
     }
     budgets = stored_budgets(stored, 32, 4, ["PairGINE", "FloydNet"])
-    assert list(budgets) == ["25 × 1200", "50 × 600", "25 × 9600 new per epoch"]
-    assert list(budgets["25 × 1200"]) == ["PairGINE", "FloydNet"]
-    assert budgets["25 × 1200"]["FloydNet"] == [{"acc_2x": 0.8}, run]  # seed order
-    assert list(budgets["25 × 9600 new per epoch"]) == ["FloydNet"]
+    assert list(budgets) == [
+        "25 × 1200, distance",
+        "25 × 1200, next hop",
+        "50 × 600, distance",
+        "25 × 9600 new per epoch, distance",
+        "25 × 9600 new per epoch, next hop",
+    ]
+    assert list(budgets["25 × 1200, distance"]) == ["PairGINE", "FloydNet"]
+    assert budgets["25 × 1200, distance"]["FloydNet"] == [{"acc_2x": 0.8}, run]  # seed order
+    assert budgets["25 × 1200, next hop"] == {"FloydNet": [{"acc_2x": 0.99}]}
+    assert list(budgets["25 × 9600 new per epoch, distance"]) == ["FloydNet"]

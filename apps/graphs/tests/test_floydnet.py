@@ -15,11 +15,16 @@ import ffn_blocks
 from ffn_blocks.testing import block_classes
 from ffn_graphs.floyd import (
     APSPData,
+    APSPGraph,
     FloydAPSP,
     PairGINE,
     apsp_graph,
     collate_graphs,
+    follow_next_hops,
     graph_properties_correct,
+    next_hop_logits,
+    next_hop_targets,
+    readout_features,
 )
 from ffn_graphs.models.floydnet import FloydLayer, FloydNet
 
@@ -152,16 +157,18 @@ def test_unreachable_pairs_are_explicit_and_the_size_limit_names_the_memory():
         FloydNet(3, 2, dim=8, max_nodes=32)(torch.zeros(1, 40, 40, 3))
 
 
+@pytest.mark.parametrize("readout", ["next_hop", "distance"])
 @pytest.mark.parametrize("network", ["floydnet", "gine"])
-def test_training_on_real_apsp_instances_reduces_the_loss(network):
+def test_training_on_real_apsp_instances_reduces_the_loss(network, readout):
     torch.manual_seed(0)
     data = APSPData(train_nodes=(5, 8), test_nodes=(8, 10), train_graphs=96, eval_graphs=16, batch_size=16)
+    out = readout_features(readout, pointer_dim=4)
     net = (
-        FloydNet(3, 2, dim=16, num_layers=3, heads=2)
+        FloydNet(3, out, dim=16, num_layers=3, heads=2)
         if network == "floydnet"
-        else PairGINE(dim=16, num_layers=3)
+        else PairGINE(out_features=out, dim=16, num_layers=3)
     )
-    module = FloydAPSP(net, optimizer=lambda p: torch.optim.Adam(p, lr=3e-3))
+    module = FloydAPSP(net, optimizer=lambda p: torch.optim.Adam(p, lr=3e-3), readout=readout)
     trainer = Trainer(max_epochs=6, logger=False, enable_checkpointing=False, enable_progress_bar=False)
     before = trainer.validate(module, data, verbose=False)[0]["val/loss"]
     trainer.fit(module, data)
@@ -218,3 +225,86 @@ def test_fresh_training_graphs_change_every_epoch_and_replay_exactly():
             torch.equal(a.weights, b.weights)
             for a, b in zip(data.splits[split], fixed.splits[split], strict=True)
         )
+
+
+def _padded_batch(seed=5):
+    rng = np.random.default_rng(seed)
+    sizes = [("tree", 7), ("grid", 12), ("er", 10), ("geometric", 11)]
+    graphs = [apsp_graph(family, n, rng) for family, n in sizes]
+    graphs.append(APSPGraph(torch.zeros(4, 4), torch.zeros(4, 4), torch.eye(4, dtype=torch.bool)))  # no edges
+    return collate_graphs(graphs)
+
+
+def test_following_the_true_next_hops_gives_every_exact_distance_and_a_cycle_never_arrives():
+    batch = _padded_batch()
+    n = batch["mask"].shape[1]
+    reachable = batch["reachable"]
+    hops = next_hop_targets(batch)
+    off_diagonal = reachable & ~torch.eye(n, dtype=torch.bool)
+    assert hops[off_diagonal].any(-1).all()  # every reachable pair has a first hop
+    assert not hops[~reachable].any()  # and no unreachable (or padded) pair has one
+    logits = torch.where(hops, 1.0, float("-inf"))
+    distance, arrived = follow_next_hops(logits, batch["pairs"][..., 0] * 5)
+    assert arrived[reachable].all()
+    assert torch.equal(distance[reachable], batch["distance"][reachable])
+    # point the first hop of one pair back and forth between two nodes: that walk never arrives
+    b, i, k = off_diagonal.nonzero()[5].tolist()
+    j = int(hops[b, i, k].nonzero()[0])
+    if j != k:
+        logits[b, j, k] = torch.where(torch.arange(n) == i, 2.0, float("-inf"))
+        assert not follow_next_hops(logits, batch["pairs"][..., 0] * 5)[1][b, i, k]
+
+
+def test_next_hop_scores_only_neighbours_and_stay_finite_without_any():
+    batch = _padded_batch()
+    edge = batch["pairs"][..., 1] > 0
+    logits = next_hop_logits(torch.randn(*edge.shape, 12, requires_grad=True), edge)
+    has_edge = edge.any(-1)
+    not_a_neighbour = (has_edge[:, :, None, None] & ~edge[:, :, None, :]).expand_as(logits)
+    assert torch.isinf(logits[not_a_neighbour]).all() and torch.isfinite(logits[~not_a_neighbour]).all()
+    assert torch.isfinite(logits[~has_edge]).all()  # isolated and padded nodes: uniform, not NaN
+
+
+def test_next_hop_readout_trains_with_finite_gradients_through_padding_and_isolated_nodes():
+    torch.manual_seed(0)
+    module = FloydAPSP(FloydNet(3, readout_features("next_hop", 4), dim=8, num_layers=2, heads=2))
+    batch = _padded_batch()
+    out = module.network(batch["pairs"], batch["mask"])
+    pair_mask = batch["mask"][:, :, None] & batch["mask"][:, None, :]
+    _, _, loss = module._distance(out, batch, batch["reachable"] & pair_mask)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p.grad).all() for p in module.parameters() if p.grad is not None)
+
+
+def test_a_network_with_the_wrong_output_channels_for_the_readout_is_named():
+    batch = _padded_batch()
+    for readout, channels, message in (
+        ("next_hop", 2, "needs 1 \\+ 3·p output channels"),
+        ("distance", 7, "needs 2"),
+    ):
+        module = FloydAPSP(FloydNet(3, channels, dim=8, num_layers=1, heads=2), readout=readout)
+        with pytest.raises(ValueError, match=f"readout='{readout}' {message}.*got {channels}"):
+            module.training_step(batch, 0)
+    with pytest.raises(ValueError, match="readout='hops' must be one of"):
+        FloydAPSP(readout="hops")
+
+
+@pytest.mark.parametrize("readout", ["next_hop", "distance"])
+def test_floyd_fast_dev_run(configs, in_tmp_dir, readout):
+    from ffn_graphs.cli import main
+
+    extra = (
+        [] if readout == "next_hop" else ["--model.readout", "distance", "--model.network.out_features", "2"]
+    )
+    main(
+        [
+            "floyd",
+            "fit",
+            "--config",
+            str(configs / "floyd_tiny.yaml"),
+            "--trainer.fast_dev_run",
+            "true",
+            *extra,
+        ]
+    )

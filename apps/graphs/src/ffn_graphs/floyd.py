@@ -5,13 +5,23 @@ edge weights 1–5, generated on the fly from a fixed seed with networkx; distan
 by scipy's shortest-path routine. Unreachable pairs are explicit: the target carries a ``reachable``
 flag and distance 0 there, never ``inf`` or NaN. Training uses small graphs, testing larger unseen ones
 (size generalization). A pair is correct when its predicted distance rounds to the true one.
+
+Two readouts (`FloydAPSP`'s ``readout``):
+
+- ``"distance"``: regress each pair's distance. Its range is the training graphs': on larger graphs
+  the longest distances lie beyond anything seen, and the prediction saturates there.
+- ``"next_hop"`` (default): for each reachable pair ``(i, k)`` point at the neighbour ``j`` of ``i``
+  that starts a shortest path (the predecessor matrix that CLRS-style benchmarks use as Floyd-Warshall's
+  output), then follow the pointers and sum the graph's own edge weights. The pointer is a choice among
+  neighbours, so nothing about it grows with the graph; the distance it yields is exact when every hop
+  on the way is right.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import networkx as nx
 import numpy as np
@@ -36,10 +46,17 @@ __all__ = [
     "PairGINE",
     "apsp_graph",
     "collate_graphs",
+    "follow_next_hops",
     "graph_properties_correct",
+    "next_hop_logits",
+    "next_hop_targets",
+    "readout_features",
 ]
 
 FAMILIES = ("er", "grid", "geometric", "tree")
+MAX_WEIGHT = 5.0  # edge weights are integers 1–5; pair inputs carry weight / MAX_WEIGHT
+Readout = Literal["distance", "next_hop"]
+READOUTS = ("distance", "next_hop")
 
 
 @dataclass
@@ -71,7 +88,7 @@ def apsp_graph(family: str, n: int, rng: np.random.Generator) -> APSPGraph:
     graph = _family_graph(family, n, rng)
     weights = np.zeros((n, n))
     for u, v in graph.edges:
-        weights[u, v] = weights[v, u] = rng.integers(1, 6)
+        weights[u, v] = weights[v, u] = rng.integers(1, int(MAX_WEIGHT) + 1)
     distance = shortest_path(weights, method="D", directed=False)
     reachable = np.isfinite(distance)
     return APSPGraph(
@@ -93,7 +110,7 @@ def collate_graphs(graphs: Sequence[APSPGraph]) -> dict[str, torch.Tensor]:
     }
     for b, g in enumerate(graphs):
         m = len(g.weights)
-        out["pairs"][b, :m, :m, 0] = g.weights / 5.0
+        out["pairs"][b, :m, :m, 0] = g.weights / MAX_WEIGHT
         out["pairs"][b, :m, :m, 1] = (g.weights > 0).float()
         out["pairs"][b, :m, :m, 2] = torch.eye(m)
         out["distance"][b, :m, :m] = g.distance
@@ -200,30 +217,117 @@ def graph_properties_correct(
     }
 
 
+def readout_features(readout: Readout, pointer_dim: int = 16) -> int:
+    """Per-pair output channels a network needs for ``readout``: ``[distance, reachable logit]``, or
+    ``[reachable logit, q, k, k']`` with ``pointer_dim`` channels each for the next-hop pointer."""
+    if readout not in READOUTS:
+        raise ValueError(f"readout={readout!r} must be one of {READOUTS}")
+    return 2 if readout == "distance" else 1 + 3 * pointer_dim
+
+
+def next_hop_logits(features: torch.Tensor, edge: torch.Tensor) -> torch.Tensor:
+    """Scores ``(B, i, k, j)`` of neighbour ``j`` of ``i`` as the first hop from ``i`` towards ``k``.
+
+    ``features`` ``(B, n, n, 3p)`` hold ``q, k, k'`` per pair; the score is ``⟨q_ik, k_ij⟩ + ⟨q_ik, k'_jk⟩``
+    (the pair itself, the hop and the rest of the way), and non-neighbours get ``-inf``. A node without
+    neighbours gets uniform scores instead, so its (unused) row stays finite.
+    """
+    q, key_hop, key_rest = features.chunk(3, dim=-1)
+    logits = torch.einsum("bikh,bijh->bikj", q, key_hop) + torch.einsum("bikh,bjkh->bikj", q, key_rest)
+    logits = logits.masked_fill(~edge[:, :, None, :], float("-inf"))
+    return torch.where(edge.any(-1)[:, :, None, None], logits, torch.zeros_like(logits))
+
+
+def next_hop_targets(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``(B, i, k, j)``: ``j`` is a neighbour of ``i`` on a shortest path to ``k`` (``w_ij + d_jk = d_ik``).
+
+    Every reachable pair ``i ≠ k`` has at least one; ties keep all of them.
+    """
+    weight = batch["pairs"][..., 0] * MAX_WEIGHT
+    distance, reachable = batch["distance"], batch["reachable"]
+    edge = batch["pairs"][..., 1] > 0
+    rest = distance.transpose(1, 2)[:, None]  # [b, ·, k, j] = d_jk
+    on_path = (weight[:, :, None, :] + rest - distance[..., None]).abs() < 1e-4
+    return edge[:, :, None, :] & reachable.transpose(1, 2)[:, None] & on_path
+
+
+def follow_next_hops(logits: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Follow each pair's best-scoring hop for at most ``n`` steps, summing the edge weights walked.
+
+    Returns ``(distance, arrived)``, both ``(B, n, n)``; a walk that cycles never arrives.
+    """
+    b, n = weight.shape[:2]
+    hop = logits.argmax(-1)  # (B, i, k)
+    graph = torch.arange(b, device=weight.device)[:, None, None].expand(b, n, n)
+    target = torch.arange(n, device=weight.device)[None, None, :].expand(b, n, n)
+    at = torch.arange(n, device=weight.device)[None, :, None].expand(b, n, n)
+    walked = torch.zeros_like(weight)
+    arrived = at == target
+    for _ in range(n - 1):
+        step = hop[graph, at, target]
+        walked = walked + torch.where(arrived, 0.0, weight[graph, at, step])
+        at = torch.where(arrived, at, step)
+        arrived = arrived | (at == target)
+    return walked, arrived
+
+
 class FloydAPSP(LightningModule):
     """Predict every pair's distance and reachability; accuracy = distance rounds to the truth.
 
     Validation and test also log ``connected_acc`` and ``diameter_acc`` (`graph_properties_correct`).
 
     Args:
-        network: ``FloydNet`` (default) or ``PairGINE``: pair features → (distance, reachability logit).
+        network: ``FloydNet`` (default) or ``PairGINE``: pair features → ``readout_features(readout)``
+            channels per pair.
         optimizer: optimizer factory.
+        readout: ``"next_hop"`` (point at each pair's first hop, follow the pointers; cross-entropy
+            over the neighbours that start a shortest path) or ``"distance"`` (regress it; MSE).
+            Both add a BCE on reachability, and unreachable pairs must be predicted unreachable.
     """
 
     def __init__(
-        self, network: nn.Module | None = None, optimizer: OptimizerCallable = torch.optim.Adam
+        self,
+        network: nn.Module | None = None,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        readout: Readout = "next_hop",
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["network"])
-        self.network = network if network is not None else FloydNet(3, 2, dim=32, num_layers=4)
+        readout_features(readout)  # validates the name
+        self.readout = readout
+        self.network = (
+            network if network is not None else FloydNet(3, readout_features(readout), dim=32, num_layers=4)
+        )
         self.optimizer_factory = optimizer
+
+    def _distance(
+        self, out: torch.Tensor, batch: dict[str, torch.Tensor], reachable: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(predicted distance, reachable logit, loss of the distance part)`` for this readout."""
+        channels = out.shape[-1]
+        if self.readout == "distance":
+            if channels != 2:
+                raise ValueError(f"FloydAPSP: readout='distance' needs 2 output channels, got {channels}")
+            distance = out[..., 0]
+            return distance, out[..., 1], F.mse_loss(distance[reachable], batch["distance"][reachable])
+        if channels < 4 or (channels - 1) % 3:
+            raise ValueError(
+                "FloydAPSP: readout='next_hop' needs 1 + 3·p output channels (readout_features), "
+                f"got {channels}"
+            )
+        logits = next_hop_logits(out[..., 1:], batch["pairs"][..., 1] > 0)
+        pairs = reachable & ~torch.eye(len(reachable[0]), dtype=torch.bool, device=out.device)
+        on_path = logits.log_softmax(-1).masked_fill(~next_hop_targets(batch), float("-inf"))
+        loss = -on_path.logsumexp(-1)[pairs].mean()
+        distance, arrived = follow_next_hops(logits.detach(), batch["pairs"][..., 0] * MAX_WEIGHT)
+        # a walk that never arrives found no path: an infinite distance, never right, never the diameter
+        return distance.masked_fill(~arrived, float("inf")), out[..., 0], loss
 
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         out = self.network(batch["pairs"], batch["mask"])
         pair_mask = batch["mask"][:, :, None] & batch["mask"][:, None, :]
         reachable = batch["reachable"] & pair_mask
-        distance, logit = out[..., 0], out[..., 1]
-        loss = F.mse_loss(distance[reachable], batch["distance"][reachable])
+        distance, logit, loss = self._distance(out, batch, reachable)
         loss = loss + F.binary_cross_entropy_with_logits(logit[pair_mask], reachable[pair_mask].float())
         if stage == "train":
             loss = loss + auxiliary_loss(self.network)

@@ -1,9 +1,10 @@
 """``ffn-graphs bench-floyd``: FloydNet against a message-passing baseline and the authors' package.
 
-All networks get the same pair inputs, outputs, loss, optimizer, steps and (as nearly as widths allow)
-parameter count; they train on 6–12-node graphs and are tested on unseen 12–24-node graphs (2× larger)
-and on in-distribution graphs. Accuracy: fraction of pairs whose predicted distance rounds to the exact
-one (unreachable pairs must be predicted unreachable). Then, per graph at n = 16, 32, 64, the time of a
+All networks get the same pair inputs, readout (``--readout``: follow predicted next hops, or regress
+the distance; see `ffn_graphs.floyd`), loss, optimizer, steps and (as nearly as widths allow) parameter
+count; they train on 6–12-node graphs and are tested on unseen 12–24-node graphs (2× larger) and on
+in-distribution graphs. Accuracy: fraction of pairs whose predicted distance rounds to the exact one
+(unreachable pairs must be predicted unreachable). Then, per graph at n = 16, 32, 64, the time of a
 forward pass and of a training step (median of interleaved rounds) and the peak memory of a training
 step (`peak_memory_bytes`), ours beside the ``floydnet`` package's layers (optional ``bench`` group;
 without it those columns are left out).
@@ -37,7 +38,7 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from .floyd import APSPData, FloydAPSP, PairGINE
+from .floyd import READOUTS, APSPData, FloydAPSP, PairGINE, Readout, readout_features
 from .models.floydnet import FloydNet
 
 try:
@@ -107,8 +108,10 @@ def train_missing(
     return {name: [stored[f"{name}/{key}/{seed}"] for seed in range(seeds)] for name in builders}
 
 
-def _train(network: torch.nn.Module, seed: int, data: APSPData, epochs: int) -> dict[str, float]:
-    module = FloydAPSP(network, optimizer=lambda p: torch.optim.Adam(p, lr=1e-3))
+def _train(
+    network: torch.nn.Module, seed: int, data: APSPData, epochs: int, readout: Readout
+) -> dict[str, float]:
+    module = FloydAPSP(network, optimizer=lambda p: torch.optim.Adam(p, lr=1e-3), readout=readout)
     trainer, seconds = fit_timed(module, data, epochs, seed)
     larger = trainer.test(module, data, verbose=False)[0]
     same = trainer.validate(module, data, verbose=False)[0]["val/pair_acc"]
@@ -180,26 +183,35 @@ def _cost_table(dim: int, layers: int, sizes: Sequence[int] = (16, 32, 64)) -> t
 def stored_budgets(
     stored: dict[str, Any], dim: int, layers: int, names: Sequence[str]
 ) -> dict[str, dict[str, list[dict[str, float]]]]:
-    """Every training budget stored for networks of ``dim`` × ``layers``: label (``"25 × 1200"``, or
-    ``"25 × 9600 new per epoch"``) → network name (in ``names`` order) → its runs in seed order.
+    """Every training budget and readout stored for networks of ``dim`` × ``layers``: label
+    (``"25 × 1200, distance"``, ``"25 × 9600 new per epoch, next hop"``) → network name (in ``names``
+    order) → its runs in seed order.
 
-    Keys are ``<name>/<epochs>/<graphs>/<dim>/<layers>/relu[/fresh]/<seed>`` (`main`'s layout);
-    budgets are ordered by training steps (fixed before fresh, then fewer epochs first, at equal steps).
+    Keys are ``<name>/<epochs>/<graphs>/<dim>/<layers>/relu[/fresh][/next_hop]/<seed>`` (`main`'s layout;
+    no readout part means ``distance``); budgets are ordered by training steps (fixed before fresh, then
+    fewer epochs first, at equal steps), the distance readout before the next-hop one.
     """
-    found: dict[tuple[int, int, bool], dict[str, dict[int, dict[str, float]]]] = {}
+    found: dict[tuple[int, int, bool, str], dict[str, dict[int, dict[str, float]]]] = {}
     for key, run in stored.items():
         name, *setting, seed = key.split("/")
-        if name not in names or len(setting) not in (5, 6) or setting[2:5] != [str(dim), str(layers), "relu"]:
+        flags = setting[5:]
+        if (
+            name not in names
+            or setting[2:5] != [str(dim), str(layers), "relu"]
+            or not set(flags) <= {"fresh", "next_hop"}
+        ):
             continue
-        budget = (int(setting[0]), int(setting[1]), setting[5:] == ["fresh"])
+        readout = "next_hop" if "next_hop" in flags else "distance"
+        budget = (int(setting[0]), int(setting[1]), "fresh" in flags, readout)
         found.setdefault(budget, {}).setdefault(name, {})[int(seed)] = run
+    order = sorted(found, key=lambda b: (b[0] * b[1], b[2], b[0], READOUTS.index(b[3])))
     return {
-        f"{epochs} × {graphs}" + (" new per epoch" if fresh else ""): {
+        f"{epochs} × {graphs}" + (" new per epoch" if fresh else "") + f", {readout.replace('_', ' ')}": {
             name: [runs[seed] for seed in sorted(runs)]
             for name in names
-            if (runs := found[epochs, graphs, fresh].get(name))
+            if (runs := found[epochs, graphs, fresh, readout].get(name))
         }
-        for epochs, graphs, fresh in sorted(found, key=lambda b: (b[0] * b[1], b[2], b[0]))
+        for epochs, graphs, fresh, readout in order
     }
 
 
@@ -213,26 +225,35 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--dim", type=int, default=32)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0…N-1 (initialization and batch order)")
+    parser.add_argument(
+        "--readout",
+        choices=READOUTS,
+        default="next_hop",
+        help="follow predicted next hops (default) or regress each pair's distance",
+    )
     parser.add_argument("--results", default=str(RESULTS_DIR / "graphs-floyd.json"), help="finished runs")
     parser.add_argument("--markdown", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
     console = Console()
     data = APSPData(train_graphs=args.train_graphs, eval_graphs=200, fresh_train=args.fresh_train)
-    budget = _params(_floydnet(args.dim, args.layers))
+    out = readout_features(args.readout)
+    budget = _params(_floydnet(args.dim, args.layers, out))
     builders: dict[str, Callable[[], torch.nn.Module]] = {
-        "FloydNet": lambda: _floydnet(args.dim, args.layers),
-        "PairGINE (PyG GINEConv)": lambda: _matched_gine(budget, args.layers),
+        "FloydNet": lambda: _floydnet(args.dim, args.layers, out),
+        "PairGINE (PyG GINEConv)": lambda: _matched_gine(budget, args.layers, out),
     }
     if PackageFloydNet is not None:
-        builders[PACKAGE] = lambda: PackageFloydNet(3, 2, dim=args.dim, num_layers=args.layers, heads=4)
-    key = f"{args.epochs}/{args.train_graphs}/{args.dim}/{args.layers}/relu" + (
-        "/fresh" if args.fresh_train else ""
+        builders[PACKAGE] = lambda: PackageFloydNet(3, out, dim=args.dim, num_layers=args.layers, heads=4)
+    key = (
+        f"{args.epochs}/{args.train_graphs}/{args.dim}/{args.layers}/relu"
+        + ("/fresh" if args.fresh_train else "")
+        + ("/next_hop" if args.readout == "next_hop" else "")
     )
-    train = partial(_train, data=data, epochs=args.epochs)
+    train = partial(_train, data=data, epochs=args.epochs, readout=args.readout)
     store = RunStore(args.results)
     train_missing(builders, key, store, train, args.seeds, console)
     header = [
-        "training (epochs × graphs)",
+        "training (epochs × graphs), readout",
         "model",
         "params",
         "seeds",
@@ -260,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     console.print(console_table("Cost per graph", timing_header, timing_rows))
     command = (
         f"ffn-graphs bench-floyd --epochs {args.epochs} --train-graphs {args.train_graphs} --dim {args.dim} "
-        f"--seeds {args.seeds}" + (" --fresh-train" if args.fresh_train else "")
+        f"--seeds {args.seeds} --readout {args.readout}" + (" --fresh-train" if args.fresh_train else "")
     )
     graphs = (
         f"{args.train_graphs} new graphs per epoch ({args.train_graphs * args.epochs} in all)"
@@ -275,8 +296,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             "",
             f"Each training budget (this command's: {args.epochs} epochs on {graphs}; the table "
             "lists every budget stored for this width and depth) trains all models on graphs of 6–12 nodes "
-            '(Erdős–Rényi, grid, geometric, tree; integer weights 1–5), Adam 1e-3, same loss; "new per '
-            'epoch" draws fresh training graphs every epoch (`--fresh-train`); accuracy = '
+            "(Erdős–Rényi, grid, geometric, tree; integer weights 1–5), Adam 1e-3, same readout and loss; "
+            '"new per epoch" draws fresh training graphs every epoch (`--fresh-train`). Readouts '
+            "(`--readout`): *distance* regresses each pair's distance (MSE), so it cannot reach distances "
+            "longer than the training graphs' (the fixed 1200 reach 33; the 2× test graphs 59, where its "
+            "predictions saturate); *next hop* points each pair at the neighbour that starts a shortest "
+            "path (cross-entropy over the valid ones), follows the pointers and sums the graph's own edge "
+            "weights — the predecessor-matrix output of CLRS-style benchmarks. Accuracy = "
             "the pair's predicted distance rounds to the exact one (unreachable pairs predicted "
             "unreachable), on 200 unseen graphs; mean ± std over the seeds (a seed sets the "
             "initialization and the batch order, not the graphs). *train s* is the fit's wall-clock, "
