@@ -247,12 +247,11 @@ def test_following_the_true_next_hops_gives_every_exact_distance_and_a_cycle_nev
     distance, arrived = follow_next_hops(logits, batch["pairs"][..., 0] * 5)
     assert arrived[reachable].all()
     assert torch.equal(distance[reachable], batch["distance"][reachable])
-    # point the first hop of one pair back and forth between two nodes: that walk never arrives
-    b, i, k = off_diagonal.nonzero()[5].tolist()
+    # a pair two or more hops apart: send its first hop straight back, and that walk never arrives
+    b, i, k = (off_diagonal & ~hops.diagonal(dim1=2, dim2=3)).nonzero()[0].tolist()  # k is no neighbour
     j = int(hops[b, i, k].nonzero()[0])
-    if j != k:
-        logits[b, j, k] = torch.where(torch.arange(n) == i, 2.0, float("-inf"))
-        assert not follow_next_hops(logits, batch["pairs"][..., 0] * 5)[1][b, i, k]
+    logits[b, j, k] = torch.where(torch.arange(n) == i, 2.0, float("-inf"))
+    assert not follow_next_hops(logits, batch["pairs"][..., 0] * 5)[1][b, i, k]
 
 
 def test_next_hop_scores_only_neighbours_and_stay_finite_without_any():

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import networkx as nx
 import numpy as np
@@ -56,7 +56,7 @@ __all__ = [
 FAMILIES = ("er", "grid", "geometric", "tree")
 MAX_WEIGHT = 5.0  # edge weights are integers 1–5; pair inputs carry weight / MAX_WEIGHT
 Readout = Literal["distance", "next_hop"]
-READOUTS = ("distance", "next_hop")
+READOUTS: tuple[str, ...] = get_args(Readout)
 
 
 @dataclass
@@ -252,7 +252,8 @@ def next_hop_targets(batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def follow_next_hops(logits: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Follow each pair's best-scoring hop for at most ``n`` steps, summing the edge weights walked.
+    """Follow each pair's best-scoring hop for at most ``n - 1`` steps (the most a shortest path takes),
+    summing the edge weights walked.
 
     Returns ``(distance, arrived)``, both ``(B, n, n)``; a walk that cycles never arrives.
     """
@@ -293,11 +294,9 @@ class FloydAPSP(LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["network"])
-        readout_features(readout)  # validates the name
+        channels = readout_features(readout)  # validates the name
         self.readout = readout
-        self.network = (
-            network if network is not None else FloydNet(3, readout_features(readout), dim=32, num_layers=4)
-        )
+        self.network = network if network is not None else FloydNet(3, channels, dim=32, num_layers=4)
         self.optimizer_factory = optimizer
 
     def _distance(
