@@ -62,10 +62,17 @@ def test_hand_set_min_plus_layers_compute_floyd_warshall_exactly():
     assert torch.equal(got.clamp(max=big), expected.clamp(max=big))
 
 
-def test_fresh_layers_are_the_identity():
-    layer = FloydLayer(8, heads=2)
+@pytest.mark.parametrize("block", block_classes(), ids=lambda b: b.__name__)
+def test_fresh_layers_are_the_identity_with_the_ffn_learning_where_it_can(block):
+    torch.manual_seed(0)
+    layer = FloydLayer(8, heads=2, ffn=block)
     r = torch.randn(2, 5, 5, 8)
-    assert torch.allclose(layer(r, torch.ones(2, 5, dtype=torch.bool)), r)
+    out = layer(r, torch.ones(2, 5, dtype=torch.bool))
+    assert torch.allclose(out, r)
+    (out * torch.randn_like(out)).sum().backward()
+    ffn_grad = sum(float(p.grad.abs().sum()) for p in layer.ffn.parameters() if p.grad is not None)
+    # an FFN with an output layer starts zeroed and scaled by 1 (it learns at once); others are gated by 0
+    assert (ffn_grad > 0) == (block.output_layer is not None) and torch.all(layer.ffn_scale == (ffn_grad > 0))
 
 
 @pytest.mark.parametrize("reduce", ["softmax", "min"])

@@ -41,6 +41,8 @@ class FeedForward(nn.Module):
         spectral_taps: ``(pre, post)`` names of the submodules whose *output* is the hidden
             pre-activation and whose *input* is the hidden post-activation, for spectral diagnostics
             (`ffn_lightning.SpectralMonitor`); None when the block has no single hidden layer.
+        output_layer: name of the last layer, whose zeroing makes the whole block output zero
+            (`zero_init_last`); None when no single layer does (a skip path, routed experts).
 
     Args:
         in_features: size of the input's last dimension.
@@ -50,6 +52,7 @@ class FeedForward(nn.Module):
 
     position_wise: ClassVar[bool] = True
     spectral_taps: ClassVar[tuple[str, str] | None] = None
+    output_layer: ClassVar[str | None] = None
 
     def __init__(self, in_features: int, out_features: int, hidden_features: int | None = None) -> None:
         super().__init__()
@@ -68,6 +71,18 @@ class FeedForward(nn.Module):
         for module in self.modules():
             if module is not self and hasattr(module, "reset_parameters"):
                 module.reset_parameters()
+
+    def zero_init_last(self) -> bool:
+        """Zero the output layer so the block starts by returning 0 while that layer still learns.
+
+        timm's ``zero_init_last``: a residual branch ``x + block(x)`` starts as the identity yet every
+        parameter gets a gradient from the first step (a zero *gate* in front of the block would stop
+        them). Returns False and changes nothing when the block has no `output_layer`.
+        """
+        if self.output_layer is None:
+            return False
+        zero_output_(getattr(self, self.output_layer))
+        return True
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a one-line ``ValueError`` naming the shape when the last dimension is not ``in_features``."""
@@ -107,6 +122,21 @@ def check_ratio(owner: str, name: str, value: object, *, high_inclusive: bool = 
     if not ok:
         interval = "[0, 1]" if high_inclusive else "[0, 1)"
         raise ValueError(f"{owner}: {name}={value!r} must be in {interval}")
+
+
+@torch.no_grad()
+def zero_output_(layer: nn.Module) -> None:
+    """Make a linear layer output zero with its gradient kept: an ``nn.Linear``'s weight and bias, or
+    whatever the layer's own ``zero_output_()`` zeroes (a structured linear zeroes its last factor only,
+    since zeroing every factor of a product would stop their gradients too)."""
+    if isinstance(layer, nn.Linear):
+        layer.weight.zero_()
+        if layer.bias is not None:
+            layer.bias.zero_()
+    elif hasattr(layer, "zero_output_"):
+        layer.zero_output_()
+    else:
+        raise TypeError(f"zero_output_: {type(layer).__name__} is neither nn.Linear nor has zero_output_()")
 
 
 def build_norm(norm: Callable[[int], nn.Module] | None, features: int) -> nn.Module:

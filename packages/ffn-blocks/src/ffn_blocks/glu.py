@@ -39,6 +39,7 @@ class GLU(FeedForward):
     """
 
     spectral_taps = ("fc1", "fc2")
+    output_layer = "fc2"
 
     def __init__(
         self,

@@ -204,6 +204,7 @@ class KANLayer(FeedForward):
     """
 
     spectral_taps = ("fc1", "fc2")
+    output_layer = "fc2"
 
     def __init__(
         self,

@@ -21,6 +21,7 @@ class TwoLayerFeedForward(FeedForward):
     """
 
     spectral_taps = ("fc1", "fc2")
+    output_layer = "fc2"
 
     def __init__(
         self,

@@ -101,6 +101,10 @@ class RePaMLP(TwoLayerFeedForward):
         y = self.drop2(self.fc2(self.drop1(h)))
         return x + y if self.shortcut else y
 
+    def zero_init_last(self) -> bool:
+        """As `FeedForward.zero_init_last`; False with ``shortcut`` (the block then outputs its input)."""
+        return False if self.shortcut else super().zero_init_last()
+
     @torch.no_grad()
     def reparameterize(self) -> RePaMLPInference:
         """Merge the idle path, a BatchNorm pre-norm and the shortcut; equal to this block in eval mode."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -91,6 +92,16 @@ class StructuredLinear(nn.Module):
     def _reset_factors(self) -> None:
         raise NotImplementedError
 
+    #: the factor applied last, whose zeroing (with the bias and guide) zeroes the output
+    last_factor: ClassVar[str]
+
+    @torch.no_grad()
+    def zero_output_(self) -> None:
+        """Zero the output, keeping a gradient: the last factor, the bias and the dense guide."""
+        for param in (getattr(self, self.last_factor), self.bias, self.guide):
+            if param is not None:
+                param.zero_()
+
     def reset_parameters(self) -> None:
         self._reset_factors()
         if self.bias is not None:
@@ -142,6 +153,8 @@ class StructuredLinear(nn.Module):
 class LowRankLinear(StructuredLinear):
     """``y = U V x + b`` with ``V ∈ R^{rank×in}``, ``U ∈ R^{out×rank}`` and ``rank < min(in, out)``."""
 
+    last_factor = "up"
+
     def __init__(
         self, in_features: int, out_features: int, *, rank: int, bias: bool = True, self_guided: bool = False
     ) -> None:
@@ -165,6 +178,8 @@ class LowRankLinear(StructuredLinear):
 
 class BlockDenseLinear(StructuredLinear):
     """A block-diagonal ``in → rank`` map (``num_blocks`` blocks) followed by a dense ``rank → out`` map."""
+
+    last_factor = "dense"
 
     def __init__(
         self,
@@ -207,6 +222,8 @@ class BlockShuffleLinear(StructuredLinear):
     The shuffle reads the ``num_blocks × q`` intermediate grid column-major, so each second-stage block
     sees channels from every first-stage block when ``q ≥ num_blocks``.
     """
+
+    last_factor = "blocks2"
 
     def __init__(
         self,

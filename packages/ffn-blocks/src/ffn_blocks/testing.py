@@ -240,6 +240,23 @@ class FeedForwardContract:
             losses.append(loss.item())
         assert losses[-1] < 0.5 * losses[0], (losses[0], losses[-1])
 
+    def test_zero_init_last_outputs_zero_and_keeps_learning(self) -> None:
+        block = self.make_block().eval()
+        before = copy.deepcopy(block.state_dict())
+        zero_init_last = getattr(block, "zero_init_last", None)
+        if zero_init_last is None or not zero_init_last():
+            for name, value in block.state_dict().items():  # a block without an output layer is untouched
+                torch.testing.assert_close(value, before[name], rtol=0, atol=0, msg=f"{name} changed")
+            return
+        x = self.sample_input(2, 6)
+        out = block(x)
+        assert out.abs().max() == 0, "zero_init_last left a non-zero output"
+        (out * torch.randn_like(out)).sum().backward()
+        output_layer = block.get_submodule(block.output_layer)
+        grads = [p.grad for p in output_layer.parameters() if p.grad is not None]
+        learning = grads and sum(float(g.abs().sum()) for g in grads) > 0
+        assert learning, "the zeroed output layer gets no gradient"
+
     def test_spectral_taps_name_real_submodules(self) -> None:
         block = self.make_block()
         taps = getattr(block, "spectral_taps", None)

@@ -11,8 +11,10 @@ relaxation ``d_ik ← min_j d_ij + d_jk`` made learnable:
   weights *is* one Floyd-Warshall squaring step (tested: ⌈log₂ n⌉ layers give exact APSP).
 
 Each layer: ``R ← keep ⊙ R + out(pivot(norm R)) + mix(norm Rᵀ)`` (the transposed tensor mixed in),
-then ``R ← R + γ ⊙ ffn(norm R)`` with the injected ``ffn_blocks`` factory. ``out``, ``mix`` and ``γ``
-start at zero and ``keep`` at one, so every layer starts as the identity.
+then ``R ← R + γ ⊙ ffn(norm R)`` with the injected ``ffn_blocks`` factory. ``out``, ``mix`` and the
+FFN's output layer (`FeedForward.zero_init_last`; ``γ`` where the block has none) start at zero, ``γ``
+and ``keep`` at one, so every layer starts as the identity with every parameter learning. (Gating the
+FFN by ``γ = 0`` instead stalls it early: 0.991 vs 0.996 2×-size APSP accuracy over 5 seeds.)
 
 Cost: ``O(n³ d)`` time per layer; memory ``O(n² d + c n² h)`` with the pivot reduction done in chunks
 of ``c`` rows (``chunk_size``), instead of the ``O(n³ h)`` a one-shot einsum would hold.
@@ -27,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ffn_blocks import MLP, FeedForwardFactory
+from ffn_blocks import MLP, FeedForward, FeedForwardFactory
 
 __all__ = ["FloydLayer", "FloydNet", "pivot_memory_bytes"]
 
@@ -75,7 +77,11 @@ class FloydLayer(nn.Module):
         self.keep = nn.Parameter(torch.ones(dim))
         self.ffn_norm = nn.LayerNorm(dim)
         self.ffn = ffn(dim, dim)
-        self.ffn_scale = nn.Parameter(torch.zeros(dim))
+        # The package's start: the FFN's last layer at zero and its scale at one, so the FFN learns from
+        # the first step; a block without a single output layer is gated off by a zero scale instead
+        # (which starts its gradients at zero). Both start as the identity.
+        zeroed = isinstance(self.ffn, FeedForward) and self.ffn.zero_init_last()
+        self.ffn_scale = nn.Parameter(torch.full((dim,), 1.0 if zeroed else 0.0))
         for layer in (self.out, self.mix):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
