@@ -37,6 +37,7 @@ def _randomize(model):
                 for layer in (module.out, module.mix):
                     nn.init.normal_(layer.weight, std=0.3)
                 module.ffn_scale.fill_(0.5)
+                module.ffn.reset_parameters()  # undo zero_init_last: a non-zero FFN output
     return model
 
 
@@ -106,6 +107,7 @@ def test_every_block_works_as_the_update(block):
     model = FloydNet(3, 2, dim=8, num_layers=1, heads=2, ffn=block)
     with torch.no_grad():
         model.layers[0].ffn_scale.fill_(1.0)
+        model.layers[0].ffn.reset_parameters()  # undo zero_init_last so the block's output matters
     batch = collate_graphs(
         [apsp_graph("er", 6, np.random.default_rng(3)), apsp_graph("grid", 4, np.random.default_rng(4))]
     )
