@@ -253,14 +253,14 @@ def test_following_the_true_next_hops_gives_every_exact_distance_and_a_cycle_nev
     assert hops[off_diagonal].any(-1).all()  # every reachable pair has a first hop
     assert not hops[~reachable].any()  # and no unreachable (or padded) pair has one
     logits = torch.where(hops, 1.0, float("-inf"))
-    distance, arrived = follow_next_hops(logits, batch["pairs"][..., 0] * 5)
+    distance, arrived = follow_next_hops(logits, batch["weight"])
     assert arrived[reachable].all()
     assert torch.equal(distance[reachable], batch["distance"][reachable])
     # a pair two or more hops apart: send its first hop straight back, and that walk never arrives
     b, i, k = (off_diagonal & ~hops.diagonal(dim1=2, dim2=3)).nonzero()[0].tolist()  # k is no neighbour
     j = int(hops[b, i, k].nonzero()[0])
     logits[b, j, k] = torch.where(torch.arange(n) == i, 2.0, float("-inf"))
-    assert not follow_next_hops(logits, batch["pairs"][..., 0] * 5)[1][b, i, k]
+    assert not follow_next_hops(logits, batch["weight"])[1][b, i, k]
 
 
 def test_next_hop_scores_only_neighbours_and_stay_finite_without_any():

@@ -99,17 +99,20 @@ def apsp_graph(family: str, n: int, rng: np.random.Generator) -> APSPGraph:
 
 
 def collate_graphs(graphs: Sequence[APSPGraph]) -> dict[str, torch.Tensor]:
-    """Pad to the largest graph: pair features ``(B, n, n, 3)`` [weight, edge, diagonal], targets, mask."""
+    """Pad to the largest graph: pair features ``(B, n, n, 3)`` [weight / MAX_WEIGHT, edge, diagonal], the
+    edge weights ``(B, n, n)`` (0: no edge), targets and the node mask."""
     n = max(len(g.weights) for g in graphs)
     batch = len(graphs)
     out = {
         "pairs": torch.zeros(batch, n, n, 3),
+        "weight": torch.zeros(batch, n, n),
         "distance": torch.zeros(batch, n, n),
         "reachable": torch.zeros(batch, n, n, dtype=torch.bool),
         "mask": torch.zeros(batch, n, dtype=torch.bool),
     }
     for b, g in enumerate(graphs):
         m = len(g.weights)
+        out["weight"][b, :m, :m] = g.weights
         out["pairs"][b, :m, :m, 0] = g.weights / MAX_WEIGHT
         out["pairs"][b, :m, :m, 1] = (g.weights > 0).float()
         out["pairs"][b, :m, :m, 2] = torch.eye(m)
@@ -243,9 +246,8 @@ def next_hop_targets(batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
     Every reachable pair ``i ≠ k`` has at least one; ties keep all of them.
     """
-    weight = batch["pairs"][..., 0] * MAX_WEIGHT
-    distance, reachable = batch["distance"], batch["reachable"]
-    edge = batch["pairs"][..., 1] > 0
+    weight, distance, reachable = batch["weight"], batch["distance"], batch["reachable"]
+    edge = weight > 0
     rest = distance.transpose(1, 2)[:, None]  # [b, ·, k, j] = d_jk
     on_path = (weight[:, :, None, :] + rest - distance[..., None]).abs() < 1e-4
     return edge[:, :, None, :] & reachable.transpose(1, 2)[:, None] & on_path
@@ -314,11 +316,11 @@ class FloydAPSP(LightningModule):
                 "FloydAPSP: readout='next_hop' needs 1 + 3·p output channels (readout_features), "
                 f"got {channels}"
             )
-        logits = next_hop_logits(out[..., 1:], batch["pairs"][..., 1] > 0)
+        logits = next_hop_logits(out[..., 1:], batch["weight"] > 0)
         pairs = reachable & ~torch.eye(len(reachable[0]), dtype=torch.bool, device=out.device)
         on_path = logits.log_softmax(-1).masked_fill(~next_hop_targets(batch), float("-inf"))
         loss = -on_path.logsumexp(-1)[pairs].mean()
-        distance, arrived = follow_next_hops(logits.detach(), batch["pairs"][..., 0] * MAX_WEIGHT)
+        distance, arrived = follow_next_hops(logits.detach(), batch["weight"])
         # a walk that never arrives found no path: an infinite distance, never right, never the diameter
         return distance.masked_fill(~arrived, float("inf")), out[..., 0], loss
 
