@@ -63,7 +63,7 @@ def _semi_orthogonal_(weight: torch.Tensor, variance_gain: float) -> None:
 class StructuredLinear(nn.Module):
     """Base of the structured linears: ``y = structured(x) + b``, optionally mixed with a dense guide.
 
-    Subclasses define ``structured(x)`` (no bias) and ``_reset_factors()``.
+    Subclasses define ``structured(x)`` (no bias), ``_reset_factors()`` and ``last_factor``.
 
     Args:
         in_features: size of the input's last dimension.
@@ -71,6 +71,9 @@ class StructuredLinear(nn.Module):
         bias: learn an additive bias.
         self_guided: hold a dense guide weight for self-guided training (ratio starts at 1).
     """
+
+    #: the factor applied last, whose zeroing (with the bias and guide) zeroes the output
+    last_factor: ClassVar[str]
 
     def __init__(self, in_features: int, out_features: int, *, bias: bool, self_guided: bool) -> None:
         super().__init__()
@@ -91,9 +94,6 @@ class StructuredLinear(nn.Module):
 
     def _reset_factors(self) -> None:
         raise NotImplementedError
-
-    #: the factor applied last, whose zeroing (with the bias and guide) zeroes the output
-    last_factor: ClassVar[str]
 
     @torch.no_grad()
     def zero_output_(self) -> None:
