@@ -128,3 +128,23 @@ def test_floyd_table_lists_every_stored_budget_in_order_of_training_steps():
     assert budgets["25 × 1200, distance"]["FloydNet"] == [{"acc_2x": 0.8}, run]  # seed order
     assert budgets["25 × 1200, next hop"] == {"FloydNet": [{"acc_2x": 0.99}]}
     assert list(budgets["25 × 9600 new per epoch, distance"]) == ["FloydNet"]
+
+
+def test_virgo_table_shows_every_stored_run(tmp_path):
+    store, out = tmp_path / "virgo.json", tmp_path / "BENCH.md"
+    runs = {
+        f"CiteSeer/2/200/{init}/{s}": 0.70 + 0.01 * s
+        for init in ("virgo", "xavier", "kaiming")
+        for s in range(2)
+    }
+    runs |= {"CiteSeer/2/200/virgo/2": 0.75, "CiteSeer/2/100/virgo/0": 0.6, "Cora/16/200/xavier/0": 0.2}
+    runs |= {f"Cora/16/200/{init}/0": 0.3 for init in ("virgo", "kaiming")}
+    store.write_text(json.dumps(runs))
+    # every run asked for is stored, so nothing trains; every stored setting is shown, asked for or not
+    argv = ["--datasets", "CiteSeer", "--depths", "2", "--seeds", "2", "--root", str(tmp_path)]
+    main(["bench-virgo", *argv, "--virgo-results", str(store), "--output", str(out)])
+    rows = [line for line in out.read_text().splitlines() if line.startswith(("| Cora", "| CiteSeer"))]
+    assert rows[0] == "| Cora | 16 | 200 | 1 | 30.0 | 20.0 | 30.0 |"
+    assert rows[1] == "| CiteSeer | 2 | 100 | 1 / 0 / 0 | 60.0 | — | — |"  # its own row: other epochs
+    assert rows[2] == "| CiteSeer | 2 | 200 | 3 / 2 / 2 | 72.0 ± 2.6 | 70.5 ± 0.7 | 70.5 ± 0.7 |"
+    assert "bench-virgo --seeds 2 --epochs 200 --datasets CiteSeer --depths 2`" in out.read_text()
