@@ -65,6 +65,7 @@ def _node_run(name: str, depth: int, init: str, seed: int, root: Path, epochs: i
     return trainer.test(model, data, ckpt_path="best", verbose=False)[0]["test/acc"]
 
 
+VIRGO_DATASETS = ("Cora", "CiteSeer")
 VIRGO_INITS = ("virgo", "xavier", "kaiming")
 
 
@@ -92,10 +93,9 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
         name, depth, epochs, init, _ = key.split("/")
         setting = (name, int(depth), int(epochs))
         runs.setdefault(setting, {i: [] for i in VIRGO_INITS})[init].append(100 * accuracy)
-    order = ["Cora", "CiteSeer"]
     header = ["Dataset", "Layers", "Epochs", "Seeds", "Virgo", "Xavier", "Kaiming"]
     rows = []
-    for name, depth, epochs in sorted(runs, key=lambda s: (order.index(s[0]), *s[1:])):
+    for name, depth, epochs in sorted(runs, key=lambda s: (VIRGO_DATASETS.index(s[0]), *s[1:])):
         cells = runs[name, depth, epochs]
         counts = [len(cells[i]) for i in VIRGO_INITS]
         seeds = str(counts[0]) if len(set(counts)) == 1 else " / ".join(map(str, counts))
@@ -304,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--depths", type=int, nargs="+", default=[2, 8, 16])
-    parser.add_argument("--datasets", nargs="+", default=["Cora", "CiteSeer"], choices=["Cora", "CiteSeer"])
+    parser.add_argument("--datasets", nargs="+", default=list(VIRGO_DATASETS), choices=VIRGO_DATASETS)
     parser.add_argument("--kg-epochs", type=int, default=1)
     parser.add_argument("--kg-seeds", type=int, default=1)
     parser.add_argument(
