@@ -42,7 +42,8 @@ class NodeClassifier(LightningModule):
         ffn: the GIN update factory.
         init: ``"virgo"``, ``"xavier"`` or ``"kaiming"``, applied with the training graph's statistics.
         dropout: dropout before every layer.
-        optimizer: optimizer factory (Kipf & Welling: Adam, lr 0.01, weight decay 5e-4).
+        optimizer: optimizer factory (Kipf & Welling: Adam, lr 0.01, weight decay 5e-4; their code
+            decays the first layer only, this factory decays every parameter it is given).
     """
 
     def __init__(
