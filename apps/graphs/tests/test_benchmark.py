@@ -142,9 +142,14 @@ def test_virgo_table_shows_every_stored_run(tmp_path):
     store.write_text(json.dumps(runs))
     # every run asked for is stored, so nothing trains; every stored setting is shown, asked for or not
     argv = ["--datasets", "CiteSeer", "--depths", "2", "--seeds", "2", "--root", str(tmp_path)]
-    main(["bench-virgo", *argv, "--virgo-results", str(store), "--output", str(out)])
+    plot = tmp_path / "virgo.png"
+    main(
+        ["bench-virgo", *argv, "--virgo-results", str(store), "--output", str(out), "--virgo-plot", str(plot)]
+    )
     rows = [line for line in out.read_text().splitlines() if line.startswith(("| Cora", "| CiteSeer"))]
-    assert rows[0] == "| Cora | 16 | 200 | 1 | 30.0 | 20.0 | 30.0 |"
-    assert rows[1] == "| CiteSeer | 2 | 100 | 1 / 0 / 0 | 60.0 | — | — |"  # its own row: other epochs
-    assert rows[2] == "| CiteSeer | 2 | 200 | 3 / 2 / 2 | 72.0 ± 2.6 | 70.5 ± 0.7 | 70.5 ± 0.7 |"
+    # last column: the real test split's most frequent class (Cora 319 of 1,000 nodes, CiteSeer 231)
+    assert rows[0] == "| Cora | 16 | 200 | 1 | 30.0 | 20.0 | 30.0 | 31.9 |"
+    assert rows[1] == "| CiteSeer | 2 | 100 | 1 / 0 / 0 | 60.0 | — | — | 23.1 |"  # its own row: other epochs
+    assert rows[2] == "| CiteSeer | 2 | 200 | 3 / 2 / 2 | 72.0 ± 2.6 | 70.5 ± 0.7 | 70.5 ± 0.7 | 23.1 |"
     assert "bench-virgo --seeds 2 --epochs 200 --datasets CiteSeer --depths 2`" in out.read_text()
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"Plot: `{plot}`" in out.read_text()

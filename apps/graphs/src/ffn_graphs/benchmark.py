@@ -67,6 +67,48 @@ def _node_run(name: str, depth: int, init: str, seed: int, root: Path, epochs: i
 
 VIRGO_DATASETS = ("Cora", "CiteSeer")
 VIRGO_INITS = ("virgo", "xavier", "kaiming")
+_VirgoRuns = dict[tuple[str, int, int], dict[str, list[float]]]
+
+
+def majority_accuracy(name: str) -> float:
+    """Test accuracy (%) of always predicting the most frequent test class: what a GCN that learned
+    nothing scores."""
+    graph = PlanetoidDataModule(name).graph
+    labels = graph.y[graph.test_mask]
+    return 100 * float(labels.bincount().max()) / len(labels)
+
+
+def _virgo_figure(runs: _VirgoRuns, majority: dict[str, float], path: Path) -> None:
+    """Test accuracy against depth, one panel per dataset, mean ± std per initialization."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n in VIRGO_DATASETS if n in majority]
+    figure, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), squeeze=False)
+    for axis, name in zip(axes[0], names, strict=True):
+        for epochs in sorted({e for n, _, e in runs if n == name}):
+            depths = sorted(d for n, d, e in runs if n == name and e == epochs)
+            for init in VIRGO_INITS:
+                points = [(d, runs[name, d, epochs][init]) for d in depths if runs[name, d, epochs][init]]
+                if not points:
+                    continue
+                x = [d for d, _ in points]
+                mean = [statistics.fmean(a) for _, a in points]
+                std = [statistics.stdev(a) if len(a) > 1 else 0.0 for _, a in points]
+                label = init if len({e for n, _, e in runs if n == name}) == 1 else f"{init}, {epochs} ep"
+                axis.errorbar(x, mean, yerr=std, marker="o", ms=4, capsize=3, label=label)
+        axis.axhline(majority[name], color="grey", ls=":", label="majority class")
+        axis.set_title(f"{name}: GCN test accuracy")
+        axis.set_xlabel("message-passing layers")
+        axis.set_ylabel("test accuracy (%)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
 
 
 def bench_virgo(args: argparse.Namespace, console: Console) -> str:
@@ -88,12 +130,13 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
                         accuracy = _node_run(name, depth, init, seed, root, args.epochs)
                         store.put(key, accuracy)
                         console.print(f"{key}: {accuracy:.3f}")
-    runs: dict[tuple[str, int, int], dict[str, list[float]]] = {}
+    runs: _VirgoRuns = {}
     for key, accuracy in store.load().items():
         name, depth, epochs, init, _ = key.split("/")
         setting = (name, int(depth), int(epochs))
         runs.setdefault(setting, {i: [] for i in VIRGO_INITS})[init].append(100 * accuracy)
-    header = ["Dataset", "Layers", "Epochs", "Seeds", "Virgo", "Xavier", "Kaiming"]
+    majority = {name: majority_accuracy(name) for name in dict.fromkeys(n for n, _, _ in runs)}
+    header = ["Dataset", "Layers", "Epochs", "Seeds", "Virgo", "Xavier", "Kaiming", "Majority class"]
     rows = []
     for name, depth, epochs in sorted(runs, key=lambda s: (VIRGO_DATASETS.index(s[0]), *s[1:])):
         cells = runs[name, depth, epochs]
@@ -106,9 +149,14 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
                 epochs,
                 seeds,
                 *(mean_std(cells[i], digits=1) if cells[i] else "—" for i in VIRGO_INITS),
+                f"{majority[name]:.1f}",
             ]
         )
     console.print(console_table("GCN test accuracy (%)", header, rows))
+    plot = ""
+    if args.virgo_plot:
+        _virgo_figure(runs, majority, Path(args.virgo_plot))
+        plot = f" Plot: `{args.virgo_plot}` (accuracy against depth, mean ± std)."
     return (
         "## Graphs: Virgo initialization, GCN node classification (public split)\n\n"
         "Command: `ffn-graphs bench-virgo --datasets D… --depths L… --seeds S --epochs E` trains seeds "
@@ -120,7 +168,8 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
         "the seeds shown; hidden width 64, Adam 0.01, weight decay 5e-4 on every layer (Kipf & Welling "
         "decay the first layer only), dropout 0.5 before every layer. The Virgo paper "
         "reports its GCN results in figures rather than a table we could copy offline, so no published "
-        "numbers stand beside these.\n\n"
+        "numbers stand beside these. Majority class: the test accuracy of always predicting the most "
+        f"frequent test class, the score of a model that learned nothing.{plot}\n\n"
         f"{markdown_table(header, rows)}\n"
     )
 
@@ -322,6 +371,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--virgo-results",
         default=str(RESULTS_DIR / "graphs-virgo.json"),
         help="store of finished runs (tracked)",
+    )
+    parser.add_argument(
+        "--virgo-plot",
+        default="docs/graphs-virgo.png",
+        help="accuracy-against-depth figure ('' for none)",
     )
     parser.add_argument("--kg-no-baselines", action="store_true", help="NBFNet only (no pykeen needed)")
     parser.add_argument(
