@@ -146,4 +146,33 @@ def test_run_store_keeps_runs_another_bench_stored_meanwhile(tmp_path):
     assert "b/0" in mine and "c/0" not in mine and mine["a/1"] == {"mrr": 0.7}
     with pytest.raises(KeyError, match=r"bench\.json: no stored run 'c/0'"):
         mine["c/0"]
-    assert [p.name for p in path.parent.iterdir()] == ["bench.json"]  # no partial file left behind
+    assert sorted(p.name for p in path.parent.iterdir()) == ["bench.json", "bench.json.lock"]  # no partial
+
+
+def _put_many(path, worker: int, count: int) -> None:
+    store = RunStore(path)
+    for i in range(count):
+        store.put(f"w{worker}/{i}", i)
+
+
+def test_run_store_loses_no_run_when_processes_write_at_once(tmp_path):
+    import multiprocessing
+
+    path, workers, count = tmp_path / "bench.json", 4, 25
+    context = multiprocessing.get_context("fork")  # POSIX, like the lock it tests
+    processes = [context.Process(target=_put_many, args=(path, w, count)) for w in range(workers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0] * workers
+    assert len(RunStore(path).load()) == workers * count  # without the lock, writes overwrite each other
+
+
+def test_run_store_names_a_key_of_another_format(tmp_path):
+    store = RunStore(tmp_path / "bench.json")
+    assert (
+        store.split_key("Cora/2/200/virgo/0", ("dataset", "layers", "epochs", "init", "seed"))[3] == "virgo"
+    )
+    with pytest.raises(ValueError, match=r"bench\.json: stored key 'Cora/2/virgo/0' has 4 .* expected 5"):
+        store.split_key("Cora/2/virgo/0", ("dataset", "layers", "epochs", "init", "seed"))

@@ -132,7 +132,7 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
                         console.print(f"{key}: {accuracy:.3f}")
     runs: _VirgoRuns = {}
     for key, accuracy in store.load().items():
-        name, depth, epochs, init, _ = key.split("/")
+        name, depth, epochs, init, _ = store.split_key(key, ("dataset", "layers", "epochs", "init", "seed"))
         setting = (name, int(depth), int(epochs))
         runs.setdefault(setting, {i: [] for i in VIRGO_INITS})[init].append(100 * accuracy)
     majority = {name: majority_accuracy(name) for name in dict.fromkeys(n for n, _, _ in runs)}

@@ -22,6 +22,11 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from rich.table import Table
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; concurrent benches there may drop each other's runs
+    fcntl = None
+
 __all__ = [
     "RESULTS_DIR",
     "EpochTimer",
@@ -166,8 +171,9 @@ class RunStore:
 
     The benchmarks keep their runs in tracked files under `RESULTS_DIR`, because they take minutes to
     hours on a CPU: an interrupted bench resumes, a later session adds seeds to the same table, and
-    BENCHMARKS.md is regenerated without retraining. The file is re-read before every write and
-    replaced atomically, so benches of other settings may write to it at the same time.
+    BENCHMARKS.md is regenerated without retraining. Every write re-reads the file and replaces it
+    atomically under an exclusive lock (``<file>.lock``, POSIX ``flock``), so benches running in other
+    processes may write to it at the same time without losing each other's runs.
 
     Args:
         path: the JSON file (created with its folder on the first `put`).
@@ -192,10 +198,23 @@ class RunStore:
     def put(self, key: str, run: Any) -> None:
         """Store one run under ``key`` (replacing an earlier one) without losing others' writes."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        runs = {**self.load(), key: run}
-        partial = self.path.with_name(self.path.name + ".partial")
-        partial.write_text(json.dumps(runs, indent=1) + "\n")
-        partial.replace(self.path)
+        with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
+            if fcntl is not None:  # the read-modify-write below is one step for every process
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            runs = {**self.load(), key: run}
+            partial = self.path.with_name(self.path.name + ".partial")
+            partial.write_text(json.dumps(runs, indent=1) + "\n")
+            partial.replace(self.path)
+
+    def split_key(self, key: str, fields: Sequence[str]) -> list[str]:
+        """``key``'s ``/``-separated parts, one per name in ``fields``; a one-line error otherwise."""
+        parts = key.split("/")
+        if len(parts) != len(fields):
+            raise ValueError(
+                f"{self.path}: stored key {key!r} has {len(parts)} '/'-separated fields, expected "
+                f"{len(fields)} ({'/'.join(fields)}); was it written by another version of this bench?"
+            )
+        return parts
 
 
 def mean_std(values: Sequence[float], digits: int = 3) -> str:
