@@ -88,16 +88,17 @@ def _virgo_figure(runs: _VirgoRuns, majority: dict[str, float], path: Path) -> N
     names = [n for n in VIRGO_DATASETS if n in majority]
     figure, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), squeeze=False)
     for axis, name in zip(axes[0], names, strict=True):
-        for epochs in sorted({e for n, _, e in runs if n == name}):
-            depths = sorted(d for n, d, e in runs if n == name and e == epochs)
+        trained = sorted({e for n, _, e in runs if n == name})
+        for epochs in trained:
+            by_depth = {d: cells for (n, d, e), cells in sorted(runs.items()) if (n, e) == (name, epochs)}
             for init in VIRGO_INITS:
-                points = [(d, runs[name, d, epochs][init]) for d in depths if runs[name, d, epochs][init]]
+                points = [(d, cells[init]) for d, cells in by_depth.items() if cells[init]]
                 if not points:
                     continue
                 x = [d for d, _ in points]
                 mean = [statistics.fmean(a) for _, a in points]
                 std = [statistics.stdev(a) if len(a) > 1 else 0.0 for _, a in points]
-                label = init if len({e for n, _, e in runs if n == name}) == 1 else f"{init}, {epochs} ep"
+                label = init if len(trained) == 1 else f"{init}, {epochs} ep"
                 axis.errorbar(x, mean, yerr=std, marker="o", ms=4, capsize=3, label=label)
         axis.axhline(majority[name], color="grey", ls=":", label="majority class")
         axis.set_title(f"{name}: GCN test accuracy")
