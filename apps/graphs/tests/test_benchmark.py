@@ -7,7 +7,7 @@ import json
 import pytest
 from lightning.pytorch import Trainer
 
-from ffn_graphs.benchmark import _kg_run, main
+from ffn_graphs.benchmark import _kg_run, main, tuned_on_validation
 from ffn_graphs.data import SHARED, KnowledgeGraphDataModule
 from ffn_graphs.module import KGCompletion
 
@@ -130,15 +130,41 @@ def test_floyd_table_lists_every_stored_budget_in_order_of_training_steps():
     assert list(budgets["25 × 9600 new per epoch, distance"]) == ["FloydNet"]
 
 
+def _virgo(val: float, test: float) -> dict:
+    return {"val": val, "test": test}
+
+
+def test_tuning_picks_the_best_mean_validation_on_the_seeds_every_point_has():
+    grid = {
+        (0.01, 5e-4): {0: _virgo(0.70, 0.9), 1: _virgo(0.70, 0.9), 2: _virgo(0.99, 0.1)},
+        (0.01, 0.0): {0: _virgo(0.72, 0.5), 1: _virgo(0.72, 0.6)},
+    }
+    # seed 2 exists at one point only, so it cannot tip the choice; the test accuracy never chooses
+    assert tuned_on_validation(grid) == ((0.01, 0.0), [50.0, 60.0])
+    assert tuned_on_validation({(0.01, 5e-4): grid[0.01, 5e-4]}) is None  # one point: nothing tuned
+    assert (
+        tuned_on_validation({(0.01, 5e-4): {0: _virgo(0.7, 0.7)}, (0.01, 0.0): {1: _virgo(0.7, 0.7)}}) is None
+    )
+
+
 def test_virgo_table_shows_every_stored_run(tmp_path):
     store, out = tmp_path / "virgo.json", tmp_path / "BENCH.md"
     runs = {
-        f"CiteSeer/2/200/{init}/{s}": 0.70 + 0.01 * s
+        f"CiteSeer/2/200/0.01/0.0005/{init}/{s}": _virgo(0.7, 0.70 + 0.01 * s)
         for init in ("virgo", "xavier", "kaiming")
         for s in range(2)
     }
-    runs |= {"CiteSeer/2/200/virgo/2": 0.75, "CiteSeer/2/100/virgo/0": 0.6, "Cora/16/200/xavier/0": 0.2}
-    runs |= {f"Cora/16/200/{init}/0": 0.3 for init in ("virgo", "kaiming")}
+    runs |= {
+        f"CiteSeer/2/200/0.01/0/{init}/{s}": _virgo(0.8, 0.75)
+        for init in ("virgo", "xavier")
+        for s in range(2)
+    }
+    runs |= {
+        "CiteSeer/2/200/0.01/0.0005/virgo/2": _virgo(0.7, 0.75),
+        "CiteSeer/2/100/0.01/0.0005/virgo/0": _virgo(0.6, 0.6),
+    }
+    runs |= {f"Cora/16/200/0.01/0.0005/{init}/0": _virgo(0.3, 0.3) for init in ("virgo", "kaiming")}
+    runs |= {"Cora/16/200/0.01/0.0005/xavier/0": _virgo(0.2, 0.2)}
     store.write_text(json.dumps(runs))
     # every run asked for is stored, so nothing trains; every stored setting is shown, asked for or not
     argv = ["--datasets", "CiteSeer", "--depths", "2", "--seeds", "2", "--root", str(tmp_path)]
@@ -148,8 +174,35 @@ def test_virgo_table_shows_every_stored_run(tmp_path):
     )
     rows = [line for line in out.read_text().splitlines() if line.startswith(("| Cora", "| CiteSeer"))]
     # last column: the real test split's most frequent class (Cora 319 of 1,000 nodes, CiteSeer 231)
-    assert rows[0] == "| Cora | 16 | 200 | 1 | 30.0 | 20.0 | 30.0 | 31.9 |"
-    assert rows[1] == "| CiteSeer | 2 | 100 | 1 / 0 / 0 | 60.0 | — | — | 23.1 |"  # its own row: other epochs
-    assert rows[2] == "| CiteSeer | 2 | 200 | 3 / 2 / 2 | 72.0 ± 2.6 | 70.5 ± 0.7 | 70.5 ± 0.7 | 23.1 |"
-    assert "bench-virgo --seeds 2 --epochs 200 --datasets CiteSeer --depths 2`" in out.read_text()
+    assert rows == [
+        "| Cora | 16 | 200 | 0.01, 0.0005 | 1 | 30.0 | 20.0 | 30.0 | 31.9 |",
+        "| CiteSeer | 2 | 100 | 0.01, 0.0005 | 1 / 0 / 0 | 60.0 | — | — | 23.1 |",  # its own row: other epochs
+        "| CiteSeer | 2 | 200 | 0.01, 0.0005 | 3 / 2 / 2 | 72.0 ± 2.6 | 70.5 ± 0.7 | 70.5 ± 0.7 | 23.1 |",
+        "| CiteSeer | 2 | 200 | 0.01, 0 | 2 / 2 / 0 | 75.0 ± 0.0 | 75.0 ± 0.0 | — | 23.1 |",
+        # Virgo and Xavier: weight decay 0 wins on validation; Kaiming has one grid point, so it is not tuned
+        "| CiteSeer | 2 | 200 | best on val | 2 / 2 / 0 | 75.0 ± 0.0 (0.01, 0) | 75.0 ± 0.0 (0.01, 0) | — | 23.1 |",
+    ]
+    command = (
+        "bench-virgo --seeds 2 --epochs 200 --datasets CiteSeer --depths 2 --lrs 0.01 --weight-decays 0.0005`"
+    )
+    assert command in out.read_text()
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"Plot: `{plot}`" in out.read_text()
+
+
+def test_a_store_of_another_key_format_is_named_in_one_line(tmp_path):
+    store = tmp_path / "virgo.json"
+    store.write_text(json.dumps({"Cora/2/200/virgo/0": 0.8}))
+    with pytest.raises(ValueError, match="'Cora/2/200/virgo/0' has 5 '/'-separated fields, expected 7"):
+        main(
+            [
+                "bench-virgo",
+                "--datasets",
+                "Cora",
+                "--seeds",
+                "0",
+                "--virgo-results",
+                str(store),
+                "--output",
+                "",
+            ]
+        )

@@ -18,7 +18,7 @@ from ffn_graphs.kg import (
     sampled_ranking_metrics,
     true_tail_mask,
 )
-from ffn_graphs.models.gnn import DeepGNN, initialize
+from ffn_graphs.models.gnn import DeepGNN, initialize, nonzero_dropout
 from ffn_graphs.models.nbfnet import NBFNet
 
 BLOCKS = block_classes()
@@ -43,6 +43,21 @@ def test_virgo_keeps_activation_variance_across_16_layers_and_xavier_does_not(co
     xavier = _layer_variances(cora, "xavier")
     assert (virgo.max() / virgo.min()).item() < 2.0
     assert (xavier.max() / xavier.min()).item() > 100.0
+
+
+def test_nonzero_dropout_is_dropout_drawn_on_the_nonzeros_only(cora):
+    x = cora.x
+    torch.manual_seed(0)
+    dropped = nonzero_dropout(x, 0.5)
+    nonzero = x != 0
+    assert not dropped[~nonzero].any()  # a zero stays zero, as under F.dropout
+    kept = dropped[nonzero] != 0
+    assert torch.equal(dropped[nonzero][kept], 2 * x[nonzero][kept])  # survivors scaled by 1 / (1 - p)
+    assert kept.float().mean().item() == pytest.approx(0.5, abs=0.01)  # ~49k draws
+    assert nonzero_dropout(x, 0.5, training=False) is x and nonzero_dropout(x, 0.0) is x
+    weight = torch.randn(x.shape[1], 4, requires_grad=True)
+    (nonzero_dropout(x, 0.5) @ weight).sum().backward()
+    assert weight.grad is not None and weight.grad.abs().sum() > 0
 
 
 def test_virgo_reaches_sage_and_gin_weights(cora):

@@ -23,7 +23,7 @@ from torch_geometric.utils import to_torch_coo_tensor
 from ffn_blocks import MLP, FeedForwardFactory
 from ffn_blocks.init import virgo_norms, virgo_uniform_, virgo_variances
 
-__all__ = ["DeepGNN", "initialize", "normalized_adjacency"]
+__all__ = ["DeepGNN", "initialize", "nonzero_dropout", "normalized_adjacency"]
 
 ConvKind = Literal["gcn", "sage", "gin"]
 InitScheme = Literal["virgo", "xavier", "kaiming"]
@@ -74,11 +74,25 @@ class DeepGNN(nn.Module):
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, *, return_hidden: bool = False):
         hidden = []
         for i, conv in enumerate(self.convs):
-            x = conv(F.dropout(x, self.dropout, self.training), edge_index)
+            drop = nonzero_dropout if i == 0 else F.dropout
+            x = conv(drop(x, self.dropout, self.training), edge_index)
             if i < len(self.convs) - 1:
                 x = F.relu(x)
             hidden.append(x)
         return (x, hidden) if return_hidden else x
+
+
+def nonzero_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
+    """Dropout drawn for the nonzero entries only (Kipf & Welling's sparse dropout).
+
+    The output has the distribution of ``F.dropout(x, p, training)`` (a zero stays zero either way), but
+    the cost follows the nonzeros rather than every entry: bag-of-words node features are about 1 %
+    nonzero, and dense dropout of Cora's input took half of a 16-layer GCN's training time on CPU.
+    """
+    if not training or p == 0.0:
+        return x
+    index = x.nonzero(as_tuple=True)
+    return torch.zeros_like(x).index_put_(index, F.dropout(x[index], p))
 
 
 def _conv(kind: ConvKind, in_features: int, out_features: int, ffn: FeedForwardFactory) -> nn.Module:
