@@ -41,7 +41,7 @@ class NodeClassifier(LightningModule):
         conv: ``"gcn"``, ``"sage"`` or ``"gin"``.
         ffn: the GIN update factory.
         init: ``"virgo"``, ``"xavier"`` or ``"kaiming"``, applied with the training graph's statistics.
-        dropout: dropout before every layer.
+        dropout: dropout before every layer (on the input features: `nonzero_dropout`, same distribution).
         optimizer: optimizer factory (Kipf & Welling: Adam, lr 0.01, weight decay 5e-4; their code
             decays the first layer only, this factory decays every parameter it is given).
     """

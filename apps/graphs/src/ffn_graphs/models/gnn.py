@@ -39,7 +39,7 @@ class DeepGNN(nn.Module):
         depth: number of message-passing layers (≥ 1).
         conv: ``"gcn"``, ``"sage"`` or ``"gin"``.
         ffn: the GIN update factory (ignored by GCN and GraphSAGE).
-        dropout: dropout before every layer.
+        dropout: dropout before every layer (on the input features: `nonzero_dropout`, same distribution).
 
     Shape:
         - Input: node features ``(N, in_features)`` and ``edge_index`` ``(2, E)``
