@@ -110,18 +110,15 @@ def tuned_on_validation(
     return best, [100 * grid[best][s]["test"] for s in seeds]
 
 
-def _virgo_series(runs: _VirgoRuns, init: str, recipe: Recipe) -> dict[Setting, list[float]]:
-    """Test accuracies (%) of one initialization under one recipe, per setting where it exists."""
-    series = {}
-    for setting, grid in runs.items():
-        by_point = {point: cells.get(init, {}) for point, cells in grid.items()}
-        if recipe == TUNED:
-            tuned = tuned_on_validation({p: r for p, r in by_point.items() if r})
-            if tuned is not None:
-                series[setting] = tuned[1]
-        elif by_point.get(recipe):
-            series[setting] = [100 * run["test"] for run in by_point[recipe].values()]
-    return series
+def _virgo_accuracies(
+    grid: dict[tuple[float, float], dict[str, dict[int, dict[str, float]]]], init: str, recipe: Recipe
+) -> tuple[list[float], tuple[float, float] | None]:
+    """Test accuracies (%) of one initialization under one recipe (empty where none is stored), and
+    the grid point the tuned recipe chose."""
+    if recipe == TUNED:
+        tuned = tuned_on_validation({point: cells[init] for point, cells in grid.items() if cells.get(init)})
+        return (tuned[1], tuned[0]) if tuned else ([], None)
+    return [100 * run["test"] for run in grid.get(recipe, {}).get(init, {}).values()], None
 
 
 def _virgo_figure(runs: _VirgoRuns, majority: dict[str, float], path: Path) -> None:
@@ -137,8 +134,12 @@ def _virgo_figure(runs: _VirgoRuns, majority: dict[str, float], path: Path) -> N
     for axis, (name, epochs) in zip(axes[0], panels, strict=True):
         for color, init in zip(("C0", "C1", "C2"), VIRGO_INITS, strict=True):
             for recipe, style in ((TUNED, "-"), (RECIPE, "--")):
-                series = _virgo_series(runs, init, recipe)
-                points = sorted((d, a) for (n, d, e), a in series.items() if (n, e) == (name, epochs))
+                points = [
+                    (d, _virgo_accuracies(grid, init, recipe)[0])
+                    for (n, d, e), grid in sorted(runs.items())
+                    if (n, e) == (name, epochs)
+                ]
+                points = [(d, a) for d, a in points if a]
                 if not points:
                     continue
                 label = f"{init}, {'tuned' if recipe == TUNED else 'lr {:g}, wd {:g}'.format(*recipe)}"
@@ -175,13 +176,8 @@ def _virgo_rows(runs: _VirgoRuns, majority: dict[str, float]) -> list[list[Any]]
         for recipe in recipes:
             cells, counts = [], []
             for init in VIRGO_INITS:
-                if recipe == TUNED:
-                    tuned = tuned_on_validation({p: c[init] for p, c in grid.items() if c.get(init)})
-                    point, accuracies = tuned if tuned else (None, [])
-                    choice = f" ({point[0]:g}, {point[1]:g})" if point else ""
-                else:
-                    accuracies = [100 * run["test"] for run in grid[recipe].get(init, {}).values()]
-                    choice = ""
+                accuracies, point = _virgo_accuracies(grid, init, recipe)
+                choice = f" ({point[0]:g}, {point[1]:g})" if point else ""
                 cells.append(mean_std(accuracies, digits=1) + choice if accuracies else "—")
                 counts.append(len(accuracies))
             seeds = str(counts[0]) if len(set(counts)) == 1 else " / ".join(map(str, counts))
