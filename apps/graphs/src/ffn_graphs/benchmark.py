@@ -166,6 +166,11 @@ def _virgo_figure(runs: _VirgoRuns, majority: dict[str, float], path: Path) -> N
     plt.close(figure)
 
 
+def _point_label(point: tuple[float, float]) -> str:
+    """A grid point as the table shows it: ``lr, weight decay``."""
+    return "{:g}, {:g}".format(*point)
+
+
 def _virgo_rows(runs: _VirgoRuns, majority: dict[str, float]) -> list[list[Any]]:
     """One row per setting and grid point, then the setting's row tuned on validation."""
     rows = []
@@ -177,11 +182,11 @@ def _virgo_rows(runs: _VirgoRuns, majority: dict[str, float]) -> list[list[Any]]
             cells, counts = [], []
             for init in VIRGO_INITS:
                 accuracies, point = _virgo_accuracies(grid, init, recipe)
-                choice = f" ({point[0]:g}, {point[1]:g})" if point else ""
+                choice = f" ({_point_label(point)})" if point else ""
                 cells.append(mean_std(accuracies, digits=1) + choice if accuracies else "—")
                 counts.append(len(accuracies))
             seeds = str(counts[0]) if len(set(counts)) == 1 else " / ".join(map(str, counts))
-            label = recipe if recipe == TUNED else f"{recipe[0]:g}, {recipe[1]:g}"
+            label = recipe if recipe == TUNED else _point_label(recipe)
             rows.append([*map(str, setting), label, seeds, *cells, f"{majority[setting[0]]:.1f}"])
     return rows
 
@@ -234,7 +239,7 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
         "the seeds shown; hidden width 64, Adam, dropout 0.5 before every layer (on the input features: "
         "their nonzeros, Kipf & Welling's sparse dropout), weight decay on every layer (Kipf & Welling "
         "decay the first layer only). Rows per grid point (Adam learning rate, weight decay; "
-        f"{RECIPE[0]:g}, {RECIPE[1]:g} is Kipf & Welling's recipe), then `{TUNED}`: for each "
+        f"{_point_label(RECIPE)} is Kipf & Welling's recipe), then `{TUNED}`: for each "
         "initialization separately, the grid point with the highest mean validation accuracy over the "
         "seeds every point has (shown in brackets) and its test accuracy over those seeds, so every "
         "initialization gets the same grid and seeds. The Virgo paper tunes its hyperparameters too "
