@@ -150,21 +150,22 @@ def test_tuning_picks_the_best_mean_validation_on_the_seeds_every_point_has():
 def test_virgo_table_shows_every_stored_run(tmp_path):
     store, out = tmp_path / "virgo.json", tmp_path / "BENCH.md"
     runs = {
-        f"CiteSeer/2/200/0.01/0.0005/{init}/{s}": _virgo(0.7, 0.70 + 0.01 * s)
+        f"CiteSeer/2/200/0/0.5/0.01/0.0005/{init}/{s}": _virgo(0.7, 0.70 + 0.01 * s)
         for init in ("virgo", "xavier", "kaiming")
         for s in range(2)
     }
     runs |= {
-        f"CiteSeer/2/200/0.01/0/{init}/{s}": _virgo(0.8, 0.75)
+        f"CiteSeer/2/200/0/0.5/0.01/0/{init}/{s}": _virgo(0.8, 0.75)
         for init in ("virgo", "xavier")
         for s in range(2)
     }
     runs |= {
-        "CiteSeer/2/200/0.01/0.0005/virgo/2": _virgo(0.7, 0.75),
-        "CiteSeer/2/100/0.01/0.0005/virgo/0": _virgo(0.6, 0.6),
+        "CiteSeer/2/200/0/0.5/0.01/0.0005/virgo/2": _virgo(0.7, 0.75),
+        "CiteSeer/2/100/0/0.5/0.01/0.0005/virgo/0": _virgo(0.6, 0.6),
+        "CiteSeer/2/1000/20/0/0.001/5e-06/xavier/0": _virgo(0.6, 0.65),
     }
-    runs |= {f"Cora/16/200/0.01/0.0005/{init}/0": _virgo(0.3, 0.3) for init in ("virgo", "kaiming")}
-    runs |= {"Cora/16/200/0.01/0.0005/xavier/0": _virgo(0.2, 0.2)}
+    runs |= {f"Cora/16/200/0/0.5/0.01/0.0005/{init}/0": _virgo(0.3, 0.3) for init in ("virgo", "kaiming")}
+    runs |= {"Cora/16/200/0/0.5/0.01/0.0005/xavier/0": _virgo(0.2, 0.2)}
     store.write_text(json.dumps(runs))
     # every run asked for is stored, so nothing trains; every stored setting is shown, asked for or not
     argv = ["--datasets", "CiteSeer", "--depths", "2", "--seeds", "2", "--root", str(tmp_path)]
@@ -174,16 +175,27 @@ def test_virgo_table_shows_every_stored_run(tmp_path):
     )
     rows = [line for line in out.read_text().splitlines() if line.startswith(("| Cora", "| CiteSeer"))]
     # last column: the real test split's most frequent class (Cora 319 of 1,000 nodes, CiteSeer 231)
-    assert rows == [
-        "| Cora | 16 | 200 | 0.01, 0.0005 | 1 | 30.0 | 20.0 | 30.0 | 31.9 |",
-        "| CiteSeer | 2 | 100 | 0.01, 0.0005 | 1 / 0 / 0 | 60.0 | — | — | 23.1 |",  # its own row: other epochs
-        "| CiteSeer | 2 | 200 | 0.01, 0.0005 | 3 / 2 / 2 | 72.0 ± 2.6 | 70.5 ± 0.7 | 70.5 ± 0.7 | 23.1 |",
-        "| CiteSeer | 2 | 200 | 0.01, 0 | 2 / 2 / 0 | 75.0 ± 0.0 | 75.0 ± 0.0 | — | 23.1 |",
-        # Virgo and Xavier: weight decay 0 wins on validation; Kaiming has one grid point, so it is not tuned
-        "| CiteSeer | 2 | 200 | best on val | 2 / 2 / 0 | 75.0 ± 0.0 (0.01, 0) | 75.0 ± 0.0 (0.01, 0) | — | 23.1 |",
-    ]
+    kipf, short, reference = (
+        "200 epochs, dropout 0.5",
+        "100 epochs, dropout 0.5",
+        "≤ 1000 epochs, patience 20, dropout 0",
+    )
+    assert (
+        rows
+        == [
+            f"| Cora | {kipf} | 16 | 0.01, 0.0005 | 1 | 30.0 | 20.0 | 30.0 | 31.9 |",
+            f"| CiteSeer | {short} | 2 | 0.01, 0.0005 | 1 / 0 / 0 | 60.0 | — | — | 23.1 |",  # its own row: other epochs
+            f"| CiteSeer | {kipf} | 2 | 0.01, 0.0005 | 3 / 2 / 2 | 72.0 ± 2.6 | 70.5 ± 0.7 | 70.5 ± 0.7 | 23.1 |",
+            f"| CiteSeer | {kipf} | 2 | 0.01, 0 | 2 / 2 / 0 | 75.0 ± 0.0 | 75.0 ± 0.0 | — | 23.1 |",
+            # Virgo and Xavier: weight decay 0 wins on validation; Kaiming has one grid point, so it is not tuned
+            f"| CiteSeer | {kipf} | 2 | best on val | 2 / 2 / 0 | 75.0 ± 0.0 (0.01, 0) | 75.0 ± 0.0 (0.01, 0) | — | 23.1 |",
+            # another training is another setting: one grid point, so no tuned row
+            f"| CiteSeer | {reference} | 2 | 0.001, 5e-06 | 0 / 1 / 0 | — | 65.0 | — | 23.1 |",
+        ]
+    )
     command = (
-        "bench-virgo --seeds 2 --epochs 200 --datasets CiteSeer --depths 2 --lrs 0.01 --weight-decays 0.0005`"
+        "bench-virgo --seeds 2 --epochs 200 --patience 0 --dropout 0.5 --datasets CiteSeer --depths 2 "
+        "--lrs 0.01 --weight-decays 0.0005`"
     )
     assert command in out.read_text()
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"Plot: `{plot}`" in out.read_text()
@@ -192,7 +204,7 @@ def test_virgo_table_shows_every_stored_run(tmp_path):
 def test_a_store_of_another_key_format_is_named_in_one_line(tmp_path):
     store = tmp_path / "virgo.json"
     store.write_text(json.dumps({"Cora/2/200/virgo/0": 0.8}))
-    with pytest.raises(ValueError, match="'Cora/2/200/virgo/0' has 5 '/'-separated fields, expected 7"):
+    with pytest.raises(ValueError, match="'Cora/2/200/virgo/0' has 5 '/'-separated fields, expected 9"):
         main(
             [
                 "bench-virgo",
@@ -206,3 +218,16 @@ def test_a_store_of_another_key_format_is_named_in_one_line(tmp_path):
                 "",
             ]
         )
+
+
+def test_a_gcn_with_patience_stops_that_many_epochs_after_its_best_and_tests_the_best(tmp_path):
+    import re
+
+    from ffn_graphs.benchmark import Training, _node_run
+
+    training = Training(epochs=1000, patience=5, dropout=0.0)
+    run = _node_run("Cora", 2, "virgo", 0, tmp_path, training, lr=0.05, weight_decay=0.0)
+    (checkpoint,) = tmp_path.rglob("*.ckpt")  # the best validation epoch, the one tested
+    best_epoch = int(re.match(r"epoch=(\d+)", checkpoint.name)[1])
+    assert run["epochs"] == best_epoch + 1 + training.patience < training.epochs
+    assert run["val"] > 0.7 and run["test"] > 0.7  # a 2-layer GCN learns Cora within those epochs

@@ -1,8 +1,8 @@
 """Graph benchmarks written to BENCHMARKS.md.
 
 ``ffn-graphs bench-virgo``: test accuracy (mean ± std over seeds) of GCNs on Cora and CiteSeer at several
-depths with Virgo, Xavier and Kaiming initialization; each run trains ``--epochs`` (200) epochs and is
-tested at its best validation epoch.
+depths with Virgo, Xavier and Kaiming initialization; each run trains ``--epochs`` (200) epochs, or
+stops after ``--patience`` epochs without a validation gain, and is tested at its best validation epoch.
 
 ``ffn-graphs bench-kg``: NBFNet on UMLS and Kinships (filtered MRR, Hits@1/3/10, head and tail) and on
 GraIL's inductive splits (Hits@10 against 50 negatives), with time per epoch and peak memory, beside
@@ -21,11 +21,11 @@ import statistics
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from lightning.pytorch import Trainer, seed_everything
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from rich.console import Console
 
 from ffn_lightning.benchmarking import (
@@ -47,10 +47,32 @@ __all__ = ["main"]
 _QUIET = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False, "accelerator": "cpu"}
 
 
+class Training(NamedTuple):
+    """How a GCN of the Virgo bench trains, besides its learning rate and weight decay."""
+
+    epochs: int
+    patience: int  # epochs without a validation gain before stopping; 0: every epoch trains
+    dropout: float
+
+    def __str__(self) -> str:
+        epochs = (
+            f"≤ {self.epochs} epochs, patience {self.patience}" if self.patience else f"{self.epochs} epochs"
+        )
+        return f"{epochs}, dropout {self.dropout:g}"
+
+
 def _node_run(
-    name: str, depth: int, init: str, seed: int, root: Path, epochs: int, lr: float, weight_decay: float
+    name: str,
+    depth: int,
+    init: str,
+    seed: int,
+    root: Path,
+    training: Training,
+    lr: float,
+    weight_decay: float,
 ) -> dict[str, float]:
-    """Train one GCN; its best validation accuracy and the test accuracy at that epoch."""
+    """Train one GCN; its best validation accuracy, the test accuracy at that epoch, and the epochs it
+    trained."""
     seed_everything(seed, workers=True, verbose=False)
     data = PlanetoidDataModule(name)
     model = NodeClassifier(
@@ -59,27 +81,32 @@ def _node_run(
         hidden_features=64,
         depth=depth,
         init=init,
+        dropout=training.dropout,
         optimizer=partial(torch.optim.Adam, lr=lr, weight_decay=weight_decay),
     )
-    key = _virgo_key(name, depth, epochs, lr, weight_decay, init, seed)
+    key = _virgo_key(name, depth, training, lr, weight_decay, init, seed)
     best = ModelCheckpoint(dirpath=root / key, monitor="val/acc", mode="max")
-    trainer = Trainer(max_epochs=epochs, callbacks=[best], **_QUIET)
+    callbacks = [best]
+    if training.patience:  # a gain is a strictly higher accuracy, as in the Virgo reference code
+        callbacks.append(EarlyStopping(monitor="val/acc", mode="max", patience=training.patience))
+    trainer = Trainer(max_epochs=training.epochs, callbacks=callbacks, **_QUIET)
     trainer.fit(model, data)
     test = trainer.test(model, data, ckpt_path="best", verbose=False)[0]["test/acc"]
-    return {"val": float(best.best_model_score), "test": test}
+    return {"val": float(best.best_model_score), "test": test, "epochs": trainer.current_epoch}
 
 
 def _virgo_key(
-    name: str, depth: int, epochs: int, lr: float, weight_decay: float, init: str, seed: int
+    name: str, depth: int, training: Training, lr: float, weight_decay: float, init: str, seed: int
 ) -> str:
-    return f"{name}/{depth}/{epochs}/{lr:g}/{weight_decay:g}/{init}/{seed}"
+    schedule = f"{training.epochs}/{training.patience}/{training.dropout:g}"
+    return f"{name}/{depth}/{schedule}/{lr:g}/{weight_decay:g}/{init}/{seed}"
 
 
 VIRGO_DATASETS = ("Cora", "CiteSeer")
 VIRGO_INITS = ("virgo", "xavier", "kaiming")
 RECIPE = (0.01, 5e-4)  # Kipf & Welling's Adam learning rate and weight decay
 TUNED = "best on val"
-Setting = tuple[str, int, int]  # dataset, layers, epochs
+Setting = tuple[str, int, Training]  # dataset, layers, training
 Recipe = tuple[float, float] | str  # (lr, weight decay), or TUNED
 # setting -> (lr, weight decay) -> initialization -> seed -> {"val": …, "test": …}
 _VirgoRuns = dict[Setting, dict[tuple[float, float], dict[str, dict[int, dict[str, float]]]]]
@@ -122,41 +149,48 @@ def _virgo_accuracies(
 
 
 def _virgo_figure(runs: _VirgoRuns, majority: dict[str, float], path: Path) -> None:
-    """Test accuracy against depth, one panel per dataset and epoch budget, mean ± std per
-    initialization: tuned on validation (solid) and Kipf & Welling's recipe (dashed)."""
+    """Test accuracy against depth, one panel per dataset (rows) and training (columns), mean ± std per
+    initialization: tuned on validation (solid) and Kipf & Welling's recipe (dashed) where a panel
+    has a grid, else its one grid point (solid)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = sorted({(n, e) for n, _, e in runs}, key=lambda p: (VIRGO_DATASETS.index(p[0]), p[1]))
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
-    for axis, (name, epochs) in zip(axes[0], panels, strict=True):
-        for color, init in zip(("C0", "C1", "C2"), VIRGO_INITS, strict=True):
-            for recipe, style in ((TUNED, "-"), (RECIPE, "--")):
-                points = [
-                    (d, _virgo_accuracies(grid, init, recipe)[0])
-                    for (n, d, e), grid in sorted(runs.items())
-                    if (n, e) == (name, epochs)
-                ]
-                points = [(d, a) for d, a in points if a]
-                if not points:
-                    continue
-                label = f"{init}, {'tuned' if recipe == TUNED else 'lr {:g}, wd {:g}'.format(*recipe)}"
-                axis.errorbar(
-                    [d for d, _ in points],
-                    [statistics.fmean(a) for _, a in points],
-                    yerr=[statistics.stdev(a) if len(a) > 1 else 0.0 for _, a in points],
-                    color=color,
-                    ls=style,
-                    marker="o",
-                    ms=4,
-                    capsize=3,
-                    label=label,
-                )
+    names = sorted({n for n, _, _ in runs}, key=VIRGO_DATASETS.index)
+    trainings = sorted({t for _, _, t in runs})
+    figure, axes = plt.subplots(
+        len(names), len(trainings), figsize=(4.5 * len(trainings), 3.6 * len(names)), squeeze=False
+    )
+    for (row, name), (column, training) in itertools.product(enumerate(names), enumerate(trainings)):
+        axis = axes[row][column]
+        panel = {d: grid for (n, d, t), grid in sorted(runs.items()) if (n, t) == (name, training)}
+        if not panel:
+            axis.set_axis_off()
+            continue
+        points = sorted({point for grid in panel.values() for point in grid})
+        lines = [(TUNED, "-"), (RECIPE, "--")] if len(points) > 1 else [(points[0], "-")]
+        for (color, init), (recipe, style) in itertools.product(
+            zip(("C0", "C1", "C2"), VIRGO_INITS, strict=True), lines
+        ):
+            accuracies = [(d, _virgo_accuracies(grid, init, recipe)[0]) for d, grid in panel.items()]
+            accuracies = [(d, a) for d, a in accuracies if a]
+            if not accuracies:
+                continue
+            axis.errorbar(
+                [d for d, _ in accuracies],
+                [statistics.fmean(a) for _, a in accuracies],
+                yerr=[statistics.stdev(a) if len(a) > 1 else 0.0 for _, a in accuracies],
+                color=color,
+                ls=style,
+                marker="o",
+                ms=4,
+                capsize=3,
+                label=f"{init}, {'tuned' if recipe == TUNED else 'lr {:g}, wd {:g}'.format(*recipe)}",
+            )
         axis.axhline(majority[name], color="grey", ls=":", label="majority class")
-        axis.set_title(f"{name}: GCN test accuracy, {epochs} epochs")
-        axis.set_xlabel("message-passing layers")
+        axis.set_title(f"{name}: {training}", fontsize=9)
+        axis.set_xlabel("GCN layers")
         axis.set_ylabel("test accuracy (%)")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=6)
@@ -174,7 +208,7 @@ def _point_label(point: tuple[float, float]) -> str:
 def _virgo_rows(runs: _VirgoRuns, majority: dict[str, float]) -> list[list[Any]]:
     """One row per setting and grid point, then the setting's row tuned on validation."""
     rows = []
-    for setting in sorted(runs, key=lambda s: (VIRGO_DATASETS.index(s[0]), *s[1:])):
+    for setting in sorted(runs, key=lambda s: (VIRGO_DATASETS.index(s[0]), s[2], s[1])):
         grid = runs[setting]
         recipes: list[Recipe] = sorted(grid, key=lambda p: (p != RECIPE, p))
         recipes += [TUNED] if len(grid) > 1 else []
@@ -187,13 +221,14 @@ def _virgo_rows(runs: _VirgoRuns, majority: dict[str, float]) -> list[list[Any]]
                 counts.append(len(accuracies))
             seeds = str(counts[0]) if len(set(counts)) == 1 else " / ".join(map(str, counts))
             label = recipe if recipe == TUNED else _point_label(recipe)
-            rows.append([*map(str, setting), label, seeds, *cells, f"{majority[setting[0]]:.1f}"])
+            name, depth, training = setting
+            rows.append([name, str(training), depth, label, seeds, *cells, f"{majority[name]:.1f}"])
     return rows
 
 
 def bench_virgo(args: argparse.Namespace, console: Console) -> str:
     """GCNs with each initialization over a grid of learning rates and weight decays, per dataset,
-    depth and seed.
+    depth, training (epochs, early stopping, dropout) and seed.
 
     Every finished run (best validation accuracy and the test accuracy at that epoch) is kept in the
     `RunStore` ``--virgo-results``; the table shows every stored run, so more seeds or grid points for
@@ -205,20 +240,22 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
     grid = itertools.product(
         args.datasets, args.depths, args.lrs, args.weight_decays, VIRGO_INITS, range(args.seeds)
     )
+    training = Training(args.epochs, args.patience, args.dropout)
     for name, depth, lr, weight_decay, init, seed in grid:
-        key = _virgo_key(name, depth, args.epochs, lr, weight_decay, init, seed)
+        key = _virgo_key(name, depth, training, lr, weight_decay, init, seed)
         if key not in store:
-            run = _node_run(name, depth, init, seed, root, args.epochs, lr, weight_decay)
+            run = _node_run(name, depth, init, seed, root, training, lr, weight_decay)
             store.put(key, run)
             console.print(f"{key}: val {run['val']:.3f}, test {run['test']:.3f}")
     runs: _VirgoRuns = {}
-    fields = ("dataset", "layers", "epochs", "lr", "weight_decay", "init", "seed")
+    fields = ("dataset", "layers", "epochs", "patience", "dropout", "lr", "weight_decay", "init", "seed")
     for key, run in store.load().items():
-        name, depth, epochs, lr, weight_decay, init, seed = store.split_key(key, fields)
-        grid_point = runs.setdefault((name, int(depth), int(epochs)), {})
+        name, depth, epochs, patience, dropout, lr, weight_decay, init, seed = store.split_key(key, fields)
+        setting = (name, int(depth), Training(int(epochs), int(patience), float(dropout)))
+        grid_point = runs.setdefault(setting, {})
         grid_point.setdefault((float(lr), float(weight_decay)), {}).setdefault(init, {})[int(seed)] = run
     majority = {name: majority_accuracy(name) for name in dict.fromkeys(n for n, _, _ in runs)}
-    header = ["Dataset", "Layers", "Epochs", "lr, weight decay", "Seeds", "Virgo", "Xavier", "Kaiming"]
+    header = ["Dataset", "Training", "Layers", "lr, weight decay", "Seeds", "Virgo", "Xavier", "Kaiming"]
     header += ["Majority class"]
     rows = _virgo_rows(runs, majority)
     console.print(console_table("GCN test accuracy (%)", header, rows))
@@ -229,24 +266,27 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
     return (
         "## Graphs: Virgo initialization, GCN node classification (public split)\n\n"
         "Command: `ffn-graphs bench-virgo --datasets D… --depths L… --lrs η… --weight-decays λ… --seeds S "
-        "--epochs E` trains seeds 0…S-1 of every grid point not yet stored; the table gathers every run "
-        f"stored in `{store.path}` (column Seeds: per initialization where they differ). Last command: "
-        f"`ffn-graphs bench-virgo --seeds {args.seeds} --epochs {args.epochs} "
+        "--epochs E --patience P --dropout p` trains seeds 0…S-1 of every grid point not yet stored; the "
+        f"table gathers every run stored in `{store.path}` (column Seeds: per initialization where they "
+        f"differ). Last command: `ffn-graphs bench-virgo --seeds {args.seeds} --epochs {args.epochs} "
+        f"--patience {args.patience} --dropout {args.dropout:g} "
         f"--datasets {' '.join(args.datasets)} --depths {' '.join(map(str, args.depths))} "
         f"--lrs {' '.join(f'{v:g}' for v in args.lrs)} "
         f"--weight-decays {' '.join(f'{v:g}' for v in args.weight_decays)}`. Machine: "
         f"{machine_description()}. Test accuracy (%) at the best validation epoch, mean ± std over "
-        "the seeds shown; hidden width 64, Adam, dropout 0.5 before every layer (on the input features: "
-        "their nonzeros, Kipf & Welling's sparse dropout), weight decay on every layer (Kipf & Welling "
-        "decay the first layer only). Rows per grid point (Adam learning rate, weight decay; "
-        f"{_point_label(RECIPE)} is Kipf & Welling's recipe), then `{TUNED}`: for each "
-        "initialization separately, the grid point with the highest mean validation accuracy over the "
-        "seeds every point has (shown in brackets) and its test accuracy over those seeds, so every "
-        "initialization gets the same grid and seeds. The Virgo paper tunes its hyperparameters too "
-        "(its code's README points to the appendix) and reports its GCN results in figures rather "
-        "than a table we could copy offline, so no published numbers stand beside these. Majority "
-        "class: the test accuracy of always predicting the most frequent test class, the score of a "
-        f"model that learned nothing.{plot}\n\n"
+        "the seeds shown; hidden width 64, Adam, weight decay on every layer (Kipf & Welling decay the "
+        "first layer only). Two trainings: **Kipf & Welling's** (200 epochs, dropout 0.5 before every "
+        "layer, on the input features their nonzeros as in their sparse dropout; "
+        f"{_point_label(RECIPE)} is their learning rate and weight decay), and **the Virgo reference "
+        "code's** node-classification script (`comp1.py` in LspongebobJH/virgo_icml2023: no dropout, "
+        "lr 0.001, weight decay 5e-6, up to 1000 epochs, stopping after 20 epochs without a strictly "
+        "higher validation accuracy). Rows per grid point (Adam learning rate, weight decay), then, "
+        f"where a setting has several, `{TUNED}`: for each initialization separately, the grid point "
+        "with the highest mean validation accuracy over the seeds every point has (shown in brackets) "
+        "and its test accuracy over those seeds, so every initialization gets the same grid and seeds. "
+        "The Virgo paper reports its GCN results in figures rather than a table we could copy offline, "
+        "so no published numbers stand beside these. Majority class: the test accuracy of always "
+        f"predicting the most frequent test class, the score of a model that learned nothing.{plot}\n\n"
         f"{markdown_table(header, rows)}\n"
     )
 
@@ -429,7 +469,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("which", choices=["bench-virgo", "bench-kg"])
     parser.add_argument("--root", default="runs/graphs-bench", help="checkpoints and baseline work files")
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--epochs", type=int, default=200, help="GCN epochs (at most, with --patience)")
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=0,
+        help="stop a GCN after P epochs without a validation gain (0: never)",
+    )
+    parser.add_argument("--dropout", type=float, default=0.5, help="GCN dropout before every layer")
     parser.add_argument("--depths", type=int, nargs="+", default=[2, 8, 16])
     parser.add_argument("--datasets", nargs="+", default=list(VIRGO_DATASETS), choices=VIRGO_DATASETS)
     parser.add_argument(
