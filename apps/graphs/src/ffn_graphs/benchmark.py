@@ -152,16 +152,12 @@ def _virgo_figure(runs: _VirgoRuns, majority: dict[str, float], path: Path) -> N
     """Test accuracy against depth, one panel per dataset (rows) and training (columns), mean ± std per
     initialization: tuned on validation (solid) and Kipf & Welling's recipe (dashed) where a panel
     has a grid, else its one grid point (solid)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     names = sorted({n for n, _, _ in runs}, key=VIRGO_DATASETS.index)
     trainings = sorted({t for _, _, t in runs})
-    figure, axes = plt.subplots(
-        len(names), len(trainings), figsize=(4.5 * len(trainings), 3.6 * len(names)), squeeze=False
-    )
+    figure = Figure(figsize=(4.5 * len(trainings), 3.6 * len(names)))
+    axes = figure.subplots(len(names), len(trainings), squeeze=False)
     for (row, name), (column, training) in itertools.product(enumerate(names), enumerate(trainings)):
         axis = axes[row][column]
         panel = {d: grid for (n, d, t), grid in sorted(runs.items()) if (n, t) == (name, training)}
@@ -197,7 +193,6 @@ def _virgo_figure(runs: _VirgoRuns, majority: dict[str, float], path: Path) -> N
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
-    plt.close(figure)
 
 
 def _point_label(point: tuple[float, float]) -> str:

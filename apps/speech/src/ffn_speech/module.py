@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.loggers import TensorBoardLogger
+from matplotlib.figure import Figure
 from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.functional.audio import (
@@ -125,16 +122,16 @@ class SpeechSeparation(LightningModule):
                     )
                 figure = spectrogram_figure(mix, est, rate)
                 logger.experiment.add_figure(f"val/example{i}/spectrogram", figure, self.global_step)
-                plt.close(figure)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.parameters())
 
 
-def spectrogram_figure(mixture: torch.Tensor, estimates: torch.Tensor, sample_rate: int) -> plt.Figure:
+def spectrogram_figure(mixture: torch.Tensor, estimates: torch.Tensor, sample_rate: int) -> Figure:
     """Log-magnitude spectrograms of a mixture and its separated sources, one panel each."""
     signals = [("mixture", mixture)] + [(f"speaker {i + 1}", e) for i, e in enumerate(estimates)]
-    figure, axes = plt.subplots(1, len(signals), figsize=(4 * len(signals), 3), squeeze=False)
+    figure = Figure(figsize=(4 * len(signals), 3))
+    axes = figure.subplots(1, len(signals), squeeze=False)
     window = torch.hann_window(256)
     for axis, (title, signal) in zip(axes[0], signals, strict=True):
         spec = (

@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal, TypeAlias
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.loggers import TensorBoardLogger
+from matplotlib.figure import Figure
 from torch import nn
 from torchmetrics import MeanAbsoluteError, MeanSquaredError, MetricCollection
 
@@ -106,7 +103,6 @@ class Forecaster(LightningModule):
             figure = forecast_figure(*self._plot_batch, channels=self.plot_channels)
             for logger in loggers:
                 logger.experiment.add_figure("val/forecast", figure, global_step=self.global_step)
-            plt.close(figure)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.parameters())
@@ -114,10 +110,11 @@ class Forecaster(LightningModule):
 
 def forecast_figure(
     history: torch.Tensor, truth: torch.Tensor, forecast: torch.Tensor, channels: int = 3
-) -> plt.Figure:
+) -> Figure:
     """History, truth and forecast of the first ``channels`` series of one window, one panel each."""
     count = min(channels, history.shape[-1])
-    figure, axes = plt.subplots(count, 1, figsize=(8, 2.2 * count), squeeze=False, sharex=True)
+    figure = Figure(figsize=(8, 2.2 * count))
+    axes = figure.subplots(count, 1, squeeze=False, sharex=True)
     past = torch.arange(-history.shape[0], 0)
     future = torch.arange(truth.shape[0])
     for c, axis in enumerate(axes[:, 0]):

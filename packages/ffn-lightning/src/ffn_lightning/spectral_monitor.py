@@ -17,13 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_warn
+from matplotlib.figure import Figure
 
 from ffn_blocks import FeedForward
 from ffn_blocks.spectral import StreamingCovariance, eigenvalues, js_divergence, spectral_metrics
@@ -181,17 +179,17 @@ class SpectralMonitor(Callback):
             if self.output_dir is not None:
                 os.makedirs(self.output_dir, exist_ok=True)
                 figure.savefig(Path(self.output_dir) / f"spectrum_step{step}.png", dpi=100)
-            plt.close(figure)
 
 
-def eigenspectrum_figure(records: list[SpectralRecord], title: str = "FFN eigenspectra") -> plt.Figure:
+def eigenspectrum_figure(records: list[SpectralRecord], title: str = "FFN eigenspectra") -> Figure:
     """Normalized eigenvalues by rank (log-log), one panel per tap, one line per block (darker = deeper)."""
-    figure, axes = plt.subplots(1, len(TAPS), figsize=(5 * len(TAPS), 3.6), squeeze=False)
+    figure = Figure(figsize=(5 * len(TAPS), 3.6))
+    axes = figure.subplots(1, len(TAPS), squeeze=False)
     for axis, tap in zip(axes[0], TAPS, strict=True):
         chosen = [r for r in records if r.tap == tap]
         for i, record in enumerate(chosen):
             p = record.eigenvalues / record.eigenvalues.sum()
-            shade = plt.cm.viridis(i / max(1, len(chosen) - 1))
+            shade = matplotlib.colormaps["viridis"](i / max(1, len(chosen) - 1))
             ranks = torch.arange(1, p.numel() + 1)
             axis.loglog(
                 ranks,

@@ -113,13 +113,11 @@ def _run(app: StudyApp, block: str, hidden: int, root: Path, spectral: bool) -> 
 
 
 def _spectral_figure(app: str, records: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     keys = ("entropy", "participation_ratio")
-    figure, axes = plt.subplots(1, len(keys), figsize=(10, 3.4), squeeze=False)
+    figure = Figure(figsize=(10, 3.4))
+    axes = figure.subplots(1, len(keys), squeeze=False)
     post = [r for r in records if r["tap"] == "post"]
     for axis, key in zip(axes[0], keys, strict=True):
         for block in dict.fromkeys(r["block"] for r in post):
@@ -133,16 +131,13 @@ def _spectral_figure(app: str, records: list[dict[str, Any]], path: Path) -> Non
     figure.suptitle(f"{app}: NerVE metrics of FFN post-activations over training (MLP run)")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    plt.close(figure)
 
 
 def _summary_figure(apps: dict[str, StudyApp], results: dict[str, dict[str, Any]], path: Path) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(apps), figsize=(4 * len(apps), 3.6), squeeze=False)
+    figure = Figure(figsize=(4 * len(apps), 3.6))
+    axes = figure.subplots(1, len(apps), squeeze=False)
     for axis, (name, app) in zip(axes[0], apps.items(), strict=True):
         for block, row in results.get(name, {}).items():
             axis.scatter(row["test_s"], row["metric"], s=18)
@@ -156,7 +151,6 @@ def _summary_figure(apps: dict[str, StudyApp], results: dict[str, dict[str, Any]
         axis.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    plt.close(figure)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
