@@ -159,7 +159,7 @@ def test_run_store_loses_no_run_when_processes_write_at_once(tmp_path):
     import multiprocessing
 
     path, workers, count = tmp_path / "bench.json", 4, 25
-    context = multiprocessing.get_context("fork")  # POSIX, like the lock it tests
+    context = multiprocessing.get_context("fork")  # quick to start (POSIX; the lock also runs on Windows)
     processes = [context.Process(target=_put_many, args=(path, w, count)) for w in range(workers)]
     for process in processes:
         process.start()

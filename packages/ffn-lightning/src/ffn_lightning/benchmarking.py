@@ -19,13 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock
 from lightning.pytorch import Callback, LightningModule, Trainer
 from rich.table import Table
-
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks; concurrent benches there may drop each other's runs
-    fcntl = None
 
 __all__ = [
     "RESULTS_DIR",
@@ -172,8 +168,9 @@ class RunStore:
     The benchmarks keep their runs in tracked files under `RESULTS_DIR`, because they take minutes to
     hours on a CPU: an interrupted bench resumes, a later session adds seeds to the same table, and
     BENCHMARKS.md is regenerated without retraining. Every write re-reads the file and replaces it
-    atomically under an exclusive lock (``<file>.lock``, POSIX ``flock``), so benches running in other
-    processes may write to it at the same time without losing each other's runs.
+    atomically under an exclusive lock (``<file>.lock``, `filelock`: ``flock`` on POSIX, ``msvcrt`` on
+    Windows), so benches running in other processes may write to it at the same time without losing
+    each other's runs.
 
     Args:
         path: the JSON file (created with its folder on the first `put`).
@@ -198,9 +195,7 @@ class RunStore:
     def put(self, key: str, run: Any) -> None:
         """Store one run under ``key`` (replacing an earlier one) without losing others' writes."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
-            if fcntl is not None:  # the read-modify-write below is one step for every process
-                fcntl.flock(lock, fcntl.LOCK_EX)
+        with FileLock(self.path.with_name(self.path.name + ".lock")):  # one read-modify-write at a time
             runs = {**self.load(), key: run}
             partial = self.path.with_name(self.path.name + ".partial")
             partial.write_text(json.dumps(runs, indent=1) + "\n")
