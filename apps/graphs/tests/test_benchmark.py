@@ -162,7 +162,7 @@ def test_virgo_table_shows_every_stored_run(tmp_path):
     runs |= {
         "CiteSeer/2/200/0/0.5/0.01/0.0005/virgo/2": _virgo(0.7, 0.75),
         "CiteSeer/2/100/0/0.5/0.01/0.0005/virgo/0": _virgo(0.6, 0.6),
-        "CiteSeer/2/1000/20/0/0.001/5e-06/xavier/0": _virgo(0.6, 0.65),
+        "CiteSeer/2/1000/20/0/0.001/5e-06/xavier/0": _virgo(0.9, 0.65),
     }
     runs |= {f"Cora/16/200/0/0.5/0.01/0.0005/{init}/0": _virgo(0.3, 0.3) for init in ("virgo", "kaiming")}
     runs |= {"Cora/16/200/0/0.5/0.01/0.0005/xavier/0": _virgo(0.2, 0.2)}
@@ -191,6 +191,9 @@ def test_virgo_table_shows_every_stored_run(tmp_path):
             f"| CiteSeer | {kipf} | 2 | best on val | 2 / 2 / 0 | 75.0 ± 0.0 (0.01, 0) | 75.0 ± 0.0 (0.01, 0) | — | 23.1 |",
             # another training is another setting: one grid point, so no tuned row
             f"| CiteSeer | {reference} | 2 | 0.001, 5e-06 | 0 / 1 / 0 | — | 65.0 | — | 23.1 |",
+            # every training's grid points on the seeds they share (0): the training is chosen on validation
+            "| CiteSeer | any training | 2 | best on val | 1 / 1 / 0 | 75.0 (200 epochs, dropout 0.5; 0.01, 0) | "
+            f"65.0 ({reference}; 0.001, 5e-06) | — | 23.1 |",
         ]
     )
     command = (
