@@ -221,7 +221,8 @@ def _point_label(point: GridPoint) -> str:
 
 
 def _virgo_rows(runs: _VirgoRuns, majority: dict[str, float]) -> list[list[Any]]:
-    """One row per setting and grid point, then the setting's row tuned on validation."""
+    """One row per setting and grid point, then the setting's row tuned on validation (an ANY setting
+    has that row only)."""
     rows = []
     for setting in sorted(runs, key=lambda s: (VIRGO_DATASETS.index(s[0]), _training_order(s[2]), s[1])):
         grid = runs[setting]
@@ -245,9 +246,10 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
     """GCNs with each initialization over a grid of learning rates and weight decays, per dataset,
     depth, training (epochs, early stopping, dropout) and seed.
 
-    Every finished run (best validation accuracy and the test accuracy at that epoch) is kept in the
-    `RunStore` ``--virgo-results``; the table shows every stored run, so more seeds or grid points for
-    one setting (``--datasets CiteSeer --depths 2 --seeds 10``) add to its rows without retraining.
+    Every finished run (best validation accuracy, the test accuracy at that epoch, epochs trained) is
+    kept in the `RunStore` ``--virgo-results``; the table shows every stored run, so more seeds or grid
+    points for one setting (``--datasets CiteSeer --depths 2 --seeds 10``) add to its rows without
+    retraining.
     """
     root = Path(args.root) / "virgo"
     root.mkdir(parents=True, exist_ok=True)
