@@ -234,3 +234,13 @@ def test_a_gcn_with_patience_stops_that_many_epochs_after_its_best_and_tests_the
     best_epoch = int(re.match(r"epoch=(\d+)", checkpoint.name)[1])
     assert run["epochs"] == best_epoch + 1 + training.patience < training.epochs
     assert run["val"] > 0.7 and run["test"] > 0.7  # a 2-layer GCN learns Cora within those epochs
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [("--patience=-1", "--patience=-1 must be >= 0"), ("--dropout=1", "--dropout=1.0 must be in")],
+)
+def test_a_bad_training_flag_is_named_in_one_line(flag, message, capsys):
+    with pytest.raises(SystemExit):
+        main(["bench-virgo", flag, "--seeds", "0", "--output", ""])
+    assert message in capsys.readouterr().err

@@ -102,6 +102,31 @@ def _virgo_key(
     return f"{name}/{depth}/{schedule}/{lr:g}/{weight_decay:g}/{init}/{seed}"
 
 
+_VIRGO_KEY_FIELDS = (
+    "dataset",
+    "layers",
+    "epochs",
+    "patience",
+    "dropout",
+    "lr",
+    "weight_decay",
+    "init",
+    "seed",
+)
+
+
+def _split_virgo_key(
+    store: RunStore, key: str
+) -> tuple[tuple[str, int, Training], tuple[float, float], str, int]:
+    """The setting, grid point, initialization and seed `_virgo_key` wrote (a one-line error for a key
+    of another layout)."""
+    name, depth, epochs, patience, dropout, lr, weight_decay, init, seed = store.split_key(
+        key, _VIRGO_KEY_FIELDS
+    )
+    training = Training(int(epochs), int(patience), float(dropout))
+    return (name, int(depth), training), (float(lr), float(weight_decay)), init, int(seed)
+
+
 VIRGO_DATASETS = ("Cora", "CiteSeer")
 VIRGO_INITS = ("virgo", "xavier", "kaiming")
 RECIPE = (0.01, 5e-4)  # Kipf & Welling's Adam learning rate and weight decay
@@ -182,9 +207,13 @@ def _virgo_figure(runs: _VirgoRuns, majority: dict[str, float], path: Path) -> N
         if not panel:
             axis.set_axis_off()
             continue
-        points = sorted({point for grid in panel.values() for point in grid})
-        lines = [(TUNED, "-"), (RECIPE, "--")] if len(points) > 1 else [(points[0], "-")]
-        lines = [(TUNED, "-")] if training == ANY else lines
+        points = {point for grid in panel.values() for point in grid}
+        if training == ANY:
+            lines: list[tuple[Recipe, str]] = [(TUNED, "-")]
+        elif len(points) > 1:
+            lines = [(TUNED, "-"), (RECIPE, "--")]
+        else:
+            lines = [(points.pop(), "-")]
         for (color, init), (recipe, style) in itertools.product(
             zip(("C0", "C1", "C2"), VIRGO_INITS, strict=True), lines
         ):
@@ -265,12 +294,9 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
             store.put(key, run)
             console.print(f"{key}: val {run['val']:.3f}, test {run['test']:.3f}")
     runs: _VirgoRuns = {}
-    fields = ("dataset", "layers", "epochs", "patience", "dropout", "lr", "weight_decay", "init", "seed")
     for key, run in store.load().items():
-        name, depth, epochs, patience, dropout, lr, weight_decay, init, seed = store.split_key(key, fields)
-        setting = (name, int(depth), Training(int(epochs), int(patience), float(dropout)))
-        grid_point = runs.setdefault(setting, {})
-        grid_point.setdefault((float(lr), float(weight_decay)), {}).setdefault(init, {})[int(seed)] = run
+        setting, point, init, seed = _split_virgo_key(store, key)
+        runs.setdefault(setting, {}).setdefault(point, {}).setdefault(init, {})[seed] = run
     runs |= pooled_trainings(runs)
     majority = {name: majority_accuracy(name) for name in dict.fromkeys(n for n, _, _ in runs)}
     header = ["Dataset", "Training", "Layers", "lr, weight decay", "Seeds", "Virgo", "Xavier", "Kaiming"]
@@ -539,6 +565,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--output", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
+    if args.patience < 0:
+        parser.error(f"--patience={args.patience} must be >= 0 (0: never stop early)")
+    if not 0.0 <= args.dropout < 1.0:
+        parser.error(f"--dropout={args.dropout} must be in [0, 1)")
     console = Console()
     body = bench_virgo(args, console) if args.which == "bench-virgo" else bench_kg(args, console)
     if args.output:
