@@ -4,6 +4,7 @@ Read from the source (AST), so a lazy import inside a function counts too, and c
 """
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,17 @@ def test_importing_the_core_loads_no_lightning():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_nothing_under_packages_or_apps_points_outside_the_repository():
+    """Data comes through the data layer (`ffn_data.fetch`), never from a folder beside the checkout."""
+    forbidden = re.compile(r"shared/data|parents\[5\]|\.\./shared")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for source in (ROOT / "packages", ROOT / "apps")
+        for path in sorted(source.rglob("*"))
+        if path.is_file() and path.suffix in {".py", ".yaml", ".yml", ".toml", ".json", ".txt", ".md", ".cfg"}
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1)
+        if forbidden.search(line)
+    ]
+    assert not offenders, offenders

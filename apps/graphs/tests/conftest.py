@@ -1,4 +1,4 @@
-"""Shared fixtures of the graphs tests (real data from ../shared/data)."""
+"""Shared fixtures of the graphs tests (real data through the data layer)."""
 
 from pathlib import Path
 

@@ -7,8 +7,9 @@ import json
 import pytest
 from lightning.pytorch import Trainer
 
+from ffn_data import fetch
 from ffn_graphs.benchmark import _kg_run, main, tuned_on_validation
-from ffn_graphs.data import SHARED, KnowledgeGraphDataModule
+from ffn_graphs.data import KnowledgeGraphDataModule
 from ffn_graphs.module import KGCompletion
 
 
@@ -50,7 +51,7 @@ def test_first_seed_selects_the_seed_range(tmp_path, monkeypatch):
     monkeypatch.setattr(
         bench,
         "_kg_run",
-        lambda folder, test_folder, args, seed, checkpoint: trained.append(seed) or _run(0.5),
+        lambda data, args, seed, checkpoint: trained.append(seed) or _run(0.5),
     )
     store, out = tmp_path / "runs.json", tmp_path / "BENCH.md"
     store.write_text(json.dumps({"UMLS/NBFNet, 1 epoch/3": _run(0.7)}))
@@ -85,16 +86,16 @@ def test_an_inductive_run_keeps_weights_that_test_the_same_again(tmp_path):
         folder = tmp_path / name
         folder.mkdir()
         for split, lines in (("train", 300), ("valid", 40), ("test", 40)):
-            text = (SHARED / "kg" / "inductive" / name / f"{split}.txt").read_text().splitlines()[:lines]
+            text = (fetch(name) / f"{split}.txt").read_text().splitlines()[:lines]
             (folder / f"{split}.txt").write_text("\n".join(text) + "\n")
         folders.append(str(folder))
     checkpoint = tmp_path / "run.ckpt"
     args = argparse.Namespace(kg_epochs=1, kg_accelerator="cpu", kg_dependent=True)
-    run = _kg_run(*folders, args, seed=0, checkpoint=checkpoint)
+    data = KnowledgeGraphDataModule(folder=folders[0], test_folder=folders[1], batch_size=32)
+    run = _kg_run(data, args, seed=0, checkpoint=checkpoint)
     assert 0.0 < run["hits@10"] < 1.0  # the expectation over draws, not a rank count
     model = KGCompletion.load_from_checkpoint(checkpoint)
     assert model.hparams.dependent  # the setting asked for is the one trained and kept
-    data = KnowledgeGraphDataModule(folders[0], test_folder=folders[1], batch_size=32)
     again = Trainer(logger=False, enable_progress_bar=False).test(model, data, verbose=False)[0]
     assert again["test/hits@10"] == pytest.approx(run["hits@10"])
     assert again["test/mrr"] == pytest.approx(run["mrr"])

@@ -6,7 +6,7 @@ import pytest
 
 from ffn_blocks import SwiGLU
 from ffn_graphs.cli import KGCLI, main
-from ffn_graphs.data import SHARED, KnowledgeGraphDataModule
+from ffn_graphs.data import KnowledgeGraphDataModule
 from ffn_graphs.kg_baselines import train_baseline
 from ffn_graphs.module import KGCompletion
 
@@ -53,4 +53,4 @@ def test_kg_baselines_without_pykeen_name_the_optional_group(monkeypatch, tmp_pa
     for name in ("pykeen", "pykeen.pipeline", "pykeen.triples"):
         monkeypatch.setitem(sys.modules, name, None)  # import of a None entry raises ImportError
     with pytest.raises(ImportError, match="uv sync --group bench"):
-        train_baseline("DistMult", SHARED / "kg" / "umls", 0, tmp_path)
+        train_baseline("DistMult", tmp_path / "kg", 0, tmp_path)

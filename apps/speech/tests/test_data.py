@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from ffn_speech.benchmark import SAMPLES
+from ffn_data import fetch
 from ffn_speech.data import TEST_SPEAKERS, FSDDMixtureDataModule, SeparationFolder, read_audio
 
 
@@ -45,7 +45,7 @@ def test_sources_overlap_partly(data):
 
 
 def test_libri2mix_samples_layout():
-    folder = SeparationFolder(SAMPLES, "samples")
+    folder = SeparationFolder(fetch("Libri2Mix-samples"), "samples")
     assert len(folder) == 36
     mix, sources = folder[0]
     assert sources.shape == (2, mix.shape[0])

@@ -1,17 +1,17 @@
-"""Shared fixtures of the time-series tests: the real ETTh1 from ../shared/data and small CSVs."""
+"""Shared fixtures of the time-series tests: the real ETTh1 (through the data layer) and small CSVs."""
 
 from pathlib import Path
 
 import pytest
 
-from ffn_timeseries.data import DEFAULT_CSV
+from ffn_timeseries.data import csv_path
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def ett_path():
-    return DEFAULT_CSV
+    return str(csv_path())
 
 
 @pytest.fixture

@@ -16,9 +16,7 @@ from ffn_timeseries.forecasting import (
 
 @pytest.fixture(scope="module")
 def panel():
-    from ffn_timeseries.data import DEFAULT_CSV
-
-    data = PanelDataModule(DEFAULT_CSV, lookback=48, horizon=12, val_steps=48, batch_size=32)
+    data = PanelDataModule(lookback=48, horizon=12, val_steps=48, batch_size=32)
     data.frame = data.frame[data.frame.time_idx < 480]  # a small panel: 7 series x 480 steps
     data.setup()
     return data

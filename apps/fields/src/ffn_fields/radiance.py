@@ -9,7 +9,8 @@ folder read by nerfstudio's own `Blender` dataparser; without a path the app wri
 
 from __future__ import annotations
 
-import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchmetrics.image import PeakSignalNoiseRatio
 
 from ffn_blocks import auxiliary_loss
+from ffn_data import cache_root
 from ffn_lightning import ResumableDataLoader, register_safe_globals
 
 from .fields import CAMField, Field, parameter_groups
@@ -105,13 +107,18 @@ class RadianceRenderer(nn.Module):
         return {k: torch.cat([p[k] for p in parts]).reshape(*rays.shape, -1) for k in parts[0]}
 
 
-def analytic_scene_path(cache: str | Path | None = None) -> Path:
-    """Folder of the app's generated blender scene, written on first use (``$FFN_STUDY_CACHE`` or
-    ``~/.cache/ffn-study``)."""
-    root = Path(cache or os.environ.get("FFN_STUDY_CACHE", Path.home() / ".cache" / "ffn-study"))
-    path = root / "analytic-spheres-48px"
-    if not (path / "transforms_test.json").is_file():
-        write_blender_scene(path)
+def analytic_scene_path(root: str | Path | None = None) -> Path:
+    """Folder of the app's generated blender scene in the data cache (`ffn_data.cache_root`), rendered on
+    first use into a temporary folder and renamed into place, so no reader ever sees half a scene."""
+    path = cache_root(root) / "analytic-spheres-48px"
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        write_blender_scene(staging)
+        try:
+            staging.rename(path)
+        except OSError:  # another process got there first: keep its scene
+            shutil.rmtree(staging)
     return path
 
 
@@ -156,21 +163,28 @@ class BlenderData(LightningDataModule):
 
     Args:
         path: scene folder with ``transforms_{train,val,test}.json`` (None: the app's analytic scene).
+        root: the data cache where the analytic scene is rendered once (default: ``$FFN_STUDY_DATA``,
+            else the user cache folder).
         rays_per_batch: rays per training step.
         steps_per_epoch: training batches per epoch.
     """
 
     def __init__(
-        self, path: str | None = None, rays_per_batch: int = 1024, steps_per_epoch: int = 100
+        self,
+        path: str | None = None,
+        root: str | None = None,
+        rays_per_batch: int = 1024,
+        steps_per_epoch: int = 100,
     ) -> None:
         super().__init__()
         self.path = Path(path) if path is not None else None
+        self.root = root
         if self.path is not None and not (self.path / "transforms_train.json").is_file():
             raise FileNotFoundError(f"{self.path}: not a blender-format scene (no transforms_train.json)")
         self.rays_per_batch, self.steps_per_epoch = rays_per_batch, steps_per_epoch
 
     def setup(self, stage: str) -> None:
-        path = self.path or analytic_scene_path()
+        path = self.path or analytic_scene_path(self.root)
         self.splits = {split: load_blender_split(path, split) for split in ("train", "val", "test")}
 
     def train_dataloader(self) -> DataLoader:

@@ -28,6 +28,7 @@ from lightning.pytorch import Trainer, seed_everything
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from rich.console import Console
 
+from ffn_data import fetch
 from ffn_lightning.benchmarking import (
     RESULTS_DIR,
     EpochTimer,
@@ -39,7 +40,7 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from .data import SHARED, KnowledgeGraphDataModule, PlanetoidDataModule
+from .data import KnowledgeGraphDataModule, PlanetoidDataModule
 from .module import KGCompletion, NodeClassifier
 
 __all__ = ["main"]
@@ -338,13 +339,12 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
 
 
 def _kg_run(
-    folder: str, test_folder: str | None, args: argparse.Namespace, seed: int, checkpoint: Path
+    data: KnowledgeGraphDataModule, args: argparse.Namespace, seed: int, checkpoint: Path
 ) -> dict[str, Any]:
     """Train and test one NBFNet; its final weights go to ``checkpoint`` (to re-test without training)."""
     seed_everything(seed, workers=True, verbose=False)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    data = KnowledgeGraphDataModule(folder, test_folder=test_folder, batch_size=32)
     model = KGCompletion(
         data.num_relations, dependent=args.kg_dependent, optimizer=partial(torch.optim.Adam, lr=5e-3)
     )
@@ -372,11 +372,12 @@ def _kg_run(
     }
 
 
+#: table name -> (registered training graph, registered inductive test graph or None)
 KG_DATASETS = {
-    "UMLS": ("umls", None),
-    "Kinships": ("kinships", None),
-    "fb237_v1 (inductive)": ("inductive/fb237_v1", "inductive/fb237_v1_ind"),
-    "WN18RR_v1 (inductive)": ("inductive/WN18RR_v1", "inductive/WN18RR_v1_ind"),
+    "UMLS": ("UMLS", None),
+    "Kinships": ("Kinships", None),
+    "fb237_v1 (inductive)": ("fb237_v1", "fb237_v1_ind"),
+    "WN18RR_v1 (inductive)": ("WN18RR_v1", "WN18RR_v1_ind"),
 }
 KG_PUBLISHED = {"fb237_v1 (inductive)": "0.834", "WN18RR_v1 (inductive)": "0.948"}
 
@@ -410,7 +411,6 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
     root = Path(args.root) / "kg"
     root.mkdir(parents=True, exist_ok=True)
     store = RunStore(args.kg_results)
-    kg = SHARED / "kg"
     models = ["NBFNet", *([] if args.kg_no_baselines else BASELINES)]
     jobs = [
         (name, model, seed)
@@ -423,13 +423,12 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
         key = _kg_key(name, model, seed, args.kg_epochs, args.kg_accelerator, args.kg_dependent)
         if key in store:
             continue
-        folder, test_folder = (str(kg / f) if f else None for f in KG_DATASETS[name])
+        dataset, test_dataset = KG_DATASETS[name]
         if model == "NBFNet":
-            run = _kg_run(
-                folder, test_folder, args, seed, root / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', key)}.ckpt"
-            )
+            data = KnowledgeGraphDataModule(dataset, test_dataset=test_dataset, batch_size=32)
+            run = _kg_run(data, args, seed, root / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', key)}.ckpt")
         else:
-            run = train_baseline(model, folder, seed, root)
+            run = train_baseline(model, fetch(dataset), seed, root)
         store.put(key, run)
         console.print(f"{key}: {run}")
     results = store.load()

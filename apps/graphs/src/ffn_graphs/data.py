@@ -1,26 +1,28 @@
 """Graph data: Planetoid node classification and link prediction through PyG's own loaders, and
 knowledge graphs from tab-separated triples.
 
-The Planetoid files in ../shared/data/planetoid are the ones PyG's `Planetoid` downloads; they are
-copied under ``<cache>/<Name>/raw/`` and PyG's real loader processes them (public split). Knowledge
-graphs are ``head<TAB>relation<TAB>tail`` files ``train.txt``, ``valid.txt``, ``test.txt``.
+The data layer (`ffn_data.fetch`) downloads the Planetoid files PyG's `Planetoid` reads (pinned,
+sha256-verified) into the cache, and PyG's real loader processes them there (public split). Knowledge
+graphs are ``head<TAB>relation<TAB>tail`` files ``train.txt``, ``valid.txt``, ``test.txt``: a
+registered dataset (UMLS, Kinships, GraIL's inductive splits) or the user's own folder.
 """
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Literal
 
 import torch
+from filelock import FileLock
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, TensorDataset
 from torch_geometric.data import Data
 from torch_geometric.datasets import Planetoid
 from torch_geometric.transforms import NormalizeFeatures, RandomLinkSplit
 
+from ffn_data import fetch
 from ffn_lightning import ResumableDataLoader
 
 from .kg import both_directions, fact_graph
@@ -34,30 +36,37 @@ __all__ = [
     "read_triples",
 ]
 
-SHARED = Path(__file__).resolve().parents[5] / "shared" / "data"
-CACHE = Path.home() / ".cache" / "ffn-study"
+
+class _CachedPlanetoid(Planetoid):
+    """PyG's `Planetoid`, reading its raw files from the data layer's folder and processing beside them."""
+
+    def __init__(self, raw: Path, name: str) -> None:
+        self._raw = raw
+        super().__init__(str(raw), name, split="public", transform=NormalizeFeatures())
+
+    @property
+    def raw_dir(self) -> str:
+        return str(self._raw)
+
+    @property
+    def processed_dir(self) -> str:
+        return str(self._raw / "processed" / self.name)
+
+    def download(self) -> None:  # fetched (and verified) before PyG looks
+        raise FileNotFoundError(f"{self._raw}: Planetoid raw files missing")
 
 
-def planetoid(
-    name: Literal["Cora", "CiteSeer"],
-    raw_dir: str | Path = SHARED / "planetoid",
-    cache: str | Path = CACHE / "planetoid",
-) -> Data:
-    """The public-split Planetoid graph, loaded by PyG's `Planetoid` from local raw files (no download)."""
-    raw_dir, target = Path(raw_dir), Path(cache) / name / "raw"
-    prefix = f"ind.{name.lower()}."
-    files = [
-        raw_dir / f"{prefix}{suffix}"
-        for suffix in ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
-    ]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise FileNotFoundError(f"Planetoid {name}: missing raw files {missing}")
-    target.mkdir(parents=True, exist_ok=True)
-    for file in files:
-        if not (target / file.name).exists():
-            shutil.copyfile(file, target / file.name)
-    return Planetoid(str(cache), name, split="public", transform=NormalizeFeatures())[0]
+def planetoid(name: Literal["Cora", "CiteSeer"], root: str | Path | None = None) -> Data:
+    """The public-split Planetoid graph, processed by PyG's `Planetoid` from the cached raw files.
+
+    Args:
+        name: ``"Cora"`` or ``"CiteSeer"``.
+        root: the data cache (default: ``$FFN_STUDY_DATA``, else the user cache folder).
+    """
+    raw = fetch(name, root)
+    # PyG writes its processed files in place: one process at a time, the others then read them
+    with FileLock(raw / f".{name}.lock"):
+        return _CachedPlanetoid(raw, name)[0]
 
 
 class _FullGraph(LightningDataModule):
@@ -81,18 +90,12 @@ class PlanetoidDataModule(_FullGraph):
 
     Args:
         name: ``"Cora"`` or ``"CiteSeer"``.
-        raw_dir: folder with the ``ind.<name>.*`` files.
-        cache: where PyG's processed files go.
+        root: the data cache (default: ``$FFN_STUDY_DATA``, else the user cache folder).
     """
 
-    def __init__(
-        self,
-        name: Literal["Cora", "CiteSeer"] = "Cora",
-        raw_dir: str = str(SHARED / "planetoid"),
-        cache: str = str(CACHE / "planetoid"),
-    ) -> None:
+    def __init__(self, name: Literal["Cora", "CiteSeer"] = "Cora", root: str | None = None) -> None:
         super().__init__()
-        self.graph = planetoid(name, raw_dir, cache)
+        self.graph = planetoid(name, root)
         self.num_features = self.graph.num_features
         self.num_classes = int(self.graph.y.max()) + 1
 
@@ -102,17 +105,18 @@ class LinkPredictionDataModule(_FullGraph):
 
     The training graph holds only training edges; validation and test edges come with as many sampled
     non-edges, and the metrics are AUROC and average precision.
+
+    Args:
+        name: ``"Cora"`` or ``"CiteSeer"``.
+        root: the data cache (default: ``$FFN_STUDY_DATA``, else the user cache folder).
+        seed: seed of the split.
     """
 
     def __init__(
-        self,
-        name: Literal["Cora", "CiteSeer"] = "Cora",
-        raw_dir: str = str(SHARED / "planetoid"),
-        cache: str = str(CACHE / "planetoid"),
-        seed: int = 0,
+        self, name: Literal["Cora", "CiteSeer"] = "Cora", root: str | None = None, seed: int = 0
     ) -> None:
         super().__init__()
-        graph = planetoid(name, raw_dir, cache)
+        graph = planetoid(name, root)
         torch.manual_seed(seed)
         self.train_graph, self.val_graph, self.test_graph = RandomLinkSplit(
             num_val=0.05, num_test=0.10, is_undirected=True, add_negative_train_samples=False
@@ -191,18 +195,22 @@ def _deduplicate(
 
 
 class KnowledgeGraphDataModule(LightningDataModule):
-    """Knowledge-graph completion data: UMLS by default; any folder of train/valid/test.txt.
+    """Knowledge-graph completion: UMLS by default; any registered graph or folder of train/valid/test.txt.
 
     Transductive (default): the graph is the training triples (each fact also as its inverse), queries
     are the validation or test triples in both directions, and ranking is filtered over all entities.
-    Inductive (GraIL, ``test_folder`` set, e.g. ``kg/inductive/fb237_v1_ind``): training and validation
-    use ``folder``; testing runs on the unseen entities of ``test_folder``, whose ``train.txt`` is the
-    observed graph and ``test.txt`` the queries, each ranked among itself and ``num_negatives`` sampled
-    entities (`sampled_ranking_metrics`).
+    Inductive (GraIL, ``test_dataset`` or ``test_folder`` set, e.g. ``fb237_v1`` with ``fb237_v1_ind``):
+    training and validation use the first graph; testing runs on the unseen entities of the test graph,
+    whose ``train.txt`` is the observed graph and ``test.txt`` the queries, each ranked among itself and
+    ``num_negatives`` sampled entities (`sampled_ranking_metrics`).
 
     Args:
-        folder: the training graph's split files.
-        test_folder: an inductive test graph (None: transductive).
+        dataset: a registered graph (``ffn-data list``: UMLS, Kinships, fb237_v1, WN18RR_v1, ...),
+            downloaded into ``root`` on first use.
+        folder: your own graph's folder of split files; replaces ``dataset``.
+        test_dataset: a registered inductive test graph (e.g. ``fb237_v1_ind``; None: transductive).
+        test_folder: your own inductive test graph's folder; replaces ``test_dataset``.
+        root: the data cache (default: ``$FFN_STUDY_DATA``, else the user cache folder).
         batch_size: training triples per batch.
         eval_batch_size: queries per evaluation batch.
         num_negatives: sampled negatives of the inductive protocol (GraIL: 49, so 50 candidates).
@@ -212,15 +220,20 @@ class KnowledgeGraphDataModule(LightningDataModule):
 
     def __init__(
         self,
-        folder: str = str(SHARED / "kg" / "umls"),
+        dataset: str = "UMLS",
+        folder: str | None = None,
+        test_dataset: str | None = None,
         test_folder: str | None = None,
+        root: str | None = None,
         batch_size: int = 64,
         eval_batch_size: int = 32,
         num_negatives: int = 49,
         unknown: Literal["error", "skip"] = "skip",
     ) -> None:
         super().__init__()
-        folder_path = Path(folder)
+        folder_path = Path(folder) if folder is not None else fetch(dataset, root)
+        if test_folder is None and test_dataset is not None:
+            test_folder = str(fetch(test_dataset, root))
         self.notices: list[str] = []
         train = _deduplicate(read_triples(folder_path / "train.txt"), folder_path / "train.txt", self.notices)
         entities, self.relations = (

@@ -18,6 +18,7 @@ import torch
 from rich.console import Console
 from torchmetrics.functional.audio import scale_invariant_signal_noise_ratio
 
+from ffn_data import fetch
 from ffn_lightning.benchmarking import (
     RESULTS_DIR,
     RunStore,
@@ -29,17 +30,18 @@ from ffn_lightning.benchmarking import (
 )
 
 from .cli import SpeechCLI
-from .data import SHARED, FSDDMixtureDataModule, SeparationFolder, read_audio
+from .data import FSDDMixtureDataModule, SeparationFolder, read_audio
 from .module import SpeechSeparation, pit_si_snr
 
 __all__ = ["main", "published_libri2mix_si_snri"]
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-SAMPLES = SHARED / "libri2mix-samples"
 
 
-def published_libri2mix_si_snri(root: Path = SAMPLES) -> float:
-    """Mean PIT SI-SNRi of MossFormer2's shipped ``*hat.wav`` outputs (the paper's own separations)."""
+def published_libri2mix_si_snri(root: Path | None = None) -> float:
+    """Mean PIT SI-SNRi of MossFormer2's shipped ``*hat.wav`` outputs (the paper's own separations), in
+    ``root`` (default: the registered ``Libri2Mix-samples``)."""
+    root = root if root is not None else fetch("Libri2Mix-samples")
     values = []
     for mix_path, *source_paths in SeparationFolder(root, "samples").items:
         stem = mix_path.name.split("_")[0]
@@ -73,7 +75,7 @@ def _train(name: str, preset: list[str], steps: int, root: Path, seed: int) -> d
     train_seconds = time.perf_counter() - start
     validation = float(cli.trainer.callback_metrics["val/si_snri"])  # the check at the last step
     fsdd = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]
-    real = FSDDMixtureDataModule(test_folder=str(SAMPLES), test_layout="samples")
+    real = FSDDMixtureDataModule(test_dataset="Libri2Mix-samples", test_layout="samples")
     libri = cli.trainer.test(cli.model, datamodule=real, verbose=False)[0]
     model = cli.model.eval()
     ten_seconds = torch.randn(1, 80000)

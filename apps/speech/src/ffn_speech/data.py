@@ -1,10 +1,11 @@
 """Two-speaker mixtures from real speech: FSDD (built on the fly, seeded) and Libri2Mix-style folders.
 
-FSDD (../shared/data/fsdd/recordings, 8 kHz, 6 speakers) gives the training data: each mixture takes
-utterances of two different speakers, scales them to unit RMS, draws their relative level from
-[−5, 5] dB, and places each at a random offset inside the segment so they overlap partly. Two speakers
-are held out for testing; validation uses the training speakers' held-out utterances. Everything is a
-pure function of (split, index, seed), so every epoch, process and machine sees the same mixtures.
+FSDD (the Free Spoken Digit Dataset: 8 kHz, 6 speakers; fetched by the data layer, `ffn_data.fetch`)
+gives the training data: each mixture takes utterances of two different speakers, scales them to unit
+RMS, draws their relative level from [−5, 5] dB, and places each at a random offset inside the segment
+so they overlap partly. Two speakers are held out for testing; validation uses the training speakers'
+held-out utterances. Everything is a pure function of (split, index, seed), so every epoch, process and
+machine sees the same mixtures.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
+from ffn_data import fetch
 from ffn_lightning import ResumableDataLoader
 
 __all__ = ["FSDDMixtureDataModule", "FSDDMixtures", "SeparationFolder", "read_audio"]
-
-SHARED = Path(__file__).resolve().parents[5] / "shared" / "data"
 SAMPLE_RATE = 8000
 TEST_SPEAKERS = ("theo", "yweweler")
 
@@ -108,7 +108,8 @@ class SeparationFolder(Dataset):
     """Real mixtures with references from a folder.
 
     Layouts: ``"librimix"`` (Libri2Mix / WSJ0-2mix: ``mix/``, ``s1/``, ``s2/`` with equal file names) and
-    ``"samples"`` (../shared/data/libri2mix-samples: ``itemN_mix.wav``, ``itemN_source{1,2}.wav``).
+    ``"samples"`` (MossFormer2's Libri2Mix samples, the registered ``Libri2Mix-samples``:
+    ``itemN_mix.wav``, ``itemN_source{1,2}.wav``).
     Items are ``(mixture (L,), sources (2, L))`` at the files' rate (8 kHz for both shipped layouts).
     """
 
@@ -147,15 +148,19 @@ class FSDDMixtureDataModule(LightningDataModule):
     validation, and the 2 held-out speakers for testing; optionally Libri2Mix-style folders as test data.
 
     Args:
-        root: the FSDD ``recordings`` folder.
+        folder: your own copy of FSDD's ``recordings`` folder (None: the registered ``FSDD``, downloaded
+            into ``root`` on first use).
+        root: the data cache (default: ``$FFN_STUDY_DATA``, else the user cache folder).
         train_mixtures: training mixtures per epoch.
         val_mixtures: validation mixtures.
         test_mixtures: test mixtures (held-out speakers).
         segment_seconds: mixture length.
         batch_size: mixtures per batch.
         seed: mixing seed.
-        test_folder: evaluate on this folder instead of held-out FSDD speakers.
-        test_layout: its layout (``"librimix"`` or ``"samples"``).
+        test_dataset: evaluate on this registered dataset (``Libri2Mix-samples``) instead of held-out
+            FSDD speakers.
+        test_folder: evaluate on your own folder instead; replaces ``test_dataset``.
+        test_layout: the test folder's layout (``"librimix"`` or ``"samples"``).
     """
 
     sample_rate = SAMPLE_RATE
@@ -163,22 +168,27 @@ class FSDDMixtureDataModule(LightningDataModule):
 
     def __init__(
         self,
-        root: str = str(SHARED / "fsdd" / "recordings"),
+        folder: str | None = None,
+        root: str | None = None,
         train_mixtures: int = 2000,
         val_mixtures: int = 200,
         test_mixtures: int = 300,
         segment_seconds: float = 1.0,
         batch_size: int = 8,
         seed: int = 0,
+        test_dataset: str | None = None,
         test_folder: str | None = None,
         test_layout: Literal["librimix", "samples"] = "samples",
     ) -> None:
         super().__init__()
-        by_speaker = _utterances(Path(root))
+        recordings = Path(folder) if folder is not None else fetch("FSDD", root)
+        if test_folder is None and test_dataset is not None:
+            test_folder = str(fetch(test_dataset, root))
+        by_speaker = _utterances(recordings)
         held_in = {s: f for s, f in by_speaker.items() if s not in TEST_SPEAKERS}
         held_out = {s: f for s, f in by_speaker.items() if s in TEST_SPEAKERS}
         if len(held_out) != len(TEST_SPEAKERS):
-            raise ValueError(f"{root}: the test speakers {TEST_SPEAKERS} are missing")
+            raise ValueError(f"{recordings}: the test speakers {TEST_SPEAKERS} are missing")
 
         def index(path: Path) -> int:
             return int(path.stem.split("_")[2])

@@ -5,6 +5,9 @@ months for ETT (train = the first 8,640 hourly rows, then 2,880 and 2,880), or r
 z-scores with statistics of the training rows only; sliding windows of ``lookback`` inputs and ``horizon``
 targets with stride 1, where validation and test windows may look back into the previous split (their
 targets never do). FreTS's own protocol (min-max scaling, 70 / 20 / 10) is available for its comparison.
+
+ETTh1 and ETTh2 come from the data layer (`ffn_data.fetch`: downloaded once, sha256-verified, cached
+under ``root``); any other wide CSV is read from the user's ``path``.
 """
 
 from __future__ import annotations
@@ -19,11 +22,20 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
+from ffn_data import fetch
 from ffn_lightning import ResumableDataLoader
 
-__all__ = ["Scaler", "WideCSVDataModule", "WindowDataset", "read_wide_csv", "split_borders"]
+__all__ = ["Scaler", "WideCSVDataModule", "WindowDataset", "csv_path", "read_wide_csv", "split_borders"]
 
-DEFAULT_CSV = str(Path(__file__).resolve().parents[5] / "shared" / "data" / "ett" / "ETTh1.csv")
+#: the registered wide CSVs (``ffn-data list``)
+ETT = Literal["ETTh1", "ETTh2"]
+
+
+def csv_path(path: str | Path | None = None, dataset: ETT = "ETTh1", root: str | None = None) -> Path:
+    """The user's CSV ``path`` when given, else the registered ``dataset``, fetched into ``root``."""
+    if path is not None:
+        return Path(path)
+    return fetch(dataset, root) / f"{dataset}.csv"
 
 
 def read_wide_csv(
@@ -135,10 +147,12 @@ class WindowDataset(Dataset):
 
 
 class WideCSVDataModule(LightningDataModule):
-    """Windows over a wide CSV with the long-horizon protocol; ETTh1 from ../shared/data by default.
+    """Windows over a wide CSV with the long-horizon protocol; ETTh1 by default.
 
     Args:
-        path: the CSV (a ``date`` column and one numeric column per series).
+        path: your own CSV (a ``date`` column and one numeric column per series); replaces ``dataset``.
+        dataset: a registered ETT file, downloaded into ``root`` on first use.
+        root: the data cache (default: ``$FFN_STUDY_DATA``, else the user cache folder).
         lookback: input steps L.
         horizon: forecast steps H.
         columns: series to use (default: every numeric column, i.e. multivariate).
@@ -151,7 +165,9 @@ class WideCSVDataModule(LightningDataModule):
 
     def __init__(
         self,
-        path: str = DEFAULT_CSV,
+        path: str | None = None,
+        dataset: ETT = "ETTh1",
+        root: str | None = None,
         lookback: int = 96,
         horizon: int = 96,
         columns: list[str] | None = None,
@@ -165,14 +181,15 @@ class WideCSVDataModule(LightningDataModule):
         for name, value in (("lookback", lookback), ("horizon", horizon), ("batch_size", batch_size)):
             if value < 1:
                 raise ValueError(f"WideCSVDataModule: {name}={value} must be a positive integer")
-        self.path, self.lookback, self.horizon = path, lookback, horizon
+        self.path = csv_path(path, dataset, root)
+        self.lookback, self.horizon = lookback, horizon
         self.split, self.ratios, self.scaling = split, tuple(ratios), scaling
         self.batch_size, self.num_workers = batch_size, num_workers
         # read now: the channel count is linked into the model at instantiation
-        self.frame = read_wide_csv(path, columns)
+        self.frame = read_wide_csv(self.path, columns)
         if len(self.frame) < lookback + horizon:
             raise ValueError(
-                f"{path}: {len(self.frame)} rows, fewer than lookback + horizon = {lookback + horizon}"
+                f"{self.path}: {len(self.frame)} rows, fewer than lookback + horizon = {lookback + horizon}"
             )
         self.channel_names = list(self.frame.columns)
         self.num_channels = len(self.channel_names)

@@ -21,7 +21,7 @@ from pytorch_forecasting.models import BaseModel
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .data import read_wide_csv
+from .data import ETT, csv_path, read_wide_csv
 from .models import FreTS, PatchTSMixer, TSMixer
 
 __all__ = [
@@ -126,7 +126,10 @@ class PanelDataModule(LightningDataModule):
     forecast reaches into them); training windows end before.
 
     Args:
-        path: a long-format CSV, or a wide one (a date column, one column per series) when ``wide``.
+        path: a long-format CSV, or a wide one (a date column, one column per series) when ``wide``;
+            None: the registered wide ``dataset``.
+        dataset: a registered ETT file (``wide`` only), downloaded into ``root`` on first use.
+        root: the data cache (default: ``$FFN_STUDY_DATA``, else the user cache folder).
         target: the value column.
         group: the series-id column.
         time_idx: the integer time column.
@@ -139,7 +142,9 @@ class PanelDataModule(LightningDataModule):
 
     def __init__(
         self,
-        path: str,
+        path: str | None = None,
+        dataset: ETT = "ETTh1",
+        root: str | None = None,
         target: str = "value",
         group: str = "series",
         time_idx: str = "time_idx",
@@ -151,8 +156,10 @@ class PanelDataModule(LightningDataModule):
     ) -> None:
         super().__init__()
         if wide:
-            frame = wide_to_long(read_wide_csv(path), value=target, group=group)
+            frame = wide_to_long(read_wide_csv(csv_path(path, dataset, root)), value=target, group=group)
         else:
+            if path is None:
+                raise ValueError("PanelDataModule: a long-format panel (wide=False) needs its path")
             if not Path(path).is_file():
                 raise FileNotFoundError(f"{path}: no such file")
             frame = pd.read_csv(path)

@@ -16,6 +16,7 @@ from timm.data import create_transform
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 from torchvision import datasets
 
+from ffn_data import cache_root
 from ffn_lightning import ResumableDataLoader
 
 __all__ = ["CIFARDataModule", "DigitsDataModule", "ImageDataModule", "ImageFolderDataModule", "random_affine"]
@@ -177,16 +178,19 @@ class DigitsDataModule(ImageDataModule):
 
 
 class CIFARDataModule(ImageDataModule):
-    """CIFAR-10 or CIFAR-100 from a local folder through torchvision's loaders (never downloads).
+    """CIFAR-10 or CIFAR-100 through torchvision's loaders, downloaded by torchvision (md5-checked).
 
-    ``root`` must hold the extracted ``cifar-10-batches-py/`` (or ``cifar-100-python/``) folder of the
-    official "python version" archive. The last ``val_size`` images of a seeded permutation of the
+    ``root`` holds the extracted ``cifar-10-batches-py/`` (or ``cifar-100-python/``) folder of the
+    official "python version" archive; ``prepare_data`` downloads and extracts it there when it is
+    missing and ``download`` is on. The last ``val_size`` images of a seeded permutation of the
     training set form the validation split; the official test set is the test split. Training images go
     through timm's `create_transform` (random resized crop, flip, RandAugment, random erasing).
 
     Args:
-        root: folder holding the extracted archive.
+        root: folder holding the extracted archive (default: ``cifar/`` in the data cache,
+            ``$FFN_STUDY_DATA`` or the user cache folder).
         variant: ``"cifar10"`` or ``"cifar100"``.
+        download: fetch the archive from its upstream when the folder is missing.
         image_size: side fed to the model (32 native; larger upsamples).
         batch_size: samples per batch.
         val_size: training images held out for validation.
@@ -200,8 +204,9 @@ class CIFARDataModule(ImageDataModule):
 
     def __init__(
         self,
-        root: str,
+        root: str | None = None,
         variant: Literal["cifar10", "cifar100"] = "cifar10",
+        download: bool = True,
         image_size: int = 32,
         batch_size: int = 128,
         val_size: int = 5000,
@@ -211,13 +216,14 @@ class CIFARDataModule(ImageDataModule):
         num_workers: int = 2,
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers)
+        root = str(cache_root() / "cifar") if root is None else root
         folder = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}[variant]
-        if not (Path(root) / folder).is_dir():
+        if not download and not (Path(root) / folder).is_dir():
             raise FileNotFoundError(
                 f"CIFARDataModule: {Path(root) / folder} not found; extract the official python-version "
-                f"archive ({variant}) so that this folder exists under root={root}"
+                f"archive ({variant}) so that this folder exists under root={root}, or set download=true"
             )
-        self.root, self.variant = root, variant
+        self.root, self.variant, self.download = root, variant, download
         self.num_classes = 10 if variant == "cifar10" else 100
         self.image_size = image_size
         self.val_size, self.auto_augment, self.random_erasing, self.seed = (
@@ -227,6 +233,15 @@ class CIFARDataModule(ImageDataModule):
             seed,
         )
 
+    def prepare_data(self) -> None:
+        if self.download:  # torchvision checks what is there (md5) and fetches only what is missing
+            for train in (True, False):
+                self._dataset_class(self.root, train=train, download=True)
+
+    @property
+    def _dataset_class(self) -> type[datasets.CIFAR10]:
+        return datasets.CIFAR10 if self.variant == "cifar10" else datasets.CIFAR100
+
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
@@ -235,7 +250,7 @@ class CIFARDataModule(ImageDataModule):
         augment = {"auto_augment": self.auto_augment, "re_prob": self.random_erasing, "scale": (0.35, 1.0)}
         train_tf = create_transform(is_training=True, **augment, **common)
         eval_tf = create_transform(is_training=False, crop_pct=1.0, **common)
-        cls = datasets.CIFAR10 if self.variant == "cifar10" else datasets.CIFAR100
+        cls = self._dataset_class
         train_full = cls(self.root, train=True, transform=train_tf, download=False)
         eval_full = cls(self.root, train=True, transform=eval_tf, download=False)
         order = torch.randperm(len(train_full), generator=torch.Generator().manual_seed(self.seed)).tolist()
