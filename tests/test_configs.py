@@ -1,4 +1,4 @@
-"""Every YAML under ``apps/*/configs`` parses and instantiates through its app's CLI.
+"""Every YAML an app ships (``ffn_<app>/configs``) parses and instantiates through its app's CLI.
 
 Full configs are built alone; presets (``configs/presets/``) are partial by design and are built on
 top of the app's tiny config. Configs for data no registry holds (ImageNet) must fail on exactly that:

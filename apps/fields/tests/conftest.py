@@ -1,12 +1,9 @@
 """Shared fixtures of the fields tests."""
 
-from pathlib import Path
-
 import pytest
 
+from ffn_fields.cli import CONFIGS
 from ffn_fields.scene import write_blender_scene
-
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 @pytest.fixture

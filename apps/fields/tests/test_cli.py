@@ -26,6 +26,9 @@ def test_radiance_fit_and_test_write_a_novel_view(configs, in_tmp_dir, scene):
     assert views and views[0].stat().st_size > 0
 
 
-def test_missing_scene_folder_is_a_clear_error(configs, in_tmp_dir):
-    with pytest.raises(FileNotFoundError, match="nowhere: not a blender-format scene"):
+def test_missing_scene_folder_is_a_one_line_error(configs, in_tmp_dir, capsys):
+    with pytest.raises(SystemExit) as exit:
         main(["radiance", "fit", "--config", str(configs / "radiance_tiny.yaml"), "--data.path", "nowhere"])
+    assert exit.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == "error: nowhere: not a blender-format scene (no transforms_train.json)"

@@ -1,12 +1,9 @@
 """Shared fixtures of the graphs tests (real data through the data layer)."""
 
-from pathlib import Path
-
 import pytest
 
+from ffn_graphs.cli import CONFIGS
 from ffn_graphs.data import planetoid
-
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 @pytest.fixture(scope="session")

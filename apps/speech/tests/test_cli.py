@@ -6,7 +6,7 @@ import soundfile as sf
 import torch
 
 from ffn_blocks import MLP
-from ffn_speech.cli import SpeechCLI, main
+from ffn_speech.cli import CONFIGS, SpeechCLI, main
 from ffn_speech.data import FSDDMixtureDataModule
 from ffn_speech.module import SpeechSeparation
 from ffn_speech.separate import separate_long
@@ -45,10 +45,9 @@ def test_chunked_overlap_add_equals_whole_file_for_a_local_model():
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, configs=None):
-    from pathlib import Path
 
     root = tmp_path_factory.mktemp("speech")
-    config = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+    config = CONFIGS / "tiny.yaml"
     main(
         ["fit", "--config", str(config), "--trainer.default_root_dir", str(root), "--trainer.logger", "false"]
     )

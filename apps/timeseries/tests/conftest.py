@@ -1,12 +1,9 @@
 """Shared fixtures of the time-series tests: the real ETTh1 (through the data layer) and small CSVs."""
 
-from pathlib import Path
-
 import pytest
 
+from ffn_timeseries.cli import CONFIGS
 from ffn_timeseries.data import csv_path
-
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,8 @@
 """Shared fixtures of the vision app's tests."""
 
-from pathlib import Path
-
 import pytest
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+from ffn_vision.cli import CONFIGS
 
 
 @pytest.fixture

@@ -69,3 +69,21 @@ def test_unknown_block_name_is_rejected(in_tmp_dir, build, capsys):
     with pytest.raises(SystemExit):
         build(["--model.ffn", "NoSuchBlock"])
     assert "NoSuchBlock" in capsys.readouterr().err
+
+
+def test_config_names_resolve_among_the_shipped_configs(in_tmp_dir, toy, tmp_path_factory):
+    shipped = tmp_path_factory.mktemp("shipped")
+    (shipped / "presets").mkdir()
+    (shipped / "presets" / "rank.yaml").write_text(
+        "model:\n  ffn:\n    class_path: ffn_blocks.LowRankMLP\n    init_args: {rank: 2, hidden_features: 4}\n"
+    )
+    for args in (["--config", "presets/rank.yaml"], ["--config=presets/rank"]):
+        cli = FFNLightningCLI(*toy, app_name="toy", config_dir=shipped, args=args, run=False)
+        assert isinstance(cli.model.block, LowRankMLP) and cli.model.block.rank == 2
+    # a file of that name in the working directory wins over the shipped one
+    (in_tmp_dir / "presets").mkdir()
+    (in_tmp_dir / "presets" / "rank.yaml").write_text("model:\n  width: 5\n")
+    cli = FFNLightningCLI(
+        *toy, app_name="toy", config_dir=shipped, args=["--config", "presets/rank.yaml"], run=False
+    )
+    assert cli.model.hparams.width == 5 and not isinstance(cli.model.block, LowRankMLP)

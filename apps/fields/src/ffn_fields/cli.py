@@ -1,8 +1,8 @@
 """`ffn-fields`: Lightning's CLI for two neural-field tasks, chosen by the first argument.
 
-    ffn-fields image fit --config apps/fields/configs/default.yaml --data.image coffee
-    ffn-fields image fit --config apps/fields/configs/default.yaml --model.field.ffn SwiGLU
-    ffn-fields radiance fit --config apps/fields/configs/radiance.yaml
+    ffn-fields image fit --config default.yaml --data.image coffee
+    ffn-fields image fit --config default.yaml --model.field.ffn SwiGLU
+    ffn-fields radiance fit --config radiance.yaml
     ffn-fields bench
 
 Without a task name, ``image`` is assumed. The data's coordinate/output sizes (and the image shape) are
@@ -17,12 +17,16 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from ffn_data import user_errors
 from ffn_lightning import FFNLightningCLI, StudyApp, keep_freed_memory
 
 from .image import ImageData, ImageFitting
 from .radiance import BlenderData, RadianceFitting
 
 __all__ = ["STUDY", "ImageCLI", "cli", "main"]
+
+#: the configs shipped inside the package (``--config NAME`` finds them from any directory)
+CONFIGS = Path(__file__).resolve().parent / "configs"
 
 
 class ImageCLI(FFNLightningCLI):
@@ -48,16 +52,18 @@ def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI 
         return None
     task = argv.pop(0) if argv and argv[0] in TASKS else "image"
     cli_class, model_class, data_class = TASKS[task]
-    return cli_class(model_class, data_class, app_name=f"fields-{task}", args=argv, run=run)
+    return cli_class(
+        model_class, data_class, app_name=f"fields-{task}", config_dir=CONFIGS, args=argv, run=run
+    )
 
 
 def main(args: Sequence[str] | None = None) -> None:
     """Entry point of ``ffn-fields``."""
     keep_freed_memory()
-    cli(args)
+    with user_errors():
+        cli(args)
 
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 STUDY = StudyApp(
     name="fields",
     cli=cli,

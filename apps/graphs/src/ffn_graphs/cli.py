@@ -1,10 +1,10 @@
 """`ffn-graphs`: Lightning's CLI for the graph tasks, chosen by the first argument.
 
-    ffn-graphs nodes fit --config apps/graphs/configs/default.yaml --model.init xavier --model.depth 16
-    ffn-graphs links fit --config apps/graphs/configs/links.yaml
-    ffn-graphs kg fit --config apps/graphs/configs/kg.yaml --model.update SwiGLU
-    ffn-graphs floyd fit --config apps/graphs/configs/floyd.yaml          # FloydNet, all-pairs shortest paths
-    ffn-graphs tsp fit --config apps/graphs/configs/tsp.yaml              # FloydNet, Euclidean TSP tours
+    ffn-graphs nodes fit --config default.yaml --model.init xavier --model.depth 16
+    ffn-graphs links fit --config links.yaml
+    ffn-graphs kg fit --config kg.yaml --model.update SwiGLU
+    ffn-graphs floyd fit --config floyd.yaml          # FloydNet, all-pairs shortest paths
+    ffn-graphs tsp fit --config tsp.yaml              # FloydNet, Euclidean TSP tours
     ffn-graphs bench-virgo | bench-kg | bench-floyd | bench-tsp
 
 Without a task name, ``nodes`` is assumed. Data-derived sizes (features, classes, relations) are linked
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from ffn_data import user_errors
 from ffn_lightning import FFNLightningCLI, StudyApp, keep_freed_memory
 
 from .data import KnowledgeGraphDataModule, LinkPredictionDataModule, PlanetoidDataModule
@@ -27,6 +28,9 @@ from .module import KGCompletion, LinkPredictor, NodeClassifier
 from .tsp import TSPData, TSPEdges
 
 __all__ = ["KGCLI", "STUDY", "LinkCLI", "NodeCLI", "cli", "main"]
+
+#: the configs shipped inside the package (``--config NAME`` finds them from any directory)
+CONFIGS = Path(__file__).resolve().parent / "configs"
 
 
 class NodeCLI(FFNLightningCLI):
@@ -80,16 +84,18 @@ def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI 
         return None
     task = argv.pop(0) if argv and argv[0] in TASKS else "nodes"
     cli_class, model_class, data_class = TASKS[task]
-    return cli_class(model_class, data_class, app_name=f"graphs-{task}", args=argv, run=run)
+    return cli_class(
+        model_class, data_class, app_name=f"graphs-{task}", config_dir=CONFIGS, args=argv, run=run
+    )
 
 
 def main(args: Sequence[str] | None = None) -> None:
     """Entry point of ``ffn-graphs``."""
     keep_freed_memory()
-    cli(args)
+    with user_errors():
+        cli(args)
 
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 STUDY = StudyApp(
     name="graphs",
     cli=cli,

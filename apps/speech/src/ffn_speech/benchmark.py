@@ -29,13 +29,11 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from .cli import SpeechCLI
+from .cli import CONFIGS, SpeechCLI
 from .data import FSDDMixtureDataModule, SeparationFolder, read_audio
 from .module import SpeechSeparation, pit_si_snr
 
 __all__ = ["main", "published_libri2mix_si_snri"]
-
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def published_libri2mix_si_snri(root: Path | None = None) -> float:

@@ -1,7 +1,7 @@
 """`ffn-speech`: Lightning's CLI for separation training, plus ``separate`` and ``bench``.
 
-ffn-speech fit --config apps/speech/configs/default.yaml
-ffn-speech fit --config apps/speech/configs/default.yaml --model.network.ffn MLP
+ffn-speech fit --config default.yaml
+ffn-speech fit --config default.yaml --model.network.ffn MLP
 ffn-speech separate --ckpt last.ckpt --input mix.wav --out-dir separated/
 """
 
@@ -13,12 +13,16 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from ffn_data import user_errors
 from ffn_lightning import FFNLightningCLI, StudyApp, keep_freed_memory
 
 from .data import FSDDMixtureDataModule
 from .module import SpeechSeparation
 
 __all__ = ["STUDY", "SpeechCLI", "cli", "main"]
+
+#: the configs shipped inside the package (``--config NAME`` finds them from any directory)
+CONFIGS = Path(__file__).resolve().parent / "configs"
 
 
 class SpeechCLI(FFNLightningCLI):
@@ -42,16 +46,18 @@ def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI 
 
         bench_main(argv[1:])
         return None
-    return SpeechCLI(SpeechSeparation, FSDDMixtureDataModule, app_name="speech", args=argv, run=run)
+    return SpeechCLI(
+        SpeechSeparation, FSDDMixtureDataModule, app_name="speech", config_dir=CONFIGS, args=argv, run=run
+    )
 
 
 def main(args: Sequence[str] | None = None) -> None:
     """Entry point of ``ffn-speech``."""
     keep_freed_memory()
-    cli(args)
+    with user_errors():
+        cli(args)
 
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 STUDY = StudyApp(
     name="speech",
     cli=cli,

@@ -35,13 +35,11 @@ from ffn_lightning.benchmarking import (
 )
 from ffn_lightning.cli import default_trainer_settings
 
-from .cli import TimeSeriesCLI
+from .cli import CONFIGS, TimeSeriesCLI
 from .data import WideCSVDataModule
 from .module import Forecaster
 
 __all__ = ["RUNS", "Run", "main"]
-
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """`ffn-timeseries`: Lightning's CLI for the forecasters, with lookback/horizon/channels linked from data.
 
-ffn-timeseries fit --config apps/timeseries/configs/default.yaml
-ffn-timeseries fit --config apps/timeseries/configs/default.yaml --model.network.ffn SwiGLU
-ffn-timeseries predict --config apps/timeseries/configs/default.yaml --ckpt_path best.ckpt
+ffn-timeseries fit --config default.yaml
+ffn-timeseries fit --config default.yaml --model.network.ffn SwiGLU
+ffn-timeseries predict --config default.yaml --ckpt_path best.ckpt
 ffn-timeseries bench
 """
 
@@ -14,12 +14,16 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from ffn_data import user_errors
 from ffn_lightning import FFNLightningCLI, StudyApp, keep_freed_memory
 
 from .data import WideCSVDataModule
 from .module import Forecaster
 
 __all__ = ["STUDY", "TimeSeriesCLI", "cli", "main"]
+
+#: the configs shipped inside the package (``--config NAME`` finds them from any directory)
+CONFIGS = Path(__file__).resolve().parent / "configs"
 
 
 class TimeSeriesCLI(FFNLightningCLI):
@@ -39,16 +43,18 @@ def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI 
 
         bench_main(argv[1:])
         return None
-    return TimeSeriesCLI(Forecaster, WideCSVDataModule, app_name="timeseries", args=argv, run=run)
+    return TimeSeriesCLI(
+        Forecaster, WideCSVDataModule, app_name="timeseries", config_dir=CONFIGS, args=argv, run=run
+    )
 
 
 def main(args: Sequence[str] | None = None) -> None:
     """Entry point of ``ffn-timeseries``."""
     keep_freed_memory()
-    cli(args)
+    with user_errors():
+        cli(args)
 
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 STUDY = StudyApp(
     name="timeseries",
     cli=cli,

@@ -1,8 +1,8 @@
 """`ffn-vision`: Lightning's CLI (fit/validate/test/predict) plus ``reparameterize``, ``demo``, ``bench``.
 
-ffn-vision fit --config apps/vision/configs/default.yaml --model.ffn SwiGLU
+ffn-vision fit --config default.yaml --model.ffn SwiGLU
 ffn-vision reparameterize --ckpt runs/vision/.../last.ckpt --out merged.ckpt
-ffn-vision test --config apps/vision/configs/default.yaml --ckpt_path merged.ckpt
+ffn-vision test --config default.yaml --ckpt_path merged.ckpt
 ffn-vision demo
 """
 
@@ -14,12 +14,16 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from ffn_data import user_errors
 from ffn_lightning import FFNLightningCLI, StudyApp, keep_freed_memory
 
 from .data import ImageDataModule
 from .module import ImageClassifier
 
 __all__ = ["STUDY", "VisionCLI", "cli", "main"]
+
+#: the configs shipped inside the package (``--config NAME`` finds them from any directory)
+CONFIGS = Path(__file__).resolve().parent / "configs"
 
 
 class VisionCLI(FFNLightningCLI):
@@ -51,17 +55,23 @@ def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI 
         demo_main(argv[1:])
         return None
     return VisionCLI(
-        ImageClassifier, ImageDataModule, subclass_mode_data=True, app_name="vision", args=argv, run=run
+        ImageClassifier,
+        ImageDataModule,
+        subclass_mode_data=True,
+        app_name="vision",
+        config_dir=CONFIGS,
+        args=argv,
+        run=run,
     )
 
 
 def main(args: Sequence[str] | None = None) -> None:
     """Entry point of ``ffn-vision``."""
     keep_freed_memory()
-    cli(args)
+    with user_errors():
+        cli(args)
 
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 STUDY = StudyApp(
     name="vision",
     cli=cli,

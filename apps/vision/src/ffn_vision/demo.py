@@ -1,6 +1,6 @@
 """``ffn-vision demo`` (the README's main job): train a small RePaViT on the bundled digits, merge, compare.
 
-Trains with ``configs/default.yaml`` through the real CLI, tests, reparameterizes the trained model
+Trains with the shipped ``default.yaml`` through the real CLI, tests, reparameterizes the trained model
 (idle channels, BatchNorm and shortcut merged into one matrix per block), tests again, and prints the
 test accuracy before and after, the largest logit difference, and the measured inference speed-up on
 the test set. Extra arguments go to the CLI (``ffn-vision demo --trainer.max_epochs 5``).
@@ -26,14 +26,12 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from .cli import VisionCLI
+from .cli import CONFIGS, VisionCLI
 from .data import ImageDataModule
 from .export import reparameterize_checkpoint
 from .module import ImageClassifier
 
-__all__ = ["CONFIG_DIR", "main"]
-
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+__all__ = ["main"]
 
 
 def _test_logits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -43,11 +41,7 @@ def _test_logits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 def main(argv: Sequence[str] | None = None) -> None:
     start = time.perf_counter()
-    config = CONFIG_DIR / "default.yaml"
-    if not config.is_file():
-        raise FileNotFoundError(
-            f"ffn-vision demo: {config} not found; run the demo from a checkout of the repository"
-        )
+    config = CONFIGS / "default.yaml"  # shipped with the package
     console = Console()
     args = ["fit", "--config", str(config), *(sys.argv[2:] if argv is None else argv)]
     cli = VisionCLI(ImageClassifier, ImageDataModule, subclass_mode_data=True, app_name="vision", args=args)
@@ -96,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     console.print(summary)
     body = (
         "## Vision demo: RePaViT on the bundled digits (`make demo`)\n\n"
-        f"Command: `ffn-vision demo` (config `apps/vision/configs/default.yaml`). Machine: "
+        f"Command: `ffn-vision demo` (the shipped config `default.yaml`). Machine: "
         f"{machine_description()}. {len(images)} held-out test digits.\n\n{markdown_table(header, rows)}\n\n"
         f"{summary.split(' Merged checkpoint')[0]}\n"
     )

@@ -7,6 +7,10 @@ and their own defaults; everything else is Lightning's own CLI: ``fit``, ``valid
 
 from __future__ import annotations
 
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
@@ -16,7 +20,7 @@ from lightning.pytorch.trainer import Trainer
 
 from .resume import ExactResume
 
-__all__ = ["FFNLightningCLI", "default_trainer_settings"]
+__all__ = ["FFNLightningCLI", "default_trainer_settings", "resolve_configs"]
 
 #: Seed used when a config does not set ``seed_everything``: runs are reproducible by default.
 DEFAULT_SEED = 0
@@ -44,6 +48,33 @@ def default_trainer_settings(app_name: str, save_dir: str = "runs") -> dict[str,
     }
 
 
+def resolve_configs(args: Sequence[str], config_dir: Path) -> list[str]:
+    """``--config NAME`` arguments that name no file are looked up among an app's shipped configs.
+
+    A path that exists (relative to the working directory) is used as it is; otherwise ``NAME`` and
+    ``NAME.yaml`` are tried under ``config_dir``, so ``ffn-vision fit --config default.yaml`` (or
+    ``--config presets/spectral``) works from any directory and from a wheel install.
+    """
+
+    def resolve(value: str) -> str:
+        if Path(value).is_file() or value.lstrip().startswith(("{", "[")) or "\n" in value:
+            return value  # an existing file, or an inline YAML/JSON config
+        for candidate in (config_dir / value, config_dir / f"{value}.yaml"):
+            if candidate.is_file():
+                return str(candidate)
+        return value  # jsonargparse reports it
+
+    resolved, previous = [], None
+    for arg in args:
+        if previous == "--config":
+            arg = resolve(arg)
+        elif arg.startswith("--config="):
+            arg = "--config=" + resolve(arg.split("=", 1)[1])
+        resolved.append(arg)
+        previous = arg
+    return resolved
+
+
 class FFNLightningCLI(LightningCLI):
     """LightningCLI with the study's defaults.
 
@@ -53,11 +84,13 @@ class FFNLightningCLI(LightningCLI):
       exactly.
     - A rich progress bar unless ``--trainer.enable_progress_bar false`` or another bar is configured.
     - The resolved config is saved beside the logs, overwriting a stale one from an earlier run.
+    - ``--config NAME`` finds the app's shipped configs by name (`resolve_configs`).
 
     Args:
         model_class: the app's LightningModule (or a base class with ``subclass_mode_model``).
         datamodule_class: the app's LightningDataModule.
         app_name: folder name under ``runs/``.
+        config_dir: the app's shipped configs (package data), where ``--config NAME`` is looked up.
         trainer_defaults: extra Trainer defaults, merged over the shared ones.
         **kwargs: anything else `lightning.pytorch.cli.LightningCLI` accepts (``args``, ``run``, ...).
     """
@@ -68,17 +101,24 @@ class FFNLightningCLI(LightningCLI):
         datamodule_class: Any = None,
         *,
         app_name: str,
+        config_dir: Path | None = None,
         trainer_defaults: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        if config_dir is not None and not isinstance(kwargs.get("args"), dict):
+            args = kwargs.get("args")
+            kwargs["args"] = resolve_configs(sys.argv[1:] if args is None else args, config_dir)
         kwargs.setdefault("seed_everything_default", DEFAULT_SEED)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
-        super().__init__(
-            model_class,
-            datamodule_class,
-            trainer_defaults={**default_trainer_settings(app_name), **(trainer_defaults or {})},
-            **kwargs,
-        )
+        with warnings.catch_warnings():
+            # the apps' console scripts hand their own argv (less a task name) to the CLI on purpose
+            warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+            super().__init__(
+                model_class,
+                datamodule_class,
+                trainer_defaults={**default_trainer_settings(app_name), **(trainer_defaults or {})},
+                **kwargs,
+            )
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self._get(self.config_init, "trainer", default={})
