@@ -65,6 +65,36 @@ def test_fit_writes_tensorboard_and_csv_logs(in_tmp_dir, toy):
     assert (in_tmp_dir / "runs/toy/tensorboard/version_0/checkpoints").is_dir()
 
 
+def test_default_root_dir_moves_logs_config_and_checkpoints(in_tmp_dir, toy):
+    args = [
+        "fit",
+        "--trainer.max_steps=4",
+        "--trainer.log_every_n_steps=1",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.default_root_dir=out",
+    ]
+    FFNLightningCLI(*toy, app_name="toy", args=args)
+    assert not (in_tmp_dir / "runs").exists()
+    assert list((in_tmp_dir / "out/tensorboard/version_0").glob("events.out.tfevents.*"))
+    assert (in_tmp_dir / "out/csv/version_0/metrics.csv").is_file()
+    assert list((in_tmp_dir / "out/tensorboard/version_0/checkpoints").glob("*.ckpt"))
+    assert (in_tmp_dir / "out/tensorboard/version_0/config.yaml").is_file()
+
+
+def test_a_logger_with_its_own_save_dir_keeps_it(in_tmp_dir, toy):
+    args = [
+        "fit",
+        "--trainer.max_steps=1",
+        "--trainer.log_every_n_steps=1",
+        "--trainer.enable_progress_bar=false",
+        "--trainer.default_root_dir=out",
+        "--trainer.logger=CSVLogger",
+        "--trainer.logger.save_dir=mine",
+    ]
+    FFNLightningCLI(*toy, app_name="toy", args=args)
+    assert (in_tmp_dir / "mine/lightning_logs/version_0/metrics.csv").is_file()
+
+
 def test_unknown_block_name_is_rejected(in_tmp_dir, build, capsys):
     with pytest.raises(SystemExit):
         build(["--model.ffn", "NoSuchBlock"])

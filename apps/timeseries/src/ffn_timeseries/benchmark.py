@@ -33,7 +33,6 @@ from ffn_lightning.benchmarking import (
     markdown_table,
     update_markdown_section,
 )
-from ffn_lightning.cli import default_trainer_settings
 
 from .cli import CONFIGS, TimeSeriesCLI
 from .data import WideCSVDataModule
@@ -112,10 +111,7 @@ def run_one(run: Run, root: Path, max_epochs: int | None = None) -> dict[str, An
         app_name=root.name,
         run=False,
         args=args,
-        trainer_defaults={
-            "callbacks": [timer],
-            "logger": default_trainer_settings(root.name, str(root.parent))["logger"],
-        },
+        trainer_defaults={"callbacks": [timer]},  # logs and checkpoints under default_root_dir
     )
     resume = _last_checkpoint(root)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=resume)

@@ -26,14 +26,19 @@ __all__ = ["FFNLightningCLI", "default_trainer_settings", "resolve_configs"]
 DEFAULT_SEED = 0
 
 
-def default_trainer_settings(app_name: str, save_dir: str = "runs") -> dict[str, Any]:
+def default_log_root(app_name: str) -> str:
+    """Where an app's logs and checkpoints go unless ``--trainer.default_root_dir`` says otherwise."""
+    return f"runs/{app_name}"
+
+
+def default_trainer_settings(app_name: str) -> dict[str, Any]:
     """Trainer defaults shared by the apps: TensorBoard and CSV loggers under ``runs/<app>/``.
 
     Both loggers keep their own version counter in their own folder (``runs/<app>/tensorboard/version_N``
     and ``runs/<app>/csv/version_N``), so they never race for one directory. Checkpoints land under the
     first logger's folder, as Lightning does by default.
     """
-    root = f"{save_dir}/{app_name}"
+    root = default_log_root(app_name)
     return {
         "logger": [
             {
@@ -79,7 +84,8 @@ class FFNLightningCLI(LightningCLI):
     """LightningCLI with the study's defaults.
 
     - ``seed_everything`` defaults to 0, so every run is reproducible unless a config says otherwise.
-    - TensorBoard + CSV loggers under ``runs/<app_name>/`` (override with ``--trainer.logger``).
+    - TensorBoard + CSV loggers under ``runs/<app_name>/`` (override with ``--trainer.logger``);
+      ``--trainer.default_root_dir DIR`` moves them, and the checkpoints under them, to ``DIR``.
     - `ExactResume` (random state in checkpoints, loader positions), so ``--ckpt_path last`` resumes
       exactly.
     - A rich progress bar unless ``--trainer.enable_progress_bar false`` or another bar is configured.
@@ -110,6 +116,7 @@ class FFNLightningCLI(LightningCLI):
             kwargs["args"] = resolve_configs(sys.argv[1:] if args is None else args, config_dir)
         kwargs.setdefault("seed_everything_default", DEFAULT_SEED)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        self.log_root = default_log_root(app_name)
         with warnings.catch_warnings():
             # the apps' console scripts hand their own argv (less a task name) to the CLI on purpose
             warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
@@ -119,6 +126,20 @@ class FFNLightningCLI(LightningCLI):
                 trainer_defaults={**default_trainer_settings(app_name), **(trainer_defaults or {})},
                 **kwargs,
             )
+
+    def before_instantiate_classes(self) -> None:
+        """``--trainer.default_root_dir`` moves the default loggers (a logger given its own ``save_dir``
+        keeps it), so logs, the saved config and checkpoints all land under it."""
+        config = self.config.get(self.subcommand) if self.subcommand else self.config
+        trainer = config.get("trainer") or {}
+        root = trainer.get("default_root_dir")
+        loggers = trainer.get("logger")
+        if root is None or not isinstance(loggers, list):
+            return
+        for logger in loggers:
+            init_args = logger.get("init_args") if hasattr(logger, "get") else None
+            if init_args is not None and init_args.get("save_dir") == self.log_root:
+                init_args["save_dir"] = str(root)
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         config = self._get(self.config_init, "trainer", default={})
