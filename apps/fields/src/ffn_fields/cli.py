@@ -18,7 +18,7 @@ from pathlib import Path
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from ffn_data import user_errors
-from ffn_lightning import FFNLightningCLI, StudyApp, keep_freed_memory
+from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory
 
 from .image import ImageData, ImageFitting
 from .radiance import BlenderData, RadianceFitting
@@ -64,6 +64,10 @@ def main(args: Sequence[str] | None = None) -> None:
         cli(args)
 
 
+#: the fields a config may choose (image fitting's ``model.field``, a radiance renderer's ``field``)
+FIELDS = tuple(
+    f"ffn_fields.fields.{name}" for name in ("PEField", "CAMField", "SirenField", "GridField", "CAMGridField")
+)
 STUDY = StudyApp(
     name="fields",
     cli=cli,
@@ -75,6 +79,11 @@ STUDY = StudyApp(
     config_tasks={"radiance": ("radiance",)},
     study_config="study.yaml",
     run_dir="fields-image",
+    slots=(
+        Slot("model.field", FIELDS),
+        Slot("model.renderer.init_args.field", FIELDS, config="radiance_tiny.yaml"),
+        Slot("model.renderer", ("ffn_fields.radiance.RadianceRenderer",), config="radiance_tiny.yaml"),
+    ),
 )
 
 

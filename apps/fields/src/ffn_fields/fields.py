@@ -132,7 +132,7 @@ class Field(nn.Module):
 class PEField(Field):
     """Fourier-feature MLP: nerfstudio's `NeRFEncoding` with ``num_frequencies`` octaves.
 
-    ``field_options`` go to `Field` (`CAMField` passes its modulation settings through here).
+    The remaining arguments are `Field`'s (`CAMField` sets its modulation settings through them).
     """
 
     def __init__(
@@ -145,7 +145,12 @@ class PEField(Field):
         depth: int = 3,
         num_frequencies: int = 10,
         max_frequency: float | None = None,
-        **field_options: Any,
+        act: Callable[[], nn.Module] = nn.ReLU,
+        modulation: bool = False,
+        normalize: bool = False,
+        resolution: int | Sequence[int] = 32,
+        modulated_blocks: int | None = None,
+        modulation_channels: int | None = None,
     ) -> None:
         encoding = NeRFEncoding(
             in_dim=coord_dim,
@@ -154,8 +159,20 @@ class PEField(Field):
             max_freq_exp=max_frequency if max_frequency is not None else num_frequencies - 1,
             include_input=True,
         )
-        dims = (coord_dim, out_dim, encoding.get_out_dim())
-        super().__init__(*dims, ffn=ffn, width=width, depth=depth, **field_options)
+        super().__init__(
+            coord_dim,
+            out_dim,
+            encoding.get_out_dim(),
+            ffn=ffn,
+            width=width,
+            depth=depth,
+            act=act,
+            modulation=modulation,
+            normalize=normalize,
+            resolution=resolution,
+            modulated_blocks=modulated_blocks,
+            modulation_channels=modulation_channels,
+        )
         self.encoding = encoding
 
     def encode(self, coords: torch.Tensor) -> torch.Tensor:
@@ -244,8 +261,8 @@ class GridField(Field):
     """A dense feature grid (``resolution`` cells per axis, ``features`` channels) read by interpolation,
     concatenated with the coordinates, into the MLP (a dense stand-in for Instant-NGP's hash grid).
 
-    ``field_options`` go to `Field` (`CAMGridField` passes its modulation settings through here, with
-    ``modulation_resolution`` as the modulation grid's resolution).
+    The remaining arguments are `Field`'s (`CAMGridField` sets its modulation settings through them),
+    with ``modulation_resolution`` as the modulation grid's resolution.
     """
 
     def __init__(
@@ -259,11 +276,25 @@ class GridField(Field):
         resolution: int = 64,
         features: int = 16,
         modulation_resolution: int | Sequence[int] = 32,
-        **field_options: Any,
+        act: Callable[[], nn.Module] = nn.ReLU,
+        modulation: bool = False,
+        normalize: bool = False,
+        modulated_blocks: int | None = None,
+        modulation_channels: int | None = None,
     ) -> None:
-        dims = (coord_dim, out_dim, features + coord_dim)
         super().__init__(
-            *dims, ffn=ffn, width=width, depth=depth, resolution=modulation_resolution, **field_options
+            coord_dim,
+            out_dim,
+            features + coord_dim,
+            ffn=ffn,
+            width=width,
+            depth=depth,
+            act=act,
+            modulation=modulation,
+            normalize=normalize,
+            resolution=modulation_resolution,
+            modulated_blocks=modulated_blocks,
+            modulation_channels=modulation_channels,
         )
         self.features = nn.Parameter(torch.randn(1, features, *([resolution] * coord_dim)) * 1e-2)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from ffn_data import user_errors
-from ffn_lightning import FFNLightningCLI, StudyApp, keep_freed_memory
+from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory
 
 from .data import KnowledgeGraphDataModule, LinkPredictionDataModule, PlanetoidDataModule
 from .floyd import APSPData, FloydAPSP
@@ -114,6 +114,20 @@ STUDY = StudyApp(
     },
     study_config="study.yaml",
     run_dir="graphs-nodes",
+    slots=(
+        Slot(
+            "model.network",
+            ("ffn_graphs.models.floydnet.FloydNet", "ffn_graphs.floyd.PairGINE"),
+            config="floyd_tiny.yaml",
+            init_args={"in_features": 3, "out_features": 13},
+        ),
+        Slot(
+            "model.network",
+            ("ffn_graphs.models.floydnet.FloydNet",),
+            config="tsp_tiny.yaml",
+            init_args={"in_features": 3, "out_features": 1},
+        ),
+    ),
 )
 
 

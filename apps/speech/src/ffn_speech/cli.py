@@ -14,7 +14,7 @@ from pathlib import Path
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from ffn_data import user_errors
-from ffn_lightning import FFNLightningCLI, StudyApp, keep_freed_memory
+from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory
 
 from .data import FSDDMixtureDataModule
 from .module import SpeechSeparation
@@ -67,6 +67,9 @@ STUDY = StudyApp(
     higher_is_better=True,
     study_config="study.yaml",
     run_dir="speech",
+    slots=(
+        Slot("model.network", ("ffn_speech.models.MossFormer2Separator", "ffn_speech.models.ConvTasNet")),
+    ),
 )
 
 

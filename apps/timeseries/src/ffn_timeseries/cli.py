@@ -15,7 +15,7 @@ from pathlib import Path
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from ffn_data import user_errors
-from ffn_lightning import FFNLightningCLI, StudyApp, keep_freed_memory
+from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory
 
 from .data import WideCSVDataModule
 from .module import Forecaster
@@ -64,6 +64,16 @@ STUDY = StudyApp(
     higher_is_better=False,
     study_config="study.yaml",
     run_dir="timeseries",
+    slots=(
+        Slot(
+            "model.network",
+            (
+                "ffn_timeseries.models.TSMixer",
+                "ffn_timeseries.models.PatchTSMixer",
+                "ffn_timeseries.models.FreTS",
+            ),
+        ),
+    ),
 )
 
 

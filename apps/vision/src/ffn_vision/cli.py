@@ -15,7 +15,7 @@ from pathlib import Path
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from ffn_data import user_errors
-from ffn_lightning import FFNLightningCLI, StudyApp, keep_freed_memory
+from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory
 
 from .data import ImageDataModule
 from .module import ImageClassifier
@@ -81,6 +81,16 @@ STUDY = StudyApp(
     higher_is_better=True,
     study_config="study.yaml",
     run_dir="vision",
+    slots=(
+        Slot(
+            "data",
+            (
+                "ffn_vision.data.DigitsDataModule",
+                "ffn_vision.data.CIFARDataModule",
+                "ffn_vision.data.ImageFolderDataModule",
+            ),
+        ),
+    ),
 )
 
 

@@ -9,7 +9,7 @@ True
 URL or a local folder with the registry's layout); ``ffn-data list`` and ``ffn-data download`` manage it.
 """
 
-from .errors import DEBUG_ENV, ChecksumError, DataError, DataUnavailableError, user_errors
+from .errors import DEBUG_ENV, ChecksumError, DataError, DataUnavailableError, user_error_message, user_errors
 from .fetch import DATA_ENV, MIRROR_ENV, cache_root, cached_files, fetch, source_url
 from .registry import DATASETS, Dataset, RemoteFile, dataset
 
@@ -28,5 +28,6 @@ __all__ = [
     "dataset",
     "fetch",
     "source_url",
+    "user_error_message",
     "user_errors",
 ]

@@ -12,7 +12,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["DEBUG_ENV", "ChecksumError", "DataError", "DataUnavailableError", "user_errors"]
+__all__ = [
+    "DEBUG_ENV",
+    "ChecksumError",
+    "DataError",
+    "DataUnavailableError",
+    "user_error_message",
+    "user_errors",
+]
 
 DEBUG_ENV = "FFN_DEBUG"
 
@@ -34,6 +41,29 @@ class ChecksumError(DataError, ValueError):
 USER_ERRORS = (OSError, ValueError, DataError)
 
 
+def user_error_message(error: BaseException) -> str | None:
+    """The one-line message of the user error behind ``error``, or None if it is not one.
+
+    The innermost user error of the exception chain speaks: a parser that wraps a DataModule's own
+    error in its report (jsonargparse does, for subclass choices) keeps that error as the cause. An
+    error re-raised from a DataLoader worker carries the worker's traceback in its message; its last
+    line is the original message.
+    """
+    chain, seen = [], set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    users = [e for e in chain if isinstance(e, USER_ERRORS)]
+    if not users:
+        return None
+    innermost = users[-1]
+    lines = [line.strip() for line in str(innermost).strip().splitlines() if line.strip()]
+    if "Original Traceback (most recent call last):" in lines and lines:
+        return lines[-1]
+    return " ".join(" ".join(lines).split()) or type(innermost).__name__
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn a user error raised inside into ``error: <message>`` on stderr and exit status 2."""
@@ -42,6 +72,5 @@ def user_errors() -> Iterator[None]:
     except USER_ERRORS as error:
         if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
             raise
-        message = " ".join(str(error).split()) or type(error).__name__
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {user_error_message(error)}", file=sys.stderr)
         raise SystemExit(2) from None

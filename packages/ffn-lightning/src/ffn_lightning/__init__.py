@@ -1,7 +1,7 @@
 """Shared Lightning glue for the FFN apps: the base CLI, callbacks and benchmark helpers."""
 
 from .allocator import keep_freed_memory
-from .apps import StudyApp, discover_apps
+from .apps import Slot, StudyApp, discover_apps
 from .callbacks import SelfGuidedTraining
 from .checkpoints import register_safe_globals
 from .cli import FFNLightningCLI
@@ -17,6 +17,7 @@ __all__ = [
     "ResumableDataLoader",
     "ScheduleFactory",
     "SelfGuidedTraining",
+    "Slot",
     "SpectralMonitor",
     "StudyApp",
     "WarmupCosineLR",

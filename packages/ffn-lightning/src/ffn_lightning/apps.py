@@ -18,9 +18,27 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENTRY_POINT_GROUP", "StudyApp", "discover_apps"]
+__all__ = ["ENTRY_POINT_GROUP", "Slot", "StudyApp", "discover_apps"]
 
 ENTRY_POINT_GROUP = "ffn_study.apps"
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A place where an app's configs choose one of its classes by ``class_path``.
+
+    Args:
+        key: the config key, e.g. ``model.network`` (``init_args`` levels included, as in YAML).
+        classes: the class paths a config may put there.
+        config: the config (under the app's ``configs``) the choice is made on; its task is the
+            config's (`StudyApp.task_of`).
+        init_args: arguments every class of the slot needs from a config (e.g. a network's widths).
+    """
+
+    key: str
+    classes: tuple[str, ...]
+    config: str = "tiny.yaml"
+    init_args: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -42,6 +60,8 @@ class StudyApp:
         run_dir: the app's folder under ``runs/`` (its ``FFNLightningCLI`` ``app_name``).
         config_tasks: configs (file-name prefixes, relative to ``configs``) that belong to another task
             of the app, e.g. ``{"kg": ("kg",)}`` for ``ffn-graphs kg``; others take ``task``.
+        slots: where the app's configs choose among its own classes (networks, fields, DataModules);
+            the root tests build every class of every slot through the app's parser.
     """
 
     name: str
@@ -56,6 +76,7 @@ class StudyApp:
     study_config: str = "tiny.yaml"
     fixed_arguments: tuple[str, ...] = field(default_factory=tuple)
     config_tasks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    slots: tuple[Slot, ...] = ()
 
     def task_of(self, config: str | Path) -> tuple[str, ...]:
         """The task arguments a config (a path under ``configs``) runs with."""
