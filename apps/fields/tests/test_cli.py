@@ -1,8 +1,7 @@
 """ffn-fields: fast_dev_run of both tasks, the block switch, and a novel-view PNG from `test`."""
 
-import pytest
-
 from ffn_blocks import SwiGLU
+from ffn_data.testing import error_line
 from ffn_fields.cli import ImageCLI, main
 from ffn_fields.image import ImageData, ImageFitting
 
@@ -26,9 +25,22 @@ def test_radiance_fit_and_test_write_a_novel_view(configs, in_tmp_dir, scene):
     assert views and views[0].stat().st_size > 0
 
 
-def test_missing_scene_folder_is_a_one_line_error(configs, in_tmp_dir, capsys):
-    with pytest.raises(SystemExit) as exit:
-        main(["radiance", "fit", "--config", str(configs / "radiance_tiny.yaml"), "--data.path", "nowhere"])
-    assert exit.value.code == 2
-    error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error == "error: nowhere: not a blender-format scene (no transforms_train.json)"
+def test_missing_scene_folder_is_a_one_line_error(configs, in_tmp_dir):
+    args = ["radiance", "fit", "--config", str(configs / "radiance_tiny.yaml"), "--data.path", "nowhere"]
+    assert error_line(main, args) == "error: nowhere: not a blender-format scene (no transforms_train.json)"
+
+
+def test_an_unreadable_image_is_one_error_line(configs, in_tmp_dir):
+    (in_tmp_dir / "photo.png").write_text("not an image")
+    args = [
+        "image",
+        "fit",
+        "--config",
+        str(configs / "tiny.yaml"),
+        "--data.image",
+        str(in_tmp_dir / "photo.png"),
+    ]
+    assert (
+        error_line(main, [*args, "--trainer.fast_dev_run", "true"])
+        == f"error: {in_tmp_dir / 'photo.png'}: not an image file"
+    )

@@ -6,6 +6,7 @@ import soundfile as sf
 import torch
 
 from ffn_blocks import MLP
+from ffn_data.testing import error_line
 from ffn_speech.cli import CONFIGS, SpeechCLI, main
 from ffn_speech.data import FSDDMixtureDataModule
 from ffn_speech.module import SpeechSeparation
@@ -108,3 +109,24 @@ def test_separate_rejects_non_audio(checkpoint, tmp_path, capsys):
             ]
         )
     assert "not a readable audio file" in capsys.readouterr().err
+
+
+def test_a_non_wav_file_in_a_test_folder_is_one_error_line(configs, in_tmp_dir):
+    for sub in ("mix", "s1", "s2"):
+        (in_tmp_dir / "mixtures" / sub).mkdir(parents=True)
+        (in_tmp_dir / "mixtures" / sub / "a.wav").write_text("not audio")
+    args = [
+        "test",
+        "--config",
+        str(configs / "tiny.yaml"),
+        "--data.test_folder",
+        str(in_tmp_dir / "mixtures"),
+    ]
+    line = error_line(main, [*args, "--data.test_layout", "librimix"])
+    assert line.startswith(f"error: {in_tmp_dir / 'mixtures' / 'mix' / 'a.wav'}: not a readable audio file")
+
+
+def test_a_missing_recordings_folder_is_one_error_line(configs, in_tmp_dir):
+    args = ["fit", "--config", str(configs / "tiny.yaml"), "--data.folder", str(in_tmp_dir / "nowhere")]
+    line = error_line(main, [*args, "--trainer.fast_dev_run", "true"])
+    assert line == f"error: {in_tmp_dir / 'nowhere'}: no FSDD recordings (<digit>_<speaker>_<index>.wav)"

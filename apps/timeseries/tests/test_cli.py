@@ -1,9 +1,11 @@
 """ffn-timeseries: fast_dev_run through main, the block switch, configs, forecasts written in original units."""
 
 import pandas as pd
+import pytest
 import torch
 
 from ffn_blocks import SwiGLU
+from ffn_data.testing import error_line
 from ffn_timeseries.cli import TimeSeriesCLI, main
 from ffn_timeseries.data import WideCSVDataModule, read_wide_csv
 from ffn_timeseries.module import Forecaster
@@ -87,3 +89,34 @@ def test_configs_naming_another_network_get_its_own_defaults(configs, in_tmp_dir
     assert sum(p.numel() for p in frets.parameters()) < 4_000_000
     patch = network("experiments/patch_tsmixer_etth1.yaml")
     assert isinstance(patch.layers[0].patch_mixer.norm, torch.nn.LayerNorm)
+
+
+def _write_csv(path, rows, columns=("A", "B"), nan_at=None):
+    frame = pd.DataFrame(
+        {c: [float(i + j) for i in range(rows)] for j, c in enumerate(columns)},
+        index=pd.date_range("2020-01-01", periods=rows, freq="h", name="date"),
+    )
+    if nan_at is not None:
+        frame.iloc[nan_at, 0] = float("nan")
+    frame.to_csv(path)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("rows", "nan_at", "extra", "expected"),
+    [
+        (None, None, [], "error: {path}: no such file"),
+        (50, None, [], "error: {path}: 50 rows, fewer than lookback + horizon = 120"),
+        # enough rows for one window, too few for the 12/4/4-month split: found in setup(), during fit
+        (200, None, [], "error: split='ett' needs 14400 rows (20 months), the file has 200"),
+        (200, None, ["--data.columns", "[A, Z]"], "error: {path}: missing columns ['Z'] (has ['A', 'B'])"),
+        (200, 3, [], "error: {path}: NaN values in columns {{'A': 1}}; fill or drop them first"),
+    ],
+    ids=["missing file", "too short", "too short for the split", "missing columns", "NaN"],
+)
+def test_bad_csv_is_one_error_line_with_exit_status_2(configs, in_tmp_dir, rows, nan_at, extra, expected):
+    path = in_tmp_dir / "user.csv"
+    if rows is not None:
+        _write_csv(path, rows, nan_at=nan_at)
+    args = ["fit", "--config", str(configs / "tiny.yaml"), "--data.path", str(path), *extra]
+    assert error_line(main, [*args, "--trainer.fast_dev_run", "true"]) == expected.format(path=path)

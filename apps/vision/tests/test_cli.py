@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from ffn_blocks import SwiGLU
+from ffn_data.testing import error_line
 from ffn_lightning import SpectralMonitor
 from ffn_vision.cli import VisionCLI, main
 from ffn_vision.data import ImageDataModule
@@ -111,3 +114,18 @@ def test_two_process_cpu_ddp_with_synchronized_batchnorm(configs, in_tmp_dir):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in done.stderr + done.stdout
     assert list((in_tmp_dir / "runs/vision").rglob("*.ckpt"))
+
+
+def test_an_unreadable_image_is_one_error_line_even_from_a_loader_worker(configs, in_tmp_dir):
+    for split in ("train", "val"):
+        for name in ("cat", "dog"):
+            folder = in_tmp_dir / "images" / split / name
+            folder.mkdir(parents=True)
+            for i in range(2):
+                Image.fromarray(np.full((20, 20, 3), 60 * i, dtype=np.uint8)).save(folder / f"{i}.png")
+    broken = in_tmp_dir / "images" / "train" / "cat" / "broken.png"
+    broken.write_bytes(b"not a png")  # the one training batch (5 images, drop_last) holds it
+    args = ["fit", "--config", str(configs / "tiny.yaml"), "--data", "ImageFolderDataModule"]
+    args += ["--data.root", str(in_tmp_dir / "images"), "--data.image_size", "16", "--data.batch_size", "5"]
+    line = error_line(main, [*args, "--data.num_workers", "1", "--trainer.fast_dev_run", "true"])
+    assert line == f"error: {broken}: not an image file"

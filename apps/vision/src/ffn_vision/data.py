@@ -12,6 +12,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
+from PIL import Image, UnidentifiedImageError
 from timm.data import create_transform
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 from torchvision import datasets
@@ -19,7 +20,14 @@ from torchvision import datasets
 from ffn_data import cache_root
 from ffn_lightning import ResumableDataLoader
 
-__all__ = ["CIFARDataModule", "DigitsDataModule", "ImageDataModule", "ImageFolderDataModule", "random_affine"]
+__all__ = [
+    "CIFARDataModule",
+    "DigitsDataModule",
+    "ImageDataModule",
+    "ImageFolderDataModule",
+    "load_rgb",
+    "random_affine",
+]
 
 CIFAR_STATS = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
@@ -259,6 +267,15 @@ class CIFARDataModule(ImageDataModule):
         self.test_set = cls(self.root, train=False, transform=eval_tf, download=False)
 
 
+def load_rgb(path: str) -> Image.Image:
+    """torchvision's PIL loader, with a one-line error naming the file when it is not an image."""
+    try:
+        with open(path, "rb") as file:
+            return Image.open(file).convert("RGB")
+    except UnidentifiedImageError:
+        raise ValueError(f"{path}: not an image file") from None
+
+
 class ImageFolderDataModule(ImageDataModule):
     """Any ``root/{train,val[,test]}/<class>/<image>`` tree through torchvision's `ImageFolder`.
 
@@ -305,7 +322,7 @@ class ImageFolderDataModule(ImageDataModule):
         )
         eval_tf = create_transform(self.image_size, is_training=False)
         root = Path(self.root)
-        self.train_set = datasets.ImageFolder(root / "train", transform=train_tf)
-        self.val_set = datasets.ImageFolder(root / "val", transform=eval_tf)
+        self.train_set = datasets.ImageFolder(root / "train", transform=train_tf, loader=load_rgb)
+        self.val_set = datasets.ImageFolder(root / "val", transform=eval_tf, loader=load_rgb)
         test = root / "test" if (root / "test").is_dir() else root / "val"
-        self.test_set = datasets.ImageFolder(test, transform=eval_tf)
+        self.test_set = datasets.ImageFolder(test, transform=eval_tf, loader=load_rgb)

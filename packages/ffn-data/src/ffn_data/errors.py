@@ -8,6 +8,7 @@ with exit status 2, like argparse does for bad arguments. ``FFN_DEBUG=1`` shows 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,18 +50,18 @@ def user_error_message(error: BaseException) -> str | None:
     error re-raised from a DataLoader worker carries the worker's traceback in its message; its last
     line is the original message.
     """
-    chain, seen = [], set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
+    chain: list[BaseException] = []
+    while error is not None and all(error is not e for e in chain):
         chain.append(error)
-        error = error.__cause__ or error.__context__
+        # the chain Python shows: an explicit cause, else the context unless `raise ... from None`
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
     users = [e for e in chain if isinstance(e, USER_ERRORS)]
     if not users:
         return None
     innermost = users[-1]
     lines = [line.strip() for line in str(innermost).strip().splitlines() if line.strip()]
-    if "Original Traceback (most recent call last):" in lines and lines:
-        return lines[-1]
+    if "Original Traceback (most recent call last):" in lines:
+        return re.sub(r"^[\w.]+: ", "", lines[-1])  # the original's "module.Type: message" line
     return " ".join(" ".join(lines).split()) or type(innermost).__name__
 
 

@@ -8,15 +8,18 @@ with MirrorServer(folder) as server:
 
 from __future__ import annotations
 
+import io
 import shutil
 import threading
 import time
+from collections.abc import Callable, Sequence
+from contextlib import redirect_stderr
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["MirrorServer", "copy_dataset"]
+__all__ = ["MirrorServer", "copy_dataset", "error_line"]
 
 CHUNK = 8192
 
@@ -93,3 +96,25 @@ def copy_dataset(source_root: str | Path, mirror_root: str | Path, folder: str) 
     target = Path(mirror_root) / folder
     shutil.copytree(Path(source_root) / folder, target)
     return target
+
+
+def error_line(main: Callable[[Sequence[str]], Any], args: Sequence[str]) -> str:
+    """Run a console entry point that must stop on a user error; return its ``error:`` line.
+
+    Fails (AssertionError) unless it exits with status 2, prints no traceback, and its last line on
+    stderr starts with ``error: ``.
+    """
+    stderr = io.StringIO()
+    with redirect_stderr(stderr):
+        try:
+            main(list(args))
+        except SystemExit as exit:
+            code = exit.code
+        else:
+            code = 0
+    text = stderr.getvalue()
+    assert code == 2, f"exit status {code}, expected 2; stderr: {text[-2000:]}"
+    assert "Traceback" not in text, text[-4000:]
+    last = text.strip().splitlines()[-1]
+    assert last.startswith("error: "), text[-2000:]
+    return last
