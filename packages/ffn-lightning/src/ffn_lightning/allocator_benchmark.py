@@ -1,0 +1,120 @@
+"""What `keep_freed_memory` buys a CPU training step: step time and page faults, glibc's default beside it.
+
+A stack of residual FFN blocks (ViT-S width, many tokens: tens of MiB of activations per block) trains
+with AdamW in a fresh process per arm, since ``mallopt`` settings last for the process. The arms
+alternate over rounds; each reports its steps' wall times and minor page faults after warm-up, and the
+table shows the medians and the ratio of the kept-memory step to glibc's. Written to BENCHMARKS.md
+(section ``allocator``). Run with ``ffn-bench-allocator``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from .benchmarking import machine_description, markdown_table, update_markdown_section
+
+__all__ = ["main"]
+
+# One arm, in its own process: apply (or not) the setting, train, print per-step times and faults.
+_ARM = """
+import json, resource, sys, time, torch
+from torch import nn
+from ffn_blocks import MLP
+from ffn_lightning import keep_freed_memory
+width, depth, tokens, steps, warmup = map(int, sys.argv[1:6])
+applied = keep_freed_memory()
+torch.manual_seed(0)
+norms = nn.ModuleList(nn.LayerNorm(width) for _ in range(depth))
+blocks = nn.ModuleList(MLP(width, width) for _ in range(depth))
+optimizer = torch.optim.AdamW([*norms.parameters(), *blocks.parameters()], lr=1e-3)
+x, seconds, faults = torch.randn(tokens, width), [], []
+for step in range(warmup + steps):
+    before, start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
+    h = x
+    for norm, block in zip(norms, blocks):
+        h = h + block(norm(h))
+    loss = h.square().mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    if step >= warmup:
+        seconds.append(time.perf_counter() - start)
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(json.dumps({"applied": applied, "seconds": seconds, "faults": faults}))
+"""
+
+
+def _arm(malloc: str, args: argparse.Namespace) -> dict[str, list[float]]:
+    sizes = [str(v) for v in (args.width, args.depth, args.tokens, args.steps, args.warmup)]
+    out = subprocess.run(
+        [sys.executable, "-c", _ARM, *sizes],
+        env={**os.environ, "FFN_MALLOC": malloc},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ffn-bench-allocator", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--width", type=int, default=384)
+    parser.add_argument("--depth", type=int, default=4)
+    parser.add_argument("--tokens", type=int, default=8192, help="rows per step")
+    parser.add_argument("--steps", type=int, default=10, help="measured steps per arm and round")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="alternations of the two arms")
+    parser.add_argument("--output", default="BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    arms = {"glibc default (FFN_MALLOC=system)": "system", "keep_freed_memory": "keep"}
+    seconds: dict[str, list[float]] = {name: [] for name in arms}
+    faults: dict[str, list[float]] = {name: [] for name in arms}
+    for _ in range(args.rounds):
+        for name, malloc in arms.items():
+            run = _arm(malloc, args)
+            if run["applied"] != (malloc == "keep"):
+                raise SystemExit(f"error: the {malloc!r} arm could not set glibc's allocator (not glibc?)")
+            seconds[name] += run["seconds"]
+            faults[name] += run["faults"]
+    base = statistics.median(seconds["glibc default (FFN_MALLOC=system)"])
+    rows = [
+        [
+            name,
+            f"{statistics.median(seconds[name]) * 1e3:.0f}",
+            f"{statistics.median(seconds[name]) / base:.2f}",
+            f"{statistics.median(faults[name]):.0f}",
+        ]
+        for name in arms
+    ]
+    table = markdown_table(
+        ["Allocator", "Median step (ms)", "× glibc default", "Minor page faults / step"], rows
+    )
+    command = "ffn-bench-allocator " + " ".join(
+        f"--{k} {getattr(args, k)}" for k in ("width", "depth", "tokens", "steps", "warmup", "rounds")
+    )
+    body = (
+        "## CPU allocator: keep_freed_memory\n\n"
+        f"Command: `{command}`. Machine: {machine_description()}.\n"
+        f"{args.depth} pre-norm residual MLP blocks {args.width} → {4 * args.width} → {args.width} on "
+        f"{args.tokens} tokens, AdamW, one process per arm; the arms alternate {args.rounds} times, "
+        f"{args.steps} steps each after {args.warmup} warm-up steps, and the medians over all measured "
+        "steps are shown. glibc serves each temporary above its mmap threshold with a fresh mapping, "
+        "page-faulted and zeroed in every step; `keep_freed_memory` (every console script's first call) "
+        "serves them from the heap and keeps freed memory for the next step.\n\n"
+        f"{table}\n"
+    )
+    Console().print(body)
+    if args.output:
+        update_markdown_section(args.output, "allocator", body)
+
+
+if __name__ == "__main__":
+    main()
