@@ -26,6 +26,23 @@ def test_ffn_debug_shows_the_traceback_and_bugs_are_not_user_errors(monkeypatch)
         _raise(KeyError("a bug"))
 
 
+def test_the_study_s_own_message_speaks_whichever_side_of_the_chain_it_is_on():
+    from ffn_data import DATA_ENV, MIRROR_ENV, fetch
+
+    # ours outside: the data layer translates the socket error it was raised from
+    env = {DATA_ENV: "/nonexistent-cache", MIRROR_ENV: "http://127.0.0.1:9"}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        try:
+            fetch("UMLS")
+        except OSError as error:
+            assert user_error_message(error).startswith(
+                "UMLS is not in /nonexistent-cache and http://127.0.0.1:9/"
+            )
+            assert error.__cause__ is not None  # the socket error is there, with FFN_DEBUG=1
+
+
 def test_the_innermost_user_error_of_the_shown_chain_speaks():
     try:
         try:

@@ -42,13 +42,25 @@ class ChecksumError(DataError, ValueError):
 USER_ERRORS = (OSError, ValueError, DataError)
 
 
+def _raised_by_the_study(error: BaseException) -> bool:
+    """Whether ``error`` was raised in the study's own code (a module ``ffn_*``)."""
+    tb = error.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(tb.tb_frame.f_globals.get("__name__", "")).startswith("ffn_")
+
+
 def user_error_message(error: BaseException) -> str | None:
     """The one-line message of the user error behind ``error``, or None if it is not one.
 
-    The innermost user error of the exception chain speaks: a parser that wraps a DataModule's own
-    error in its report (jsonargparse does, for subclass choices) keeps that error as the cause. An
-    error re-raised from a DataLoader worker carries the worker's traceback in its message; its last
-    line is the original message.
+    The study's own message speaks: the outermost user error raised in an ``ffn_*`` module, so a
+    translation such as "ETTh1 is not in <cache> and <url> could not be reached" wins over the socket
+    error it was raised from, while a DataModule's own error wins over the report a parser wraps it in
+    (jsonargparse does, for subclass choices). Without one, the innermost user error of the chain
+    Python shows speaks. An error re-raised from a DataLoader worker carries the worker's traceback in
+    its message; its last line is the original message.
     """
     chain: list[BaseException] = []
     while error is not None and all(error is not e for e in chain):
@@ -58,11 +70,12 @@ def user_error_message(error: BaseException) -> str | None:
     users = [e for e in chain if isinstance(e, USER_ERRORS)]
     if not users:
         return None
-    innermost = users[-1]
-    lines = [line.strip() for line in str(innermost).strip().splitlines() if line.strip()]
+    ours = [e for e in users if _raised_by_the_study(e)]
+    chosen = ours[0] if ours else users[-1]
+    lines = [line.strip() for line in str(chosen).strip().splitlines() if line.strip()]
     if "Original Traceback (most recent call last):" in lines:
         return re.sub(r"^[\w.]+: ", "", lines[-1])  # the original's "module.Type: message" line
-    return " ".join(" ".join(lines).split()) or type(innermost).__name__
+    return " ".join(" ".join(lines).split()) or type(chosen).__name__
 
 
 @contextmanager
