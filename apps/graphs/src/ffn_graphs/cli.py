@@ -5,7 +5,7 @@
     ffn-graphs kg fit --config kg.yaml --model.update SwiGLU
     ffn-graphs floyd fit --config floyd.yaml          # FloydNet, all-pairs shortest paths
     ffn-graphs tsp fit --config tsp.yaml              # FloydNet, Euclidean TSP tours
-    ffn-graphs bench-virgo | bench-kg | bench-floyd | bench-tsp
+    ffn-graphs bench-virgo | bench-kg | bench-floyd | bench-tsp | bench-determinism
 
 Without a task name, ``nodes`` is assumed. Data-derived sizes (features, classes, relations) are linked
 from the DataModule into the model.
@@ -76,6 +76,11 @@ def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI 
         from .floyd_benchmark import main as floyd_bench_main
 
         floyd_bench_main(argv[1:])
+        return None
+    if argv[:1] == ["bench-determinism"]:
+        from .determinism_benchmark import main as determinism_bench_main
+
+        determinism_bench_main(argv[1:])
         return None
     if argv[:1] == ["bench-tsp"]:
         from .tsp_benchmark import main as tsp_bench_main

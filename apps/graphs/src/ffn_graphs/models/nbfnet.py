@@ -90,10 +90,13 @@ class BellmanFordLayer(MessagePassing):
         ``query`` ``(B, d)``."""
         if self.dependent:  # (B, R, d) → the edges' (E, B, d)
             per_query = self.relation(query).view(len(query), self.num_relations, self.dim)
-            relation = per_query[:, edge_type].transpose(0, 1)
+            relation = per_query.index_select(1, edge_type).transpose(0, 1)
         else:
             relation = self.relation(edge_type)[:, None, :]  # (E, 1, d), shared by every query
-        messages = self.message(x[edge_index[0]], relation)  # (E, B, d)
+        # index_select, not x[index]: its backward is index_add, which sums each node's gradients in
+        # edge order; advanced indexing's backward (index_put_ with accumulate) sums them in whatever
+        # order the CPU threads finish, so two runs of one command drifted apart
+        messages = self.message(x.index_select(0, edge_index[0]), relation)  # (E, B, d)
         aggregated = self._aggregate(messages, boundary, edge_index[1])
         out = F.relu(self.norm(self.update_ffn(torch.cat([x, aggregated], dim=-1))))
         return out + x if self.shortcut else out
