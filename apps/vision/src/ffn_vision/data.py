@@ -6,13 +6,14 @@ so the CLI links them into the model (``apply_on="instantiate"``) before any dat
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from timm.data import create_transform
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 from torchvision import datasets
@@ -26,7 +27,9 @@ __all__ = [
     "ImageDataModule",
     "ImageFolderDataModule",
     "load_rgb",
+    "posterize",
     "random_affine",
+    "training_transform",
 ]
 
 CIFAR_STATS = {
@@ -185,6 +188,38 @@ class DigitsDataModule(ImageDataModule):
         return batch
 
 
+class _FilesPresent:
+    """CIFAR read from the user's own copy of the python-version files: present, not md5-checked
+    (torchvision checks the md5 of the official files; a subset or a re-pickled copy reads too)."""
+
+    root: str
+    base_folder: str
+    train_list: list[list[str]]
+    test_list: list[list[str]]
+
+    meta: dict[str, str]
+
+    def _check_integrity(self) -> bool:
+        folder = Path(self.root) / self.base_folder
+        return all((folder / name).is_file() for name, _ in (*self.train_list, *self.test_list))
+
+    def _load_meta(self) -> None:
+        path = Path(self.root) / self.base_folder / self.meta["filename"]
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: CIFAR's class names are missing")
+        with open(path, "rb") as file:
+            self.classes = pickle.load(file, encoding="latin1")[self.meta["key"]]
+        self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
+
+
+class _LocalCIFAR10(_FilesPresent, datasets.CIFAR10):
+    pass
+
+
+class _LocalCIFAR100(_FilesPresent, datasets.CIFAR100):
+    pass
+
+
 class CIFARDataModule(ImageDataModule):
     """CIFAR-10 or CIFAR-100 through torchvision's loaders, downloaded by torchvision (md5-checked).
 
@@ -198,7 +233,8 @@ class CIFARDataModule(ImageDataModule):
         root: folder holding the extracted archive (default: ``cifar/`` in the data cache,
             ``$FFN_STUDY_DATA`` or the user cache folder).
         variant: ``"cifar10"`` or ``"cifar100"``.
-        download: fetch the archive from its upstream when the folder is missing.
+        download: fetch the archive from its upstream when the folder is missing, and md5-check the
+            files; off, the files under ``root`` are read as they are (a subset works too).
         image_size: side fed to the model (32 native; larger upsamples).
         batch_size: samples per batch.
         val_size: training images held out for validation.
@@ -248,7 +284,9 @@ class CIFARDataModule(ImageDataModule):
 
     @property
     def _dataset_class(self) -> type[datasets.CIFAR10]:
-        return datasets.CIFAR10 if self.variant == "cifar10" else datasets.CIFAR100
+        if self.download:  # torchvision's own: downloads and md5-checks the official files
+            return datasets.CIFAR10 if self.variant == "cifar10" else datasets.CIFAR100
+        return _LocalCIFAR10 if self.variant == "cifar10" else _LocalCIFAR100
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
@@ -256,7 +294,7 @@ class CIFARDataModule(ImageDataModule):
         mean, std = CIFAR_STATS[self.variant]
         common = {"input_size": self.image_size, "mean": mean, "std": std}
         augment = {"auto_augment": self.auto_augment, "re_prob": self.random_erasing, "scale": (0.35, 1.0)}
-        train_tf = create_transform(is_training=True, **augment, **common)
+        train_tf = training_transform(**augment, **common)
         eval_tf = create_transform(is_training=False, crop_pct=1.0, **common)
         cls = self._dataset_class
         train_full = cls(self.root, train=True, transform=train_tf, download=False)
@@ -265,6 +303,30 @@ class CIFARDataModule(ImageDataModule):
         self.train_set = Subset(train_full, order[: -self.val_size])
         self.val_set = Subset(eval_full, order[-self.val_size :])
         self.test_set = cls(self.root, train=False, transform=eval_tf, download=False)
+
+
+def posterize(img: Image.Image, bits_to_keep: int, **_: object) -> Image.Image:
+    """timm's posterize op, with its full-magnitude level defined again: 0 bits kept is a black image.
+
+    RandAugment's increasing posterize (``inc1`` policies, from Google's UDA/TF code) keeps ``4 - ⌊4m/10⌋``
+    bits, so a magnitude drawn at 10 (``m9`` with ``mstd0.5``: about 2 % of draws) keeps 0, which TF and
+    Pillow < 13 turned into black. Pillow 13 rejects 0 bits (``ValueError``) and the loader died.
+    """
+    if bits_to_keep >= 8:
+        return img
+    if bits_to_keep <= 0:
+        return Image.new(img.mode, img.size)
+    return ImageOps.posterize(img, bits_to_keep)
+
+
+def training_transform(**options: Any) -> Any:
+    """timm's `create_transform` for training, its auto-augment posterize ops given `posterize`."""
+    transform = create_transform(is_training=True, **options)
+    for stage in getattr(transform, "transforms", ()):
+        for op in getattr(stage, "ops", ()):  # RandAugment / AutoAugment / AugMix ops
+            if getattr(op, "name", "").startswith("Posterize"):
+                op.aug_fn = posterize
+    return transform
 
 
 def load_rgb(path: str) -> Image.Image:
@@ -317,8 +379,8 @@ class ImageFolderDataModule(ImageDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        train_tf = create_transform(
-            self.image_size, is_training=True, auto_augment=self.auto_augment, re_prob=self.random_erasing
+        train_tf = training_transform(
+            input_size=self.image_size, auto_augment=self.auto_augment, re_prob=self.random_erasing
         )
         eval_tf = create_transform(self.image_size, is_training=False)
         root = Path(self.root)
