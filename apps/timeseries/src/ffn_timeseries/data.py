@@ -156,6 +156,7 @@ class WideCSVDataModule(LightningDataModule):
         lookback: input steps L.
         horizon: forecast steps H.
         columns: series to use (default: every numeric column, i.e. multivariate).
+        date_column: the CSV's time-stamp column (ISO 8601); it sets the sampling rate of ``split="ett"``.
         split: ``"ett"`` (12/4/4 months) or ``"ratio"``.
         ratios: train / validation / test shares for ``split="ratio"`` (Autoformer: 0.7/0.1/0.2).
         scaling: ``"zscore"`` (standard) or ``"minmax"`` (FreTS's own protocol).
@@ -171,6 +172,7 @@ class WideCSVDataModule(LightningDataModule):
         lookback: int = 96,
         horizon: int = 96,
         columns: list[str] | None = None,
+        date_column: str = "date",
         split: Literal["ett", "ratio"] = "ett",
         ratios: tuple[float, float, float] = (0.7, 0.1, 0.2),
         scaling: Literal["zscore", "minmax"] = "zscore",
@@ -186,7 +188,7 @@ class WideCSVDataModule(LightningDataModule):
         self.split, self.ratios, self.scaling = split, tuple(ratios), scaling
         self.batch_size, self.num_workers = batch_size, num_workers
         # read now: the channel count is linked into the model at instantiation
-        self.frame = read_wide_csv(self.path, columns)
+        self.frame = read_wide_csv(self.path, columns, date_column)
         if len(self.frame) < lookback + horizon:
             raise ValueError(
                 f"{self.path}: {len(self.frame)} rows, fewer than lookback + horizon = {lookback + horizon}"
