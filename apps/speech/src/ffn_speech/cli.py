@@ -16,7 +16,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from ffn_data import user_errors
 from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory
 
-from .data import FSDDMixtureDataModule
+from .data import SeparationDataModule
 from .module import SpeechSeparation
 
 __all__ = ["STUDY", "SpeechCLI", "cli", "main"]
@@ -26,9 +26,12 @@ CONFIGS = Path(__file__).resolve().parent / "configs"
 
 
 class SpeechCLI(FFNLightningCLI):
-    """Links the data's speaker count and sample rate into the model."""
+    """Links the data's speaker count and sample rate into the model; FSDD mixtures by default, any
+    `SeparationDataModule` with ``--data`` (e.g. ``SeparationCorpusDataModule`` for Libri2Mix)."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        if self.subclass_mode_data:
+            parser.set_defaults({"data": {"class_path": "ffn_speech.data.FSDDMixtureDataModule"}})
         parser.link_arguments("data.num_speakers", "model.num_speakers", apply_on="instantiate")
         parser.link_arguments("data.sample_rate", "model.sample_rate", apply_on="instantiate")
 
@@ -47,7 +50,13 @@ def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI 
         bench_main(argv[1:])
         return None
     return SpeechCLI(
-        SpeechSeparation, FSDDMixtureDataModule, app_name="speech", config_dir=CONFIGS, args=argv, run=run
+        SpeechSeparation,
+        SeparationDataModule,
+        subclass_mode_data=True,
+        app_name="speech",
+        config_dir=CONFIGS,
+        args=argv,
+        run=run,
     )
 
 
@@ -69,6 +78,7 @@ STUDY = StudyApp(
     run_dir="speech",
     slots=(
         Slot("model.network", ("ffn_speech.models.MossFormer2Separator", "ffn_speech.models.ConvTasNet")),
+        Slot("data", ("ffn_speech.data.FSDDMixtureDataModule", "ffn_speech.data.SeparationCorpusDataModule")),
     ),
 )
 

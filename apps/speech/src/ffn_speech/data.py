@@ -23,7 +23,15 @@ from torch.utils.data import DataLoader, Dataset
 from ffn_data import fetch
 from ffn_lightning import ResumableDataLoader
 
-__all__ = ["FSDDMixtureDataModule", "FSDDMixtures", "SeparationFolder", "read_audio"]
+__all__ = [
+    "FSDDMixtureDataModule",
+    "FSDDMixtures",
+    "RandomSegments",
+    "SeparationCorpusDataModule",
+    "SeparationDataModule",
+    "SeparationFolder",
+    "read_audio",
+]
 SAMPLE_RATE = 8000
 TEST_SPEAKERS = ("theo", "yweweler")
 
@@ -107,22 +115,31 @@ class FSDDMixtures(Dataset):
 class SeparationFolder(Dataset):
     """Real mixtures with references from a folder.
 
-    Layouts: ``"librimix"`` (Libri2Mix / WSJ0-2mix: ``mix/``, ``s1/``, ``s2/`` with equal file names) and
-    ``"samples"`` (MossFormer2's Libri2Mix samples, the registered ``Libri2Mix-samples``:
-    ``itemN_mix.wav``, ``itemN_source{1,2}.wav``).
-    Items are ``(mixture (L,), sources (2, L))`` at the files' rate (8 kHz for both shipped layouts).
+    Layouts: ``"librimix"`` (Libri2Mix / WSJ0-2mix: ``mix/``, ``s1/``, ``s2/`` with equal file names; the
+    mixture folder is ``mixture``, e.g. Libri2Mix's ``mix_clean``) and ``"samples"`` (MossFormer2's
+    Libri2Mix samples, the registered ``Libri2Mix-samples``: ``itemN_mix.wav``,
+    ``itemN_source{1,2}.wav``). Items are ``(mixture (L,), sources (2, L))``; a file at another rate
+    than ``sample_rate`` (when given) is a one-line error.
     """
 
-    def __init__(self, root: str | Path, layout: Literal["librimix", "samples"] = "librimix") -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        layout: Literal["librimix", "samples"] = "librimix",
+        *,
+        mixture: str = "mix",
+        sample_rate: int | None = None,
+    ) -> None:
         root = Path(root)
+        self.sample_rate = sample_rate
         if layout == "librimix":
-            for sub in ("mix", "s1", "s2"):
+            for sub in (mixture, "s1", "s2"):
                 if not (root / sub).is_dir():
                     raise FileNotFoundError(
-                        f"SeparationFolder: {root / sub} not found (expected mix/, s1/, s2/)"
+                        f"SeparationFolder: {root / sub} not found (expected {mixture}/, s1/, s2/)"
                     )
-            names = sorted(p.name for p in (root / "mix").glob("*.wav"))
-            self.items = [(root / "mix" / n, root / "s1" / n, root / "s2" / n) for n in names]
+            names = sorted(p.name for p in (root / mixture).glob("*.wav"))
+            self.items = [(root / mixture / n, root / "s1" / n, root / "s2" / n) for n in names]
         else:
             stems = sorted(
                 {p.name.split("_")[0] for p in root.glob("item*_mix.wav")}, key=lambda s: int(s[4:])
@@ -136,14 +153,132 @@ class SeparationFolder(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        signals = [read_audio(p)[0] for p in self.items[index]]
+    def signals(self, index: int) -> list[np.ndarray]:
+        """The mixture and the two sources of item ``index``, cut to their common length."""
+        signals = []
+        for path in self.items[index]:
+            samples, rate = read_audio(path)
+            if self.sample_rate is not None and rate != self.sample_rate:
+                raise ValueError(f"{path}: {rate} Hz, expected {self.sample_rate} Hz")
+            signals.append(samples)
         length = min(len(s) for s in signals)
-        mix, s1, s2 = (torch.from_numpy(s[:length]) for s in signals)
+        return [s[:length] for s in signals]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        mix, s1, s2 = (torch.from_numpy(s) for s in self.signals(index))
         return mix, torch.stack([s1, s2])
 
 
-class FSDDMixtureDataModule(LightningDataModule):
+class RandomSegments(Dataset):
+    """One random crop of ``length`` samples per utterance of a `SeparationFolder` and epoch (training).
+
+    The crop's start is a function of ``(seed, epoch, index)``: a new crop every epoch, the same in every
+    run. Utterances shorter than ``length`` are zero-padded at the end.
+    """
+
+    def __init__(self, folder: SeparationFolder, length: int, seed: int = 0) -> None:
+        self.folder, self.length, self.seed, self.epoch = folder, length, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.folder)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        signals = np.stack(self.folder.signals(index))  # (3, L)
+        if signals.shape[1] >= self.length:
+            start = np.random.default_rng([self.seed, self.epoch, index]).integers(
+                signals.shape[1] - self.length + 1
+            )
+            signals = signals[:, start : start + self.length]
+        else:
+            signals = np.pad(signals, ((0, 0), (0, self.length - signals.shape[1])))
+        signals = torch.from_numpy(np.ascontiguousarray(signals))
+        return signals[0], signals[1:]
+
+
+class SeparationDataModule(LightningDataModule):
+    """Base of the speech DataModules the CLI can choose (``--data``): two speakers at ``sample_rate``."""
+
+    num_speakers = 2
+    sample_rate: int
+
+    batch_size: int
+    train_set: Dataset
+    val_set: Dataset
+    test_set: Dataset
+
+    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool = False) -> DataLoader:
+        return ResumableDataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, self.batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        # real mixtures differ in length: one per batch
+        batch = 1 if isinstance(self.test_set, SeparationFolder) else self.batch_size
+        return self._loader(self.test_set, batch)
+
+
+class SeparationCorpusDataModule(SeparationDataModule):
+    """A two-speaker separation corpus in its standard layout: Libri2Mix or WSJ0-2mix.
+
+    Libri2Mix (``layout="libri2mix"``, Cosentino et al. 2020, https://github.com/JorisCos/LibriMix):
+    ``root`` is the ``Libri2Mix`` folder and the splits are
+    ``wav{8|16}k/{min|max}/{train-100|train-360, dev, test}/{mix_clean|mix_both, s1, s2}/``.
+    WSJ0-2mix (``layout="wsj0-2mix"``, Hershey et al. 2016): ``root`` holds ``tr/``, ``cv/`` and ``tt/``
+    (e.g. ``wsj0-mix/2speakers/wav8k/min``), each with ``mix/``, ``s1/``, ``s2/``.
+    Training draws one random ``segment_seconds`` crop of every utterance per epoch (`RandomSegments`);
+    validation and test read whole utterances, one per batch.
+
+    Args:
+        root: the corpus folder (see above).
+        layout: ``"libri2mix"`` or ``"wsj0-2mix"``.
+        sample_rate: the files' rate (Libri2Mix: picks ``wav8k`` or ``wav16k``).
+        mode: Libri2Mix's ``min`` (mixtures cut to the shorter source) or ``max``.
+        train_split: Libri2Mix's training split (``train-100`` or ``train-360``).
+        mixture: Libri2Mix's mixture folder (``mix_clean``; ``mix_both`` adds WHAM! noise).
+        segment_seconds: training crop length (shorter utterances are zero-padded).
+        batch_size: training crops per batch.
+        seed: seed of the crops.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        layout: Literal["libri2mix", "wsj0-2mix"] = "libri2mix",
+        sample_rate: int = 8000,
+        mode: Literal["min", "max"] = "min",
+        train_split: str = "train-100",
+        mixture: str = "mix_clean",
+        segment_seconds: float = 3.0,
+        batch_size: int = 4,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        base = Path(root)
+        if layout == "libri2mix":
+            base = base / f"wav{sample_rate // 1000}k" / mode
+            splits, folder = (train_split, "dev", "test"), mixture
+        else:
+            splits, folder = ("tr", "cv", "tt"), "mix"
+        train, val, test = (
+            SeparationFolder(base / split, "librimix", mixture=folder, sample_rate=sample_rate)
+            for split in splits
+        )
+        self.sample_rate, self.batch_size = sample_rate, batch_size
+        self.train_set = RandomSegments(train, round(segment_seconds * sample_rate), seed)
+        self.val_set, self.test_set = val, test
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, 1)  # whole utterances of different lengths
+
+
+class FSDDMixtureDataModule(SeparationDataModule):
     """FSDD mixtures: 4 training speakers (utterances 0–44 of each digit), their utterances 45–49 for
     validation, and the 2 held-out speakers for testing; optionally Libri2Mix-style folders as test data.
 
@@ -164,7 +299,6 @@ class FSDDMixtureDataModule(LightningDataModule):
     """
 
     sample_rate = SAMPLE_RATE
-    num_speakers = 2
 
     def __init__(
         self,
@@ -203,14 +337,3 @@ class FSDDMixtureDataModule(LightningDataModule):
             else FSDDMixtures(held_out, test_mixtures, segment_seconds, seed + 2)
         )
         self.batch_size = batch_size
-
-    def train_dataloader(self) -> DataLoader:
-        return ResumableDataLoader(self.train_set, batch_size=self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return ResumableDataLoader(self.val_set, batch_size=self.batch_size)
-
-    def test_dataloader(self) -> DataLoader:
-        # real mixtures differ in length: one per batch
-        batch = 1 if isinstance(self.test_set, SeparationFolder) else self.batch_size
-        return ResumableDataLoader(self.test_set, batch_size=batch)
