@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"median of {args.rounds} interleaved rounds:\n\n"
         f"{_table(steps, 1e3, 'Median step (ms)')}\n"
     )
-    console.print(body)
+    console.print(body, markup=False)
     if args.output:
         update_markdown_section(args.output, "determinism", body)
 

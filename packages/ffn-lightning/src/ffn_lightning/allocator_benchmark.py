@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "serves them from the heap and keeps freed memory for the next step.\n\n"
         f"{table}\n"
     )
-    Console().print(body)
+    Console().print(body, markup=False)
     if args.output:
         update_markdown_section(args.output, "allocator", body)
 
