@@ -22,14 +22,14 @@ CASES = [(name, app.tiny_config) for name, app in APPS.items()] + [("graphs", "k
 # more steps where a tiny config stops after two or three, fewer where it trains for a while
 STEPS = {
     ("graphs", "kg_tiny.yaml"): ["--trainer.limit_train_batches=12"],
-    ("vision", "tiny.yaml"): ["--trainer.max_epochs=2"],
+    ("vision", "tiny.yaml"): ["--trainer.max_epochs=1"],
 }
 
 _FIT = """
 import sys, torch
 from ffn_lightning import discover_apps
 app, config, out, *extra = sys.argv[1:]
-cli = discover_apps()[app].instantiate(config, extra=extra)
+cli = discover_apps(app)[app].instantiate(config, extra=extra)
 cli.trainer.fit(cli.model, datamodule=cli.datamodule)
 torch.save(cli.model.state_dict(), out)
 """

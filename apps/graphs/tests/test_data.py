@@ -9,6 +9,7 @@ from ffn_graphs.data import (
     planetoid,
     read_triples,
 )
+from ffn_graphs.kg import both_directions
 
 
 @pytest.mark.parametrize(("name", "nodes", "classes"), [("Cora", 2708, 7), ("CiteSeer", 3327, 6)])
@@ -85,3 +86,43 @@ def test_missing_split_and_bad_lines(tmp_path):
     with pytest.raises(ValueError, match=r"bad\.txt:2: expected 3 tab-separated fields, got 2"):
         read_triples(tmp_path / "bad.txt")
     assert torch.is_tensor(torch.tensor(read_triples(tmp_path / "train.txt")[0] == ("a", "r", "b")))
+
+
+def _pairs(known):
+    return {tuple(t) for t in known.tolist()}
+
+
+@pytest.mark.parametrize("inductive", [False, True], ids=["transductive", "inductive"])
+def test_no_validation_or_test_answer_is_known_to_training(inductive):
+    """Training negatives are filtered with the training triples alone (the reference's rule): if a
+    validation or test triple were in the training filter, its answer could never be a negative, and
+    the test labels would shape training."""
+    data = (
+        KnowledgeGraphDataModule("fb237_v1", test_dataset="fb237_v1_ind")
+        if inductive
+        else KnowledgeGraphDataModule("UMLS")
+    )
+    r = data.num_relations
+    train = _pairs(both_directions(data.stages["train"].queries, r))
+    assert _pairs(data.stages["train"].known) == train
+    held_out = _pairs(both_directions(data.stages["val"].queries, r))
+    if not inductive:  # transductive test triples live among the training entities
+        held_out |= _pairs(both_directions(data.stages["test"].queries, r))
+    leaked = (held_out - train) & _pairs(data.stages["train"].known)
+    assert held_out - train and not leaked
+
+
+def test_evaluation_filters_are_the_reference_s():
+    transductive = KnowledgeGraphDataModule("UMLS")
+    r = transductive.num_relations
+    every_split = torch.cat([transductive.stages[s].queries for s in ("train", "val", "test")])
+    for stage in ("val", "test"):  # filtered with the whole graph
+        assert _pairs(transductive.stages[stage].known) == _pairs(both_directions(every_split, r))
+    inductive = KnowledgeGraphDataModule("fb237_v1", test_dataset="fb237_v1_ind")
+    r = inductive.num_relations
+    train = _pairs(both_directions(inductive.stages["train"].queries, r))
+    assert _pairs(inductive.stages["val"].known) == train  # the training graph only
+    test = inductive.stages["test"]
+    facts = torch.stack([test.edge_index[0], test.edge_type, test.edge_index[1]], 1)
+    assert _pairs(test.known) == _pairs(facts)  # the unseen graph's facts only, not the other queries
+    assert not _pairs(both_directions(test.queries, r)) <= _pairs(test.known)

@@ -142,6 +142,12 @@ def test_easy_edges_are_removed_in_both_directions_and_nothing_else():
     kept_index, kept_type = remove_easy_edges(edge_index, edge_type, torch.tensor([[0, 0, 1]]), 2)
     kept = {(h, r, t) for (h, t), r in zip(kept_index.T.tolist(), kept_type.tolist(), strict=True)}
     assert kept == {(1, 1, 2), (2, 3, 1), (0, 1, 1), (1, 3, 0)}
+    # remove_one_hop: every edge between 0 and 1 goes, the other relation's too
+    kept_index, kept_type = remove_easy_edges(
+        edge_index, edge_type, torch.tensor([[0, 0, 1]]), 2, one_hop=True
+    )
+    kept = {(h, r, t) for (h, t), r in zip(kept_index.T.tolist(), kept_type.tolist(), strict=True)}
+    assert kept == {(1, 1, 2), (2, 3, 1)}
 
 
 def test_nbfnet_boundary_only_reaches_nodes_within_range():
@@ -211,9 +217,13 @@ def test_pna_aggregation_matches_a_per_node_loop_with_the_boundary_as_a_self_mes
         std = (own.square().mean(0) - mean.square()).clamp_min(1e-6).sqrt()
         rows.append((torch.cat([mean, own.amax(0), own.amin(0), std], -1), len(own)))
     stats = torch.stack([r for r, _ in rows])
-    log_degree = torch.tensor([float(n + 1) for _, n in rows]).log()[:, None, None]
+    # the reference's PNA scaler: log of the messages a node aggregates, its boundary included, i.e.
+    # log(in-degree + 1); by hand: in-degrees 2, 3, 1, 4, 1, 0
+    counts = torch.tensor([float(n) for _, n in rows])
+    assert counts.tolist() == [3, 4, 2, 5, 2, 1]
+    log_degree = counts.log()[:, None, None]
     scale = log_degree / log_degree.mean()
-    reference = torch.cat([stats, stats * scale, stats / scale], -1)
+    reference = torch.cat([stats, stats * scale, stats / scale.clamp_min(1e-2)], -1)
 
     torch.testing.assert_close(ours, reference)
     weights = torch.randn_like(reference)

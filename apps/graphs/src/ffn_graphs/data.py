@@ -204,6 +204,10 @@ class KnowledgeGraphDataModule(LightningDataModule):
     whose ``train.txt`` is the observed graph and ``test.txt`` the queries, each ranked among itself and
     ``num_negatives`` sampled entities (`sampled_ranking_metrics`).
 
+    Filters (what may not be a negative) follow the reference code: training negatives exclude the
+    training triples only; transductive ranking excludes every split's triples; inductive validation
+    excludes the training graph's, inductive testing the test graph's facts.
+
     Args:
         dataset: a registered graph (``ffn-data list``: UMLS, Kinships, fb237_v1, WN18RR_v1, ...),
             downloaded into ``root`` on first use.
@@ -257,10 +261,7 @@ class KnowledgeGraphDataModule(LightningDataModule):
             test_queries = encode(
                 read_triples(test_path / "test.txt"), test_entities, source=test_path / "test.txt"
             )
-            test_valid = encode(
-                read_triples(test_path / "valid.txt"), test_entities, source=test_path / "valid.txt"
-            )
-            test_known = torch.cat([test_facts, test_valid, test_queries])
+            test_known = test_facts  # the reference filters the unseen graph's ranking with its facts only
             test_nodes = len(test_entities)
         else:
             test_facts = triples["train"]
@@ -274,13 +275,17 @@ class KnowledgeGraphDataModule(LightningDataModule):
         self.num_entities = len(entities)
         self.batch_size, self.eval_batch_size, self.num_negatives = batch_size, eval_batch_size, num_negatives
         r = self.num_relations
-        train_known = torch.cat(
-            [triples["train"], triples["valid"]] + ([] if self.inductive else [test_queries])
-        )
+        # What may not be a negative, as in the reference code (KiddoZhu/NBFNet-PyG): training negatives
+        # are filtered with the training graph alone, so no validation or test answer is ever known to
+        # training; transductive evaluation filters with every split's triples; inductive validation
+        # with the training graph, inductive testing with the unseen graph's facts.
+        val_known = triples["train"] if self.inductive else test_known
         graph = fact_graph(triples["train"], r)
         self.stages = {
-            "train": StageGraph(*graph, len(entities), triples["train"], both_directions(train_known, r)),
-            "val": StageGraph(*graph, len(entities), triples["valid"], both_directions(train_known, r)),
+            "train": StageGraph(
+                *graph, len(entities), triples["train"], both_directions(triples["train"], r)
+            ),
+            "val": StageGraph(*graph, len(entities), triples["valid"], both_directions(val_known, r)),
             "test": StageGraph(
                 *fact_graph(test_facts, r), test_nodes, test_queries, both_directions(test_known, r)
             ),

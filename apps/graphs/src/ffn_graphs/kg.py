@@ -37,9 +37,15 @@ def both_directions(triples: torch.Tensor, num_relations: int) -> torch.Tensor:
 
 
 def remove_easy_edges(
-    edge_index: torch.Tensor, edge_type: torch.Tensor, queries: torch.Tensor, num_relations: int
+    edge_index: torch.Tensor,
+    edge_type: torch.Tensor,
+    queries: torch.Tensor,
+    num_relations: int,
+    one_hop: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Drop the edges that state the answers of ``queries`` directly: ``(h, r, t)`` and ``(t, r⁻¹, h)``.
+    """Drop the edges that state the answers of ``queries`` directly: ``(h, r, t)`` and ``(t, r⁻¹, h)``,
+    or with ``one_hop`` every edge between ``h`` and ``t`` whatever its relation (the reference's
+    ``remove_one_hop``, set in its FB15k-237 configs).
 
     NBFNet's training trick: otherwise the model learns to read the target edge instead of reasoning
     over the other paths (and then fails on test triples, which are absent from the graph).
@@ -51,8 +57,9 @@ def remove_easy_edges(
     )
     span = int(max(edge_index.max(), removed[:, [0, 2]].max())) + 1
     key = lambda h, r, t: (r * span + h) * span + t  # noqa: E731
-    edge_keys = key(edge_index[0], edge_type, edge_index[1])
-    keep = ~torch.isin(edge_keys, key(removed[:, 0], removed[:, 1], removed[:, 2]))
+    relation_of = (lambda r: torch.zeros_like(r)) if one_hop else (lambda r: r)
+    edge_keys = key(edge_index[0], relation_of(edge_type), edge_index[1])
+    keep = ~torch.isin(edge_keys, key(removed[:, 0], relation_of(removed[:, 1]), removed[:, 2]))
     return edge_index[:, keep], edge_type[keep]
 
 

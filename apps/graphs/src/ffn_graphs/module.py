@@ -168,6 +168,8 @@ class KGCompletion(LightningModule):
         num_negatives: filtered negatives per positive (reference: 32).
         adversarial_temperature: self-adversarial weighting temperature (reference: 0.5).
         remove_easy_edges: drop the edges that state a training query's answer (reference: yes).
+        remove_one_hop: drop every edge between a training query's head and tail instead, whatever its
+            relation (the reference's ``remove_one_hop``, on in its FB15k-237 configs).
         dependent: relation vectors computed from the query relation (the reference's ``dependent:
             yes``); False keeps one free vector per relation and layer.
         optimizer: optimizer factory (reference: Adam 5e-3).
@@ -185,6 +187,7 @@ class KGCompletion(LightningModule):
         num_negatives: int = 32,
         adversarial_temperature: float = 0.5,
         remove_easy_edges: bool = True,
+        remove_one_hop: bool = False,
         dependent: bool = False,
         optimizer: OptimizerCallable = torch.optim.Adam,
     ) -> None:
@@ -227,7 +230,9 @@ class KGCompletion(LightningModule):
         queries = both_directions(batch[0].cpu(), self.num_relations)
         edge_index, edge_type = graph.edge_index, graph.edge_type
         if self.hparams.remove_easy_edges:
-            edge_index, edge_type = remove_easy_edges(edge_index, edge_type, queries, self.num_relations)
+            edge_index, edge_type = remove_easy_edges(
+                edge_index, edge_type, queries, self.num_relations, one_hop=self.hparams.remove_one_hop
+            )
         scores = self._score(queries.to(self.device), graph, edge_index, edge_type)  # (B, N)
         mask = true_tail_mask(queries, graph.known, graph.num_nodes)
         negatives = sample_negatives(mask, self.hparams.num_negatives, self.generator).to(self.device)

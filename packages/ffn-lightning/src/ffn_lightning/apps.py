@@ -107,10 +107,13 @@ class StudyApp:
         self.cli([*self.arguments(subcommand, config, block), *extra])
 
 
-def discover_apps() -> dict[str, StudyApp]:
-    """Every installed app's `StudyApp`, by name (sorted)."""
+def discover_apps(*names: str) -> dict[str, StudyApp]:
+    """Every installed app's `StudyApp`, by name (sorted); only those in ``names`` when given, so that
+    a process that needs one app imports only that one."""
     found = {}
     for point in entry_points(group=ENTRY_POINT_GROUP):
+        if names and point.name not in names:
+            continue
         app = point.load()
         if not isinstance(app, StudyApp):
             raise TypeError(

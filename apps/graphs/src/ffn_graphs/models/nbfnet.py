@@ -134,7 +134,8 @@ class BellmanFordLayer(MessagePassing):
         maximum = own.index_reduce(0, target, flat, "amax")  # include_self: the boundary takes part
         minimum = own.index_reduce(0, target, flat, "amin")
         stats = torch.cat([s.view(num_nodes, batch, dim) for s in (mean, maximum, minimum, std)], -1)
-        log_degree = count.log1p()[:, :, None]  # (N, 1, 1): log(in-degree + 1), boundary counted
+        # (N, 1, 1): log(in-degree + 1), the boundary counted as the "+ 1" (the reference's PNA scaler)
+        log_degree = count.log()[:, :, None]
         scale = log_degree / log_degree.mean().clamp_min(1e-6)
         return torch.cat([stats, stats * scale, stats / scale.clamp_min(1e-2)], dim=-1)  # (N, B, 12d)
 
