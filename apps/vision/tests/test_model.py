@@ -1,6 +1,7 @@
 """Models: timm registration, exact parameter counts, RePaViT's structure, merging, every block inside."""
 
 import math
+from functools import partial
 
 import pytest
 import timm
@@ -12,7 +13,7 @@ import ffn_vision  # noqa: F401 -- registers the models
 from ffn_blocks import KANLayer, LastDimBatchNorm, RePaMLP, SwiGLU, reparameterize
 from ffn_blocks.repa import RePaMLPInference
 from ffn_blocks.testing import block_classes, count_flops, randomize_batchnorm_
-from ffn_vision.models import POOLFORMER_SIZES, FFNBlock
+from ffn_vision.models import POOLFORMER_SIZES, REPAVIT_SIZES, FFNBlock
 
 BLOCKS = block_classes()
 
@@ -46,10 +47,16 @@ def test_poolformer_s12_count_is_the_papers():
 
 
 @pytest.mark.parametrize("size", ["tiny", "small", "base"])
-def test_repavit_counts_equal_deit(size):
-    # BatchNorm and LayerNorm both hold 2C parameters, and RePaMLP has the MLP's weights.
+def test_repavit_counts_are_deit_s_plus_the_hidden_batchnorm(size):
+    # the FFN pre-norm BatchNorm and DeiT's LayerNorm both hold 2C parameters, RePaMLP has the MLP's
+    # weights, and the official FFN adds a BatchNorm over the 4C hidden width: 8C per block
     ours = params(timm.create_model(f"ffn_repavit_{size}_patch16_224"))
-    assert ours == params(timm.create_model(f"deit_{size}_patch16_224"))
+    embed_dim, depth, _ = REPAVIT_SIZES[size]
+    assert ours == params(timm.create_model(f"deit_{size}_patch16_224")) + depth * 2 * 4 * embed_dim
+    without = params(
+        timm.create_model(f"ffn_repavit_{size}_patch16_224", ffn=partial(RePaMLP, idle_ratio=0.75))
+    )
+    assert without == params(timm.create_model(f"deit_{size}_patch16_224"))
 
 
 def test_only_the_ffn_prenorm_is_batchnorm_and_theta_sets_active_channels():
@@ -93,10 +100,15 @@ def _trained_repavit(layer_scale=None):
 @pytest.mark.parametrize("layer_scale", [None, 0.1], ids=["plain", "layer-scale"])
 def test_trained_repavit_merges_to_one_matrix_per_block_with_same_outputs(layer_scale):
     model = _trained_repavit(layer_scale)
+    for block in model.blocks:  # the official FFN's two BatchNorms, their statistics moved by training
+        assert isinstance(block.mlp.hidden_norm, LastDimBatchNorm)
+        assert (
+            block.mlp.hidden_norm.bn.running_mean.abs().max() > 0 and block.norm2.bn.running_var.ne(1).any()
+        )
     merged = reparameterize(model)
     x = torch.randn(8, 1, 16, 16)
     with torch.no_grad():
-        assert (merged(x) - model(x)).abs().max() <= 1e-4
+        assert (merged(x) - model(x)).abs().max() <= 1e-5
     for block in merged.blocks:
         assert block.ffn_merged and isinstance(block.mlp, RePaMLPInference)
         assert isinstance(block.norm2, nn.Identity) and not block.mlp.shortcut  # BN and shortcut folded

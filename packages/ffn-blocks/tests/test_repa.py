@@ -23,6 +23,19 @@ class TestRePaMLPWithBatchNormAndShortcut(FeedForwardContract):
     init_args = {"hidden_features": 64, "norm": LastDimBatchNorm, "shortcut": True}
 
 
+class TestRePaMLPWithBothBatchNormsAndShortcut(FeedForwardContract):
+    """The official RePaViT FFN: BatchNorm over the inputs and over the hidden width after the activation."""
+
+    block = RePaMLP
+    out_features = 16
+    init_args = {
+        "hidden_features": 64,
+        "norm": LastDimBatchNorm,
+        "hidden_norm": LastDimBatchNorm,
+        "shortcut": True,
+    }
+
+
 class TestRePaMLPWithLayerNormAndShortcut(FeedForwardContract):
     block = RePaMLP
     out_features = 16
@@ -135,3 +148,9 @@ def test_merge_residual_refuses_what_it_cannot_express():
     block = RePaMLP(8, 8, norm=nn.LayerNorm)  # an unfoldable norm inside the block
     with pytest.raises(ValueError, match="cannot fold an input affine map after an unfoldable pre-norm"):
         merge_residual(block.eval(), norm=LastDimBatchNorm(8).eval())
+
+
+def test_a_hidden_norm_that_is_not_a_batchnorm_cannot_merge():
+    block = RePaMLP(8, 8, hidden_norm=nn.LayerNorm).eval()
+    with pytest.raises(ValueError, match="the hidden norm must be a BatchNorm to fold, got LayerNorm"):
+        block.reparameterize()

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import FeedForward, check_ratio
+from .base import FeedForward, build_norm, check_ratio
 from .mlp import TwoLayerFeedForward
 from .norm import LastDimBatchNorm
 
@@ -30,7 +30,9 @@ _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm
 class RePaMLP(TwoLayerFeedForward):
     """MLP whose first ``ceil(hidden · (1 − idle_ratio))`` hidden channels are activated, the rest idle.
 
-    ``y = [x +] W₂ [act(W₁ₐ n(x)); W₁ᵢ n(x)] + b₂`` with ``n`` the optional pre-norm. In eval mode
+    ``y = [x +] W₂ h([act(W₁ₐ n(x)); W₁ᵢ n(x)]) + b₂`` with ``n`` the optional pre-norm and ``h`` the
+    optional hidden norm. The official RePaViT FFN (``Mlp`` with ``feature_norm="BatchNorm"``) has both,
+    BatchNorms over the C inputs and over the hidden width after the activation. In eval mode
     `reparameterize` returns a `RePaMLPInference` computing the same function with two matmuls:
     ``y = M x + c + W₂ₐ act(W₁ₐ' x + b₁ₐ')``, where ``M`` holds the idle path, the folded BatchNorm and
     the shortcut's identity.
@@ -44,6 +46,8 @@ class RePaMLP(TwoLayerFeedForward):
         dropout: dropout probability after the activation and after the output layer (training only).
         norm: optional pre-norm factory. A BatchNorm (e.g. `LastDimBatchNorm`, as RePaViT uses) folds
             into the merged weights; any other norm is kept in front of the merged block.
+        hidden_norm: optional norm over the hidden width after the activation (RePaViT's ``norm2``); a
+            BatchNorm folds into the output layer when merging, another norm cannot be merged.
         idle_ratio: fraction θ of hidden channels without activation, in ``[0, 1)``.
         shortcut: add the input to the output (RePaViT's residual); needs ``in_features == out_features``.
 
@@ -69,6 +73,7 @@ class RePaMLP(TwoLayerFeedForward):
         bias: bool = True,
         dropout: float = 0.0,
         norm: Callable[[int], nn.Module] | None = None,
+        hidden_norm: Callable[[int], nn.Module] | None = None,
         idle_ratio: float = 0.75,
         shortcut: bool = False,
     ) -> None:
@@ -91,13 +96,14 @@ class RePaMLP(TwoLayerFeedForward):
         # round() first: 10 · (1 − 0.7) is 3.0000000000000004 in floating point, whose ceil is 4.
         self.active_features = math.ceil(round(self.hidden_features * (1.0 - idle_ratio), 9))
         self.shortcut = shortcut
+        self.hidden_norm = build_norm(hidden_norm, self.hidden_features)
         self.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         h = self.fc1(self.norm(x))
         a = self.active_features
-        h = torch.cat([self.act(h[..., :a]), h[..., a:]], dim=-1)
+        h = self.hidden_norm(torch.cat([self.act(h[..., :a]), h[..., a:]], dim=-1))
         y = self.drop2(self.fc2(self.drop1(h)))
         return x + y if self.shortcut else y
 
@@ -142,6 +148,13 @@ class MergeTerms:
         a = block.active_features
         w1, b1 = block.fc1.weight, _bias_or_zeros(block.fc1)
         w2, b2 = block.fc2.weight, _bias_or_zeros(block.fc2)
+        if not isinstance(block.hidden_norm, nn.Identity):  # W₂ (s ⊙ h + t) + b₂: fold into W₂, b₂
+            affine = _batchnorm_affine(block.hidden_norm)
+            if affine is None:
+                name = type(block.hidden_norm).__name__
+                raise ValueError(f"RePaMLP merge: the hidden norm must be a BatchNorm to fold, got {name}")
+            scale, shift = affine
+            w2, b2 = w2 * scale, b2 + w2 @ shift
         return cls(
             linear=w2[:, a:] @ w1[a:],
             bias=w2[:, a:] @ b1[a:] + b2,

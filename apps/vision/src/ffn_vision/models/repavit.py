@@ -2,9 +2,11 @@
 
 From "RePaViT: Scalable Vision Transformer Acceleration via Structural Reparameterization on
 Feedforward Network Layers" (Xu et al., ICML 2025, https://arxiv.org/abs/2505.21847). The details that
-matter: only the FFN's pre-norm is a BatchNorm (attention keeps LayerNorm), the activation applies to the
-first ``ceil(hidden · (1 − θ))`` hidden channels, and after `ffn_blocks.reparameterize` the idle path, the
-BatchNorm and the residual shortcut are one ``C × C`` matrix per block.
+matter, as in the official code (Ackesnal/RePaViT, ``repavit.py``, ``Mlp`` with ``feature_norm="BatchNorm"``):
+the FFN's pre-norm is a BatchNorm (attention keeps LayerNorm) and a second BatchNorm normalizes the hidden
+width after the activation, the activation applies to the first ``ceil(hidden · (1 − θ))`` hidden
+channels, and after `ffn_blocks.reparameterize` the idle path, both BatchNorms and the residual shortcut
+are one ``C × C`` matrix per block (the hidden one folds into the output layer).
 
 Any other `ffn_blocks` block can take the RePaMLP's place: ``timm.create_model(name, ffn=SwiGLU)``.
 The FFN blocks keep their own initialization (timm's truncated-normal 0.02 applies to everything else),
@@ -63,10 +65,13 @@ default_cfgs = generate_default_cfgs(
 def create_repavit(
     variant: str, pretrained: bool = False, *, ffn: FeedForwardFactory | None = None, **kwargs: Any
 ) -> VisionTransformer:
-    """Build a RePaViT through timm's builder; ``ffn`` defaults to ``RePaMLP`` with θ = 0.75."""
+    """Build a RePaViT through timm's builder; ``ffn`` defaults to the official FFN: `RePaMLP` with θ = 0.75
+    and a BatchNorm over the hidden width after the activation (``hidden_norm``; the FFN's pre-norm is
+    ``ffn_norm``, a BatchNorm too). ``ffn=partial(RePaMLP, idle_ratio=0.75)`` is the variant without the
+    hidden BatchNorm (what this package built before 2026-12-03)."""
     if pretrained:
         raise ValueError(f"{variant}: no pretrained weights exist for this model; use pretrained=False")
-    ffn = ffn or partial(RePaMLP, idle_ratio=0.75)
+    ffn = ffn or partial(RePaMLP, idle_ratio=0.75, hidden_norm=LastDimBatchNorm)
     ffn_norm = kwargs.pop("ffn_norm", LastDimBatchNorm)
     model = build_model_with_cfg(
         VisionTransformer,
