@@ -17,6 +17,7 @@ for any network that defines it).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
 import torch
@@ -42,18 +43,31 @@ class GatedAttention(nn.Module):
 
 
 class _Mixer(nn.Module):
-    """norm → ffn over the last dimension → gated attention, plus residual."""
+    """One mixing block on ``(B, C, N, d)``: ``x + gate(mlp(norm(x) moved so the mixed axis is last))``.
+
+    ``dims`` is the pair of axes swapped to bring the mixed axis last (None: ``d`` itself). With
+    ``norm_axis="d_model"`` (the reference) the norm runs over ``d`` before the swap; with ``"mixed"`` it
+    runs over the mixed axis after it. ``gate_first`` puts the gated attention before the MLP (the
+    reference's channel mixer) instead of after it.
+    """
 
     def __init__(
         self,
         features: int,
+        d_model: int,
+        dims: tuple[int, int] | None,
+        *,
         ffn: FeedForwardFactory,
         gated: bool,
         norm: Literal["layer", "batch"],
+        norm_axis: Literal["d_model", "mixed"],
         expansion_factor: int | None,
+        gate_first: bool = False,
     ) -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(features) if norm == "layer" else nn.BatchNorm1d(features)
+        self.dims, self.norm_after_swap, self.gate_first = dims, norm_axis == "mixed", gate_first
+        width = features if self.norm_after_swap else d_model
+        self.norm = nn.LayerNorm(width) if norm == "layer" else nn.BatchNorm1d(width)
         if expansion_factor is None:
             self.mlp = ffn(features, features)
         else:
@@ -61,16 +75,23 @@ class _Mixer(nn.Module):
         self.gate = GatedAttention(features) if gated else nn.Identity()
 
     def _normalize(self, x: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.norm, nn.BatchNorm1d):
+        if isinstance(self.norm, nn.BatchNorm1d):  # statistics over every position, per feature
             return self.norm(x.reshape(-1, x.shape[-1])).view_as(x)
         return self.norm(x)
 
+    def _swap(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.dims is None else x.transpose(*self.dims)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.gate(self.mlp(self._normalize(x)))
+        h = self._swap(x) if self.norm_after_swap else self._swap(self._normalize(x))
+        if self.norm_after_swap:
+            h = self._normalize(h)
+        h = self.mlp(self.gate(h)) if self.gate_first else self.gate(self.mlp(h))
+        return x + self._swap(h)
 
 
 class MixerLayer(nn.Module):
-    """Patch mixing, feature mixing and (hybrid mode) channel mixing on ``(B, C, N, d)``."""
+    """(Hybrid mode) channel mixing, then patch mixing and feature mixing on ``(B, C, N, d)``."""
 
     def __init__(
         self,
@@ -83,20 +104,20 @@ class MixerLayer(nn.Module):
         norm: Literal["layer", "batch"],
         mix_channels: bool,
         expansion_factor: int | None = None,
+        norm_axis: Literal["d_model", "mixed"] = "d_model",
     ) -> None:
         super().__init__()
-        self.patch_mixer = _Mixer(num_patches, ffn, gated, norm, expansion_factor)
-        self.feature_mixer = _Mixer(d_model, ffn, gated, norm, expansion_factor)
+        common = dict(ffn=ffn, gated=gated, norm=norm, norm_axis=norm_axis, expansion_factor=expansion_factor)
         self.channel_mixer = (
-            _Mixer(num_channels, ffn, gated, norm, expansion_factor) if mix_channels else None
+            _Mixer(num_channels, d_model, (1, 3), gate_first=True, **common) if mix_channels else None
         )
+        self.patch_mixer = _Mixer(num_patches, d_model, (2, 3), **common)
+        self.feature_mixer = _Mixer(d_model, d_model, None, **common)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, N, d)
-        x = self.patch_mixer(x.transpose(-1, -2)).transpose(-1, -2)
-        x = self.feature_mixer(x)
         if self.channel_mixer is not None:
-            x = self.channel_mixer(x.permute(0, 3, 2, 1)).permute(0, 3, 2, 1)
-        return x
+            x = self.channel_mixer(x)
+        return self.feature_mixer(self.patch_mixer(x))
 
 
 class PatchTSMixer(nn.Module):
@@ -106,10 +127,10 @@ class PatchTSMixer(nn.Module):
         lookback: input steps L (context length).
         horizon: forecast steps H.
         num_channels: C.
-        ffn: factory of every mixing MLP (paper: MLP with expansion 2, GELU, dropout).
-        expansion_factor: hidden width of every mixing block over its input width (paper: 2), passed
-            as ``hidden_features``; None leaves the width to the factory (its own ``hidden_features``
-            or the blocks' 4× default).
+        ffn: factory of every mixing MLP (None: the reference's, a GELU `MLP` with dropout 0.2).
+        expansion_factor: hidden width of every mixing block over its input width (reference: 2),
+            passed as ``hidden_features``; None leaves the width to the factory (its own
+            ``hidden_features`` or the blocks' 4× default).
         patch_length: steps per patch.
         patch_stride: steps between patch starts.
         d_model: patch embedding width.
@@ -118,8 +139,17 @@ class PatchTSMixer(nn.Module):
             channel mixer).
         gated_attention: gated attention after every mixer.
         norm: ``"layer"`` or ``"batch"``.
+        norm_axis: ``"d_model"`` (the reference: every mixer normalizes the patch embeddings before
+            moving its axis last) or ``"mixed"`` (this repository's first layout: the norm runs over
+            the mixed axis, patches or channels, after the move; 96 more parameters per patch mixer
+            at 64 patches and d_model 16).
         head_dropout: dropout before the head.
-        revin: reversible instance normalization around the network.
+        revin: instance normalization around the network (the reference's ``scaling="std"``: per
+            window and channel, statistics not detached).
+        revin_affine: learn RevIN's per-channel scale and shift (2·C parameters; the reference has
+            none).
+        init_std: initialize every linear layer N(0, init_std²) with zero bias, as the reference's
+            ``init_std=0.02``; None keeps each module's own initialization.
         reconcile: add the hierarchical reconciliation head.
         aggregation: steps per coarse step of the reconciliation head (must divide ``horizon``).
 
@@ -134,7 +164,7 @@ class PatchTSMixer(nn.Module):
         horizon: int,
         num_channels: int,
         *,
-        ffn: FeedForwardFactory = MLP,
+        ffn: FeedForwardFactory | None = None,
         patch_length: int = 8,
         patch_stride: int = 8,
         d_model: int = 16,
@@ -146,7 +176,10 @@ class PatchTSMixer(nn.Module):
         revin: bool = True,
         reconcile: bool = False,
         aggregation: int = 4,
-        expansion_factor: int | None = None,
+        expansion_factor: int | None = 2,
+        norm_axis: Literal["d_model", "mixed"] = "d_model",
+        revin_affine: bool = False,
+        init_std: float | None = 0.02,
     ) -> None:
         super().__init__()
         if patch_length > lookback:
@@ -154,9 +187,12 @@ class PatchTSMixer(nn.Module):
         if reconcile and horizon % aggregation:
             raise ValueError(f"PatchTSMixer: aggregation={aggregation} must divide horizon={horizon}")
         self.lookback, self.horizon, self.num_channels = lookback, horizon, num_channels
+        ffn = ffn or partial(MLP, dropout=0.2)
         self.patch_length, self.patch_stride = patch_length, patch_stride
         self.num_patches = (lookback - patch_length) // patch_stride + 1
-        self.revin = RevIN(num_channels) if revin else None
+        # the windows end at the newest step; the (L - P) mod S oldest steps fall out, as the reference's
+        self.first_step = lookback - (patch_length + patch_stride * (self.num_patches - 1))
+        self.revin = RevIN(num_channels, affine=revin_affine, detach=False) if revin else None
         self.embed = nn.Linear(patch_length, d_model)
         self.layers = nn.Sequential(
             *(
@@ -169,6 +205,7 @@ class PatchTSMixer(nn.Module):
                     norm=norm,
                     mix_channels=channel_mode == "hybrid",
                     expansion_factor=expansion_factor,
+                    norm_axis=norm_axis,
                 )
                 for _ in range(num_layers)
             )
@@ -187,11 +224,20 @@ class PatchTSMixer(nn.Module):
         else:
             self.coarse_head = None
         self._coarse: torch.Tensor | None = None
+        if init_std is not None:
+            for module in self.modules():
+                if isinstance(module, nn.Linear):
+                    nn.init.normal_(module.weight, std=init_std)
+                    if module.bias is not None:
+                        nn.init.zeros_(module.bias)
+            if reconcile:  # the reconciler starts as the identity correction
+                nn.init.zeros_(self.reconciler.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         stats = None
         if self.revin is not None:
             x, stats = self.revin.normalize(x)
+        x = x[:, self.first_step :]
         patches = x.transpose(1, 2).unfold(-1, self.patch_length, self.patch_stride)  # (B, C, N, P)
         h = self.layers(self.embed(patches))
         y = self.head(h)  # (B, C, H)
