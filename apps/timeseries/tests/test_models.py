@@ -89,3 +89,17 @@ def test_frets_uses_full_complex_weights_and_runs_its_channel_stage():
     assert (model(x2)[..., 0] - changed[..., 0]).abs().max() > 1e-5
     no_channel_stage = FreTS(24, 6, 5, embed_size=8, channel_stage=False).eval()
     assert torch.allclose(no_channel_stage(x2)[..., 0], no_channel_stage(x)[..., 0])
+
+
+def test_frets_default_stage_holds_exactly_one_complex_weight():
+    from ffn_blocks.frequency import ComplexLinear
+
+    def complex_layers(module):
+        return sum(isinstance(m, ComplexLinear) for m in module.modules())
+
+    paper = FreTS(24, 6, 5, embed_size=8)
+    assert complex_layers(paper.time_mlp) == 1 and complex_layers(paper.channel_mlp) == 1
+    two = FreTS(24, 6, 5, embed_size=8, frequency_layers=2)
+    assert complex_layers(two.time_mlp) == 2 and two.time_mlp.hidden_features == 8
+    # the official FreTS: per stage 2 weights and 2 biases of embed_size² and embed_size, real and imag
+    assert sum(p.numel() for p in paper.time_mlp.parameters()) == 2 * 8 * 8 + 2 * 8

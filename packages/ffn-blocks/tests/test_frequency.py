@@ -15,6 +15,42 @@ class TestFrequencyMLP(FeedForwardContract):
     leading_shapes = ((7,), (2, 5), (2, 3, 4))  # the last leading axis is the sequence
 
 
+class TestOneLayerFrequencyMLP(FeedForwardContract):
+    """FreTS's stage: one complex layer, ``softshrink(σ(XW + B))``, weights N(0, 0.02²)."""
+
+    block = FrequencyMLP
+    init_args = {"layers": 1, "init_std": 0.02}
+    leading_shapes = ((7,), (2, 5), (2, 3, 4))
+
+    # One layer ending in its activation cannot halve the contract's loss: the real and imaginary parts
+    # of its output spectrum are each bounded below (it reaches 0.75x). FreTS puts a residual and a
+    # head after it. It must still learn: the loss falls by a fifth.
+    smooth_map_loss_ratio = 0.8
+
+
+def test_one_layer_is_softshrink_of_the_activated_complex_layer():
+    block = FrequencyMLP(3, 3, layers=1, act=nn.ReLU, init_std=0.02, sparsity_threshold=0.01).eval()
+    assert block.fc2 is None and sum(p.numel() for p in block.parameters()) == 2 * 3 * 3 + 2 * 3
+    x = torch.randn(2, 8, 3)
+    spectrum = torch.fft.rfft(x, dim=-2, norm="ortho")
+    w = torch.complex(block.fc1.weight_real, block.fc1.weight_imag)
+    b = torch.complex(block.fc1.bias_real, block.fc1.bias_imag)
+    y = spectrum @ w.T + b
+    y = torch.complex(
+        nn.functional.softshrink(y.real.relu(), 0.01), nn.functional.softshrink(y.imag.relu(), 0.01)
+    )
+    expected = torch.fft.irfft(y, n=8, dim=-2, norm="ortho")
+    torch.testing.assert_close(block(x), expected, rtol=1e-5, atol=1e-6)
+    assert abs(block.fc1.weight_real.std().item() - 0.02) < 0.02
+
+
+def test_layers_outside_one_or_two_and_a_hidden_width_for_one_layer_are_refused():
+    with pytest.raises(ValueError, match="layers=3 must be 1 or 2"):
+        FrequencyMLP(4, 4, layers=3)
+    with pytest.raises(ValueError, match="one-layer block has no hidden_features"):
+        FrequencyMLP(4, 4, layers=1, hidden_features=8)
+
+
 def test_complex_linear_is_complex_matrix_multiplication():
     layer = ComplexLinear(3, 2)
     x = torch.randn(5, 3, dtype=torch.complex64)

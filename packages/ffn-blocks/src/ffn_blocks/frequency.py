@@ -12,8 +12,9 @@ What this implements, and where it departs from the released FreTS code on purpo
 
 - The full complex weight matrices. The released code's ``einsum('bijd,dd->bijd', x, w)`` keeps only
   the diagonal of each weight matrix, so no two features ever mix; here every entry of W counts.
-- Two complex layers (``in → hidden → out``) with the activation between, the shape every block of
-  this library has; each FreTS stage in the paper is one complex layer ``σ(XW + B)``.
+- ``layers=1`` is FreTS's stage, one complex layer ``σ(XW + B)`` (the official ``FreMLP``);
+  ``layers=2`` (the default) is the shape every block of this library has, two complex layers
+  (``in → hidden → out``) with the activation between.
 - Soft-shrink with threshold ``sparsity_threshold`` (FreTS: 0.01) on real and imaginary parts.
 """
 
@@ -40,9 +41,11 @@ class ComplexLinear(nn.Module):
         - Output: ``(*, out_features)`` complex
     """
 
-    def __init__(self, in_features: int, out_features: int, *, bias: bool = True) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, *, bias: bool = True, init_std: float | None = None
+    ) -> None:
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features, self.out_features, self.init_std = in_features, out_features, init_std
         self.weight_real = nn.Parameter(torch.empty(out_features, in_features))
         self.weight_imag = nn.Parameter(torch.empty(out_features, in_features))
         self.bias_real = nn.Parameter(torch.empty(out_features)) if bias else None
@@ -50,13 +53,17 @@ class ComplexLinear(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        parameters = [
+            p for p in (self.weight_real, self.weight_imag, self.bias_real, self.bias_imag) if p is not None
+        ]
+        if self.init_std is not None:  # FreTS's `scale * randn` for weights and biases
+            for parameter in parameters:
+                nn.init.normal_(parameter, std=self.init_std)
+            return
         # |w|² = w_r² + w_i² has the variance of one real nn.Linear default weight
         bound = 1.0 / math.sqrt(2.0 * self.in_features)
-        for weight in (self.weight_real, self.weight_imag):
-            nn.init.uniform_(weight, -bound, bound)
-        for bias in (self.bias_real, self.bias_imag):
-            if bias is not None:
-                nn.init.uniform_(bias, -bound, bound)
+        for parameter in parameters:
+            nn.init.uniform_(parameter, -bound, bound)
 
     def forward(self, real: torch.Tensor, imag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out_real = F.linear(real, self.weight_real) - F.linear(imag, self.weight_imag)
@@ -76,12 +83,18 @@ class FrequencyMLP(FeedForward):
     Args:
         in_features: size of the input's last dimension (features).
         out_features: size of the output's last dimension.
-        hidden_features: hidden width (default ``4 * in_features``).
-        act: activation applied to the real and imaginary parts separately (FreTS: ReLU).
+        hidden_features: hidden width of the two-layer form (default ``4 * in_features``); a
+            one-layer block has none.
+        act: activation applied to the real and imaginary parts separately (FreTS: ReLU); after
+            the hidden layer (``layers=2``) or after the only one (``layers=1``).
+        layers: complex layers, 1 (FreTS's stage: ``softshrink(σ(XW + B))``) or 2 (default:
+            ``softshrink(σ(XW₁ + B₁)W₂ + B₂)``).
         bias: learn complex biases.
         dropout: dropout probability on the output (sequence domain).
         norm: optional normalization factory applied to the input (sequence domain).
         sparsity_threshold: soft-shrink threshold on the output spectrum (0 disables).
+        init_std: N(0, init_std²) for every complex weight and bias (FreTS: 0.02); None: uniform
+            with the variance of a real ``nn.Linear``'s default.
 
     Shape:
         - Input: ``(*, T, in_features)``, T ≥ 1 (the axis transformed by the FFT)
@@ -103,15 +116,28 @@ class FrequencyMLP(FeedForward):
         dropout: float = 0.0,
         norm: Callable[[int], nn.Module] | None = None,
         sparsity_threshold: float = 0.01,
+        layers: int = 2,
+        init_std: float | None = None,
     ) -> None:
-        super().__init__(in_features, out_features, hidden_features)
+        if layers not in (1, 2):
+            raise ValueError(f"FrequencyMLP: layers={layers} must be 1 or 2")
+        if layers == 1 and hidden_features is not None:
+            raise ValueError(
+                f"FrequencyMLP: a one-layer block has no hidden_features (got {hidden_features})"
+            )
+        super().__init__(in_features, out_features, out_features if layers == 1 else hidden_features)
         check_ratio(type(self).__name__, "dropout", dropout)
         if sparsity_threshold < 0:
             raise ValueError(f"FrequencyMLP: sparsity_threshold={sparsity_threshold} must be >= 0")
+        self.layers = layers
         self.norm = build_norm(norm, in_features)
-        self.fc1 = ComplexLinear(in_features, self.hidden_features, bias=bias)
+        self.fc1 = ComplexLinear(in_features, self.hidden_features, bias=bias, init_std=init_std)
         self.act = act()
-        self.fc2 = ComplexLinear(self.hidden_features, out_features, bias=bias)
+        self.fc2 = (
+            ComplexLinear(self.hidden_features, out_features, bias=bias, init_std=init_std)
+            if layers == 2
+            else None
+        )
         self.sparsity_threshold = sparsity_threshold
         self.drop = nn.Dropout(dropout)
         self.reset_parameters()
@@ -131,7 +157,9 @@ class FrequencyMLP(FeedForward):
         h = h if h.dtype in (torch.float32, torch.float64) else h.float()  # FFTs need float32/64
         spectrum = torch.fft.rfft(h, dim=-2, norm="ortho")
         real, imag = self.fc1(spectrum.real, spectrum.imag)
-        real, imag = self.fc2(self.act(real), self.act(imag))
+        real, imag = self.act(real), self.act(imag)
+        if self.fc2 is not None:
+            real, imag = self.fc2(real, imag)
         if self.sparsity_threshold > 0:
             real = F.softshrink(real, self.sparsity_threshold)
             imag = F.softshrink(imag, self.sparsity_threshold)
@@ -139,4 +167,4 @@ class FrequencyMLP(FeedForward):
         return self.drop(out.to(x.dtype))
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, sparsity_threshold={self.sparsity_threshold}"
+        return f"{super().extra_repr()}, layers={self.layers}, sparsity_threshold={self.sparsity_threshold}"

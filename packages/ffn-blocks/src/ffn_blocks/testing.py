@@ -97,6 +97,9 @@ class FeedForwardContract:
     #: shared arguments whose default this block must change, with the reason in the block's docstring
     #: (e.g. KANLayer's input LayerNorm); every other shared argument keeps `SHARED_DEFAULTS`.
     default_overrides: ClassVar[dict[str, Any]] = {}
+    #: `test_learns_a_smooth_map`'s bound on final loss / first loss; a block that cannot reach one half
+    #: by construction raises it, with the reason in its test class.
+    smooth_map_loss_ratio: ClassVar[float] = 0.5
 
     # ----------------------------------------------------------------------------------------- helpers
     def make_block(self, seed: int = 0) -> nn.Module:
@@ -219,7 +222,7 @@ class FeedForwardContract:
             raise AssertionError("a wrong last dimension must raise ValueError")
 
     def test_learns_a_smooth_map(self) -> None:
-        """200 Adam steps on a fixed smooth target must cut the loss at least in half.
+        """200 Adam steps on a fixed smooth target must cut the loss at least in half (by default).
 
         The target ``sin(2 x U) V`` goes through a 2-dimensional latent, so blocks with a low-rank or
         block structure can represent it as well as dense ones.
@@ -238,7 +241,7 @@ class FeedForwardContract:
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-        assert losses[-1] < 0.5 * losses[0], (losses[0], losses[-1])
+        assert losses[-1] < self.smooth_map_loss_ratio * losses[0], (losses[0], losses[-1])
 
     def test_zero_init_last_outputs_zero_and_keeps_learning(self) -> None:
         block = self.make_block().eval()

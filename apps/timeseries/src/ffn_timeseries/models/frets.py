@@ -10,6 +10,9 @@ What the paper describes, implemented as described, and two defects of the relea
 the released frequency MLP multiplies by the diagonal of its weight matrix only (``einsum('bijd,dd')``),
 and its channel stage never runs (the flag is an int compared with the string ``'1'``). Here the full
 complex weights are used (see `ffn_blocks.FrequencyMLP`) and ``channel_stage=True`` runs the channel stage.
+Each stage is, as in the paper and the official ``FreMLP``, one complex layer ``softshrink(ReLU(XW + B))``
+with weights and biases drawn N(0, 0.02²); ``frequency_layers=2`` is this repository's earlier two-layer
+stage (hidden width ``embed_size``, a ReLU between), kept as a named option.
 """
 
 from __future__ import annotations
@@ -36,7 +39,10 @@ class FreTS(nn.Module):
         ffn: factory of the head ``(L · embed_size) → H`` (None: the paper's MLP, ``hidden_size`` units,
             LeakyReLU).
         frequency_mlp: factory of the two frequency-domain stages ``(embed_size, embed_size)`` (None:
-            `FrequencyMLP` with ReLU, hidden ``embed_size``, soft-shrink 0.01, as in the paper).
+            `FrequencyMLP` with ``frequency_layers`` complex layers, ReLU, soft-shrink 0.01, weights
+            N(0, 0.02²), as in the paper).
+        frequency_layers: complex layers per stage of the default ``frequency_mlp`` (paper: 1; 2 adds
+            a hidden layer of ``embed_size``).
         embed_size: per-value embedding width (paper: 128).
         hidden_size: hidden units of the default head (paper: 256).
         channel_stage: run the inter-series (channel) stage.
@@ -59,10 +65,15 @@ class FreTS(nn.Module):
         hidden_size: int = 256,
         channel_stage: bool = True,
         revin: bool = False,
+        frequency_layers: int = 1,
     ) -> None:
         super().__init__()
         self.lookback, self.horizon, self.num_channels = lookback, horizon, num_channels
-        frequency_mlp = frequency_mlp or partial(FrequencyMLP, hidden_features=embed_size, act=nn.ReLU)
+        if frequency_mlp is None:
+            width = {"hidden_features": embed_size} if frequency_layers == 2 else {}
+            frequency_mlp = partial(
+                FrequencyMLP, layers=frequency_layers, act=nn.ReLU, init_std=0.02, **width
+            )
         ffn = ffn or partial(MLP, hidden_features=hidden_size, act=nn.LeakyReLU)
         self.embedding = nn.Parameter(torch.randn(embed_size))
         self.channel_mlp = frequency_mlp(embed_size, embed_size) if channel_stage else None
