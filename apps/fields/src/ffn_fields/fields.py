@@ -20,20 +20,26 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import torch
-from nerfstudio.field_components.encodings import NeRFEncoding
+from nerfstudio.field_components.encodings import NeRFEncoding, RFFEncoding
 from torch import nn
 
 from ffn_blocks import MLP, CoordinateModulation, FeedForwardFactory
 from ffn_blocks.modulation import sample_grid
+
+#: What a field's ``ffn`` may be: an `ffn_blocks` block class (the study's swap point) or any
+#: ``(in_features, out_features) -> module``, e.g. ``torch.nn.Linear`` for one linear layer per block
+#: (a plain coordinate MLP, as the CAM paper's image code).
+LayerFactory = FeedForwardFactory | Callable[[int, int], nn.Module]
 
 __all__ = [
     "CAMField",
     "CAMGridField",
     "Field",
     "GridField",
+    "LayerFactory",
     "PEField",
     "Sine",
     "SirenField",
@@ -61,7 +67,7 @@ class Field(nn.Module):
     Args:
         coord_dim: D, coordinate dimensions.
         out_dim: output channels (3 for RGB).
-        ffn: the FFN block factory of the ``depth`` hidden blocks.
+        ffn: the factory of the ``depth`` hidden blocks (an `ffn_blocks` block, or ``torch.nn.Linear``).
         width: feature width between blocks.
         depth: number of FFN blocks.
         act: activation between blocks.
@@ -73,6 +79,9 @@ class Field(nn.Module):
         modulated_blocks: modulate only the first this many blocks (None: all).
         modulation_channels: γ and β channels per grid (`CoordinateModulation`'s ``channels``): None,
             one per feature; 1, one value per location shared by all features.
+        modulate_input: normalize and modulate the input layer's features too (with ``modulation``);
+            the CAM paper's image code modulates every layer, the first among them.
+        output_act: activation on the output (CAM's image code: a sigmoid); None leaves it linear.
     """
 
     def __init__(
@@ -81,7 +90,7 @@ class Field(nn.Module):
         out_dim: int,
         encoding_dim: int,
         *,
-        ffn: FeedForwardFactory,
+        ffn: LayerFactory,
         width: int,
         depth: int,
         act: Callable[[], nn.Module] = nn.ReLU,
@@ -90,6 +99,8 @@ class Field(nn.Module):
         resolution: int | Sequence[int] = 32,
         modulated_blocks: int | None = None,
         modulation_channels: int | None = None,
+        modulate_input: bool = False,
+        output_act: Callable[[], nn.Module] | None = None,
     ) -> None:
         super().__init__()
         modulated = (depth if modulated_blocks is None else min(modulated_blocks, depth)) if modulation else 0
@@ -101,13 +112,21 @@ class Field(nn.Module):
             nn.LayerNorm(width, elementwise_affine=False) if normalize else nn.Identity()
             for _ in range(depth)
         )
-        self.modulations = nn.ModuleList(
-            CoordinateModulation(
-                width, resolution=resolution, coord_dim=coord_dim, channels=modulation_channels
-            )
-            for _ in range(modulated)
+        modulate = partial(
+            CoordinateModulation,
+            width,
+            resolution=resolution,
+            coord_dim=coord_dim,
+            channels=modulation_channels,
+        )
+        self.modulations = nn.ModuleList(modulate() for _ in range(modulated))
+        self.input_modulation = (
+            nn.Sequential(nn.LayerNorm(width, elementwise_affine=False), modulate())
+            if modulation and modulate_input
+            else None
         )
         self.output = nn.Linear(width, out_dim)
+        self.output_act = output_act() if output_act is not None else nn.Identity()
 
     def encode(self, coords: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -116,21 +135,29 @@ class Field(nn.Module):
         if coords.shape[-1] != self.coord_dim:
             name, shape = type(self).__name__, tuple(coords.shape)
             raise ValueError(f"{name}: expected coordinates (*, {self.coord_dim}), got {shape}")
-        h = self.act(self.input(self.encode(coords)))
+        h = self.input(self.encode(coords))
+        if self.input_modulation is not None:
+            norm, modulation = self.input_modulation
+            h = modulation(norm(h), coords)
+        h = self.act(h)
         for i, block in enumerate(self.blocks):
             h = self.norms[i](block(h))
             if i < len(self.modulations):
                 h = self.modulations[i](h, coords)
             h = self.act(h)
-        return self.output(h)
+        return self.output_act(self.output(h))
 
     def grid_parameters(self) -> list[nn.Parameter]:
         """Parameters trained with the higher learning rate (CAM's grids, a grid field's features)."""
-        return [p for m in self.modulations for p in m.grid_parameters()]
+        modulations = [*self.modulations, *([self.input_modulation[1]] if self.input_modulation else [])]
+        return [p for m in modulations for p in m.grid_parameters()]
 
 
 class PEField(Field):
-    """Fourier-feature MLP: nerfstudio's `NeRFEncoding` with ``num_frequencies`` octaves.
+    """Fourier-feature MLP: nerfstudio's `NeRFEncoding` with ``num_frequencies`` octaves (``encoding=
+    "octave"``), or random Fourier features (``encoding="random"``: nerfstudio's `RFFEncoding`,
+    ``num_frequencies`` Gaussian frequencies of std ``rff_sigma`` on coordinates mapped to ``[0, 1]``,
+    sines and cosines, no raw input: the encoding of the CAM paper's image code, σ = 10, 256 frequencies).
 
     The remaining arguments are `Field`'s (`CAMField` sets its modulation settings through them).
     """
@@ -140,29 +167,38 @@ class PEField(Field):
         coord_dim: int = 2,
         out_dim: int = 3,
         *,
-        ffn: FeedForwardFactory = MLP,
+        ffn: LayerFactory = MLP,
         width: int = 128,
         depth: int = 3,
         num_frequencies: int = 10,
         max_frequency: float | None = None,
+        encoding: Literal["octave", "random"] = "octave",
+        rff_sigma: float = 10.0,
         act: Callable[[], nn.Module] = nn.ReLU,
         modulation: bool = False,
         normalize: bool = False,
         resolution: int | Sequence[int] = 32,
         modulated_blocks: int | None = None,
         modulation_channels: int | None = None,
+        modulate_input: bool = False,
+        output_act: Callable[[], nn.Module] | None = None,
     ) -> None:
-        encoding = NeRFEncoding(
-            in_dim=coord_dim,
-            num_frequencies=num_frequencies,
-            min_freq_exp=0.0,
-            max_freq_exp=max_frequency if max_frequency is not None else num_frequencies - 1,
-            include_input=True,
-        )
+        if encoding == "random":
+            encoder: nn.Module = RFFEncoding(coord_dim, num_frequencies, rff_sigma)
+        elif encoding == "octave":
+            encoder = NeRFEncoding(
+                in_dim=coord_dim,
+                num_frequencies=num_frequencies,
+                min_freq_exp=0.0,
+                max_freq_exp=max_frequency if max_frequency is not None else num_frequencies - 1,
+                include_input=True,
+            )
+        else:
+            raise ValueError(f"{type(self).__name__}: encoding={encoding!r} must be 'octave' or 'random'")
         super().__init__(
             coord_dim,
             out_dim,
-            encoding.get_out_dim(),
+            encoder.get_out_dim(),
             ffn=ffn,
             width=width,
             depth=depth,
@@ -172,11 +208,14 @@ class PEField(Field):
             resolution=resolution,
             modulated_blocks=modulated_blocks,
             modulation_channels=modulation_channels,
+            modulate_input=modulate_input,
+            output_act=output_act,
         )
-        self.encoding = encoding
+        self.encoding, self.random_features = encoder, encoding == "random"
 
     def encode(self, coords: torch.Tensor) -> torch.Tensor:
-        return self.encoding(coords)
+        # random features read [0, 1] coordinates, as the CAM code's (sin(2π σ B x) with x in [0, 1])
+        return self.encoding((coords + 1) / 2 if self.random_features else coords)
 
 
 class CAMField(PEField):
@@ -185,7 +224,9 @@ class CAMField(PEField):
     By default every feature has its own γ and β (``modulation_channels=None``). The paper's
     image-regression code shares one γ and β per location among all features
     (``modulation_channels=1``, every block); at our budgets and step counts that is far weaker
-    (``ffn-fields bench`` sweeps both, and grouped settings in between).
+    (``ffn-fields bench`` sweeps both, and grouped settings in between). The paper's whole image setting
+    is the ``cam_paper`` config: random Fourier features, single linear layers, the input layer
+    modulated too, one γ/β channel, a sigmoid output.
     """
 
     def __init__(
@@ -193,15 +234,19 @@ class CAMField(PEField):
         coord_dim: int = 2,
         out_dim: int = 3,
         *,
-        ffn: FeedForwardFactory = MLP,
+        ffn: LayerFactory = MLP,
         width: int = 128,
         depth: int = 3,
         num_frequencies: int = 10,
         max_frequency: float | None = None,
+        encoding: Literal["octave", "random"] = "octave",
+        rff_sigma: float = 10.0,
         resolution: int | Sequence[int] = 32,
         normalize: bool = True,
         modulated_blocks: int | None = None,
         modulation_channels: int | None = None,
+        modulate_input: bool = False,
+        output_act: Callable[[], nn.Module] | None = None,
     ) -> None:
         super().__init__(
             coord_dim,
@@ -211,11 +256,15 @@ class CAMField(PEField):
             depth=depth,
             num_frequencies=num_frequencies,
             max_frequency=max_frequency,
+            encoding=encoding,
+            rff_sigma=rff_sigma,
             modulation=True,
             normalize=normalize,
             resolution=resolution,
             modulated_blocks=modulated_blocks,
             modulation_channels=modulation_channels,
+            modulate_input=modulate_input,
+            output_act=output_act,
         )
 
 
@@ -231,7 +280,7 @@ class SirenField(Field):
         coord_dim: int = 2,
         out_dim: int = 3,
         *,
-        ffn: FeedForwardFactory | None = None,
+        ffn: LayerFactory | None = None,
         width: int = 128,
         depth: int = 3,
         w0: float = 30.0,
@@ -270,7 +319,7 @@ class GridField(Field):
         coord_dim: int = 2,
         out_dim: int = 3,
         *,
-        ffn: FeedForwardFactory = MLP,
+        ffn: LayerFactory = MLP,
         width: int = 64,
         depth: int = 2,
         resolution: int = 64,
@@ -322,7 +371,7 @@ class CAMGridField(GridField):
         coord_dim: int = 2,
         out_dim: int = 3,
         *,
-        ffn: FeedForwardFactory = MLP,
+        ffn: LayerFactory = MLP,
         width: int = 64,
         depth: int = 2,
         resolution: int = 64,

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule, LightningModule
-from lightning.pytorch.cli import OptimizerCallable
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
@@ -74,19 +74,22 @@ def pixel_coordinates(height: int, width: int) -> torch.Tensor:
 
 
 class _Pixels(Dataset):
-    """``steps`` random batches of ``batch_size`` pixels per epoch (training; new pixels every epoch,
-    see ``set_epoch``) or the whole image once (evaluation)."""
+    """``steps`` random batches of ``batch_size`` pixels per epoch (new pixels every epoch, see
+    ``set_epoch``), or every pixel ``steps`` times (``batch_size=None``: full-batch training, or
+    evaluation with ``steps=1``); ``stride`` keeps every stride-th pixel along each axis."""
 
-    def __init__(self, image: torch.Tensor, batch_size: int | None, steps: int, seed: int = 0) -> None:
-        self.coords = pixel_coordinates(*image.shape[:2]).reshape(-1, 2)
-        self.colors = image.reshape(-1, 3)
+    def __init__(
+        self, image: torch.Tensor, batch_size: int | None, steps: int, seed: int = 0, stride: int = 1
+    ) -> None:
+        self.coords = pixel_coordinates(*image.shape[:2])[::stride, ::stride].reshape(-1, 2)
+        self.colors = image[::stride, ::stride].reshape(-1, 3)
         self.batch_size, self.steps, self.seed, self.epoch = batch_size, steps, seed, 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.steps if self.batch_size else 1
+        return self.steps
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.batch_size:
@@ -102,8 +105,11 @@ class ImageData(LightningDataModule):
     Args:
         image: a scikit-image sample name or an image path.
         size: shorter side after resizing (None: original).
-        batch_size: pixels per training step (None: the full image every step).
+        batch_size: pixels per training step (None: every training pixel every step).
         steps_per_epoch: training batches per epoch.
+        train_stride: train on every this-many-th pixel along each axis (the CAM paper's image code: 2,
+            so three quarters of the pixels are only seen at evaluation); validation and test score
+            the full image.
     """
 
     def __init__(
@@ -112,15 +118,20 @@ class ImageData(LightningDataModule):
         size: int | None = 256,
         batch_size: int | None = 16384,
         steps_per_epoch: int = 100,
+        train_stride: int = 1,
     ) -> None:
         super().__init__()
+        if train_stride < 1:
+            raise ValueError(f"ImageData: train_stride={train_stride} must be >= 1")
+        self.train_stride = train_stride
         self.image = load_image(image, size)
         self.name, self.batch_size, self.steps_per_epoch = image, batch_size, steps_per_epoch
         self.image_shape = tuple(self.image.shape[:2])
 
     def train_dataloader(self) -> DataLoader:
         return ResumableDataLoader(
-            _Pixels(self.image, self.batch_size, self.steps_per_epoch), batch_size=None
+            _Pixels(self.image, self.batch_size, self.steps_per_epoch, stride=self.train_stride),
+            batch_size=None,
         )
 
     def val_dataloader(self) -> DataLoader:
@@ -138,6 +149,8 @@ class ImageFitting(LightningModule):
             default, so a config naming another field gets that field's own defaults, not CAMField's).
         optimizer: optimizer factory, called with parameter groups.
         grid_lr_scale: learning-rate multiplier of grid parameters (CAM paper: 10).
+        lr_scheduler: learning-rate scheduler factory, stepped every training step (CAM's image code:
+            ``MultiStepLR`` at steps 1000 and 1500, γ = 0.1); None: a constant rate.
         image_shape: linked from the data, to rebuild images for logging and SSIM.
     """
 
@@ -147,11 +160,12 @@ class ImageFitting(LightningModule):
         optimizer: OptimizerCallable = torch.optim.Adam,
         grid_lr_scale: float = 10.0,
         image_shape: tuple[int, int] = (256, 256),
+        lr_scheduler: LRSchedulerCallable | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.field: Field = (field or CAMField)(2, 3)
-        self.optimizer_factory = optimizer
+        self.optimizer_factory, self.scheduler_factory = optimizer, lr_scheduler
         self.psnr = PeakSignalNoiseRatio(data_range=1.0)
         self.ssim = StructuralSimilarityIndexMeasure(data_range=1.0)
 
@@ -192,9 +206,13 @@ class ImageFitting(LightningModule):
     def test_step(self, batch: Any, batch_idx: int) -> None:
         self._evaluate(batch, "test")
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> Any:
         groups = parameter_groups(self.field, self.optimizer_factory, self.hparams.grid_lr_scale)
-        return self.optimizer_factory(groups)
+        optimizer = self.optimizer_factory(groups)
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
 register_safe_globals()  # checkpoints naming these classes load with weights_only=True
