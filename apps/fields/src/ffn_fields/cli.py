@@ -4,6 +4,7 @@
     ffn-fields image fit --config default.yaml --model.field.ffn SwiGLU
     ffn-fields radiance fit --config radiance.yaml
     ffn-fields bench
+    ffn-fields bench-cam-paper
 
 Without a task name, ``image`` is assumed. The data's coordinate/output sizes (and the image shape) are
 linked into the model.
@@ -45,6 +46,11 @@ TASKS = {
 def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
     """``ffn-fields`` as a function; returns the CLI (``run=False``: built, not run)."""
     argv = list(sys.argv[1:] if args is None else args)
+    if argv[:1] == ["bench-cam-paper"]:
+        from .bench.cam_paper import main as cam_paper_main
+
+        cam_paper_main(argv[1:])
+        return None
     if argv[:1] == ["bench"]:
         from .benchmark import main as bench_main
 
