@@ -47,7 +47,7 @@ def test_hand_set_min_plus_layers_compute_floyd_warshall_exactly():
     big = 1e4  # "no edge": large but finite, so 0 * big stays 0 in the (zeroed) mixing path
     r = torch.where(graph.weights > 0, graph.weights, torch.tensor(big)).double()
     r.fill_diagonal_(0)
-    layer = FloydLayer(1, heads=1, reduce="min").double()
+    layer = FloydLayer(1, heads=1, reduce="min", wiring="gated").double()  # keep = 0: no residual
     layer.norm = nn.Identity()
     with torch.no_grad():
         for linear in (layer.value_left, layer.value_right, layer.out):
@@ -316,3 +316,66 @@ def test_floyd_fast_dev_run(configs, in_tmp_dir, readout):
             *extra,
         ]
     )
+
+
+def test_parameter_count_is_the_packages_and_the_first_wiring_is_an_option():
+    # floydnet 1.x PivotalAttentionBlock(bias=True) stacks behind the same encoder, norm and head
+    assert sum(p.numel() for p in FloydNet(3, 2, dim=32, num_layers=4).parameters()) == 63_750
+    gated = FloydNet(3, 2, dim=32, num_layers=4, wiring="gated")
+    # per layer: + keep (32) + per-channel gain (32 - 1) - query and key biases (3 · 32)
+    assert sum(p.numel() for p in gated.parameters()) == 63_750 + 4 * (32 + 31 - 96)
+    layer = FloydLayer(32, heads=4)
+    bound = math.sqrt(6 / (32 + 5 * 32))  # Xavier over the package's fused 32 -> 160 projection
+    assert layer.query.weight.abs().max() <= bound and layer.query.weight.abs().max() > 0.9 * bound
+    assert layer.query.bias is not None and layer.keep is None and layer.ffn_scale.shape == (1,)
+    with pytest.raises(ValueError, match="wiring='residual' must be 'package' or 'gated'"):
+        FloydLayer(8, heads=2, wiring="residual")
+
+
+def _load_package_weights(ours, theirs):
+    state = {}
+    for key, value in theirs.state_dict().items():
+        parts = key.split(".")
+        if parts[0] != "layers":
+            state[key] = value
+            continue
+        prefix, name = ".".join(parts[:2]), ".".join(parts[2:])
+        if name.startswith("c_qkv."):
+            kind = name.split(".")[1]
+            for target, chunk in zip(
+                ("query", "key_left", "key_right", "value_left", "value_right"), value.chunk(5), strict=True
+            ):
+                state[f"{prefix}.{target}.{kind}"] = chunk
+            continue
+        renamed = {
+            "c_mix": "mix",
+            "c_proj": "out",
+            "norm1": "norm",
+            "norm2": "ffn_norm",
+            "ffn.0": "ffn.fc1",
+            "ffn.2": "ffn.fc2",
+        }
+        for old, new in renamed.items():
+            if name.startswith(old + "."):
+                name = new + name[len(old) :]
+        state[f"{prefix}.{name}"] = value.reshape(1) if name == "ffn_scale" else value
+    ours.load_state_dict(state, strict=True)
+
+
+def test_same_output_as_the_floydnet_package_with_the_same_weights():
+    pytest.importorskip("floydnet")
+    from ffn_graphs.models.floydnet_package import PackageFloydNet
+
+    torch.manual_seed(0)
+    theirs = PackageFloydNet(3, 2, dim=16, num_layers=2, heads=4).eval()
+    with torch.no_grad():  # off the identity start, so every path counts
+        for parameter in theirs.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.2)
+    ours = FloydNet(3, 2, dim=16, num_layers=2, heads=4, chunk_size=3).eval()
+    _load_package_weights(ours, theirs)
+    batch = _padded_batch()
+    with torch.no_grad():
+        expected = theirs(batch["pairs"], batch["mask"])
+        got = ours(batch["pairs"], batch["mask"])
+    pair_mask = batch["mask"][:, :, None] & batch["mask"][:, None, :]
+    torch.testing.assert_close(got[pair_mask], expected[pair_mask], rtol=1e-4, atol=1e-5)

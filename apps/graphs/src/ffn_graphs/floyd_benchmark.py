@@ -39,7 +39,7 @@ from ffn_lightning.benchmarking import (
 )
 
 from .floyd import READOUTS, APSPData, FloydAPSP, PairGINE, Readout, readout_features
-from .models.floydnet import FloydNet
+from .models.floydnet import FloydNet, Wiring
 
 try:
     from .models.floydnet_package import PackageFloydNet
@@ -57,9 +57,15 @@ def _params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _floydnet(dim: int, layers: int, out_features: int = 2) -> FloydNet:
-    """Our FloydNet with the package's defaults where they differ: ReLU FFN, 4× hidden."""
-    return FloydNet(3, out_features, dim=dim, num_layers=layers, heads=4, ffn=partial(MLP, act=nn.ReLU))
+#: the label of FloydNet's first wiring (``wiring="gated"``) in tables and run stores
+GATED = "FloydNet, gated wiring (before 2026-12-03)"
+
+
+def _floydnet(dim: int, layers: int, out_features: int = 2, wiring: Wiring = "package") -> FloydNet:
+    """Our FloydNet with the package's defaults (ReLU FFN, 4× hidden) in the given wiring."""
+    return FloydNet(
+        3, out_features, dim=dim, num_layers=layers, heads=4, ffn=partial(MLP, act=nn.ReLU), wiring=wiring
+    )
 
 
 def _matched_gine(target: int, layers: int, out_features: int = 2) -> PairGINE:
@@ -240,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     budget = _params(_floydnet(args.dim, args.layers, out))
     builders: dict[str, Callable[[], torch.nn.Module]] = {
         "FloydNet": lambda: _floydnet(args.dim, args.layers, out),
+        GATED: lambda: _floydnet(args.dim, args.layers, out, wiring="gated"),
         "PairGINE (PyG GINEConv)": lambda: _matched_gine(budget, args.layers, out),
     }
     if PackageFloydNet is not None:
@@ -307,7 +314,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             "unreachable), on 200 unseen graphs; mean ± std over the seeds (a seed sets the "
             "initialization and the batch order, not the graphs). *train s* is the fit's wall-clock, "
             "taken one run after another on a shared machine (other benches on the cores change it); "
-            "the cost table below is the controlled speed comparison. FloydNet's FFN starts with its "
+            "the cost table below is the controlled speed comparison. *FloydNet* is wired as the package's "
+            "`PivotalAttentionBlock` (since 2026-12-03: the transposed mix joins before the norm and the "
+            "pivot attention, query bias, Xavier start, one scalar FFN gain; its weights load into the "
+            "package's and give the same output, `test_same_output_as_the_floydnet_package_...`); "
+            f'*{GATED}* is the first wiring (`wiring="gated"`: the mix added to the residual stream, a '
+            "per-channel keep gain and FFN gain, PyTorch's default start), whose runs are the ones stored "
+            "as *FloydNet* before that date. FloydNet's FFN starts with its "
             "output layer at zero and its scale at one (`FeedForward.zero_init_last`), as the package's "
             "does. The earlier start, a zero scale in front of the FFN (this repo before 2026-11-24), "
             "gave 0.9913 ± 0.0044 (next hop, 5 seeds) and 0.9164 ± 0.0028 (distance, 3 seeds) at "

@@ -30,6 +30,7 @@ from ffn_lightning.benchmarking import (
 )
 
 from .floyd_benchmark import (
+    GATED,
     PACKAGE,
     PackageFloydNet,
     _floydnet,
@@ -85,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     data = TSPData(train_instances=args.train_instances, eval_instances=200)
     data.setup()
     builders: dict[str, Callable[[], torch.nn.Module]] = {
-        "FloydNet": lambda: _floydnet(args.dim, args.layers, out_features=1)
+        "FloydNet": lambda: _floydnet(args.dim, args.layers, out_features=1),
+        GATED: lambda: _floydnet(args.dim, args.layers, out_features=1, wiring="gated"),
     }
     if PackageFloydNet is not None:
         builders[PACKAGE] = lambda: PackageFloydNet(3, 1, dim=args.dim, num_layers=args.layers, heads=4)
