@@ -1,23 +1,29 @@
-"""A MossFormer2-style time-domain separator whose feed-forward parts are injected `ffn_blocks` factories.
+"""MossFormer2's time-domain separator, its feed-forward parts injected `ffn_blocks` factories.
 
 From "MossFormer2: Combining Transformer and RNN-Free Recurrent Network for Enhanced Time-Domain
 Monaural Speech Separation" (Zhao et al., ICASSP 2024, https://arxiv.org/abs/2312.11825). A learned
 encoder (Conv1d 1→N, kernel 16, stride 8, ReLU) turns the waveform into frames; a masking network
 estimates one mask per speaker; a transposed convolution decodes each masked representation.
 
-The masking network alternates MossFormer blocks and gated-FSMN blocks:
+Structure as ClearerVoice-Studio's ``MossFormer2_SS`` (read line by line): the masking network
+normalizes the frames with ``GroupNorm(1, N)`` over channels and time, maps them to ``dim`` (1×1, no
+bias), adds scaled sinusoidal positions (scale starting at 1), and runs ``num_layers`` pairs of blocks:
 
-- MossFormer block: gated single-head attention with convolution modules. Projections to
-  ``(v, u)`` and to a shared ``qk`` go through ``ffn`` (default: MossFormer's norm → Linear → SiLU →
-  depthwise conv k=17 → dropout, `ffn_blocks.ConvFFN`); per-head offsets and scales give the
-  quadratic and linear queries and keys; quadratic ReLU² attention runs within chunks of
-  ``group_size`` frames, linear attention over the whole sequence; the output gate is
-  ``(att_u ⊙ v) ⊙ σ(att_v ⊙ u)``, projected back by ``ffn`` with a residual.
+- MossFormer block: gated single-head attention with convolution modules. Half of the features are
+  shifted one frame back (token shift); projections to ``(v, u)`` and to a shared ``qk`` go through
+  ``ffn`` (default: MossFormer's FFConvM, ScaleNorm → Linear → SiLU → depthwise conv k=17 with a skip →
+  dropout, `ffn_blocks.ConvFFN`); per-head offsets and scales give the quadratic and linear queries and
+  keys, whose first 32 features are rotated by position (rotary embedding, one per stack); quadratic
+  ReLU² attention runs within chunks of ``group_size`` frames, linear attention over the whole sequence;
+  the output gate is ``(att_u ⊙ v) ⊙ σ(att_v ⊙ u)``, projected back by ``ffn`` with a residual.
 - Gated-FSMN block (the RNN-free recurrent module): a bottleneck ``dim → inner`` with PReLU and
   LayerNorm, the ``memory`` factory (default `ffn_blocks.GatedConvUnit`: two gated branches and a
   dilated dense FSMN memory with kernel 39 and dilations 1, 2), LayerNorm, projection back, residual.
 
-The mask head is the gated ``tanh · sigmoid`` output of MossFormer2, then ReLU.
+The stack ends in a LayerNorm, then ``GroupNorm(1, dim)``, plus a skip from the stack's input. The mask
+head: PReLU, a 1×1 map to ``dim`` per speaker, the gated ``tanh · sigmoid`` output, a 1×1 map to the
+encoder's ``N`` channels (no bias), ReLU. At the full config this is the official model's
+55,735,410 parameters (the paper's 55.7 M). ``rotary=False`` and ``token_shift=False`` are ablations.
 """
 
 from __future__ import annotations
@@ -30,11 +36,44 @@ from torch import nn
 
 from ffn_blocks import ConvFFN, FeedForwardFactory, GatedConvUnit
 
-__all__ = ["GatedFSMNBlock", "MossFormer2Separator", "MossFormerAttention"]
+__all__ = ["GatedFSMNBlock", "MossFormer2Separator", "MossFormerAttention", "RotaryEmbedding", "ScaleNorm"]
+
+
+class ScaleNorm(nn.Module):
+    """``g · x / max(‖x‖ / √d, eps)``: one learned gain (MossFormer2's attention projections' norm)."""
+
+    def __init__(self, dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.scale, self.eps = dim**-0.5, eps
+        self.g = nn.Parameter(torch.ones(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x / (x.norm(dim=-1, keepdim=True) * self.scale).clamp(min=self.eps) * self.g
+
+
+class RotaryEmbedding(nn.Module):
+    """Rotary positions on the first ``dim`` features (interleaved pairs), as ``rotary_embedding_torch``.
+
+    Feature pair ``(2i, 2i+1)`` at frame ``t`` is rotated by ``t · θ^(−2i/dim)`` (θ = 10000); features past
+    ``dim`` pass unchanged. The frequencies are a fixed, non-trainable parameter (as the reference's).
+    """
+
+    def __init__(self, dim: int, theta: float = 10000.0) -> None:
+        super().__init__()
+        self.freqs = nn.Parameter(1.0 / theta ** (torch.arange(0, dim, 2).float() / dim), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (*, T, d)
+        angles = torch.arange(x.shape[-2], device=x.device, dtype=self.freqs.dtype)[:, None] * self.freqs
+        angles = angles.repeat_interleave(2, dim=-1).to(x.dtype)  # (T, rot)
+        rot = angles.shape[-1]
+        head, tail = x[..., :rot], x[..., rot:]
+        pairs = head.unflatten(-1, (-1, 2))
+        rotated_half = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
+        return torch.cat((head * angles.cos() + rotated_half * angles.sin(), tail), dim=-1)
 
 
 def _default_ffn(dropout: float) -> FeedForwardFactory:
-    return partial(ConvFFN, act=nn.SiLU, norm=nn.LayerNorm, dropout=dropout, kernel_size=17)
+    return partial(ConvFFN, act=nn.SiLU, norm=ScaleNorm, dropout=dropout, kernel_size=17)
 
 
 class OffsetScale(nn.Module):
@@ -65,10 +104,12 @@ class MossFormerAttention(nn.Module):
         qk_dim: int = 128,
         group_size: int = 256,
         dropout: float = 0.1,
+        rotary: RotaryEmbedding | None = None,
+        token_shift: bool = True,
     ) -> None:
         super().__init__()
         hidden = 2 * max(1, int(dim * expansion) // 2)
-        self.group_size = group_size
+        self.group_size, self.rotary, self.token_shift = group_size, rotary, token_shift
         self.to_hidden = ffn(dim, hidden)
         self.to_qk = ffn(dim, qk_dim)
         self.offset_scale = OffsetScale(qk_dim, heads=4)
@@ -76,8 +117,14 @@ class MossFormerAttention(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        v, u = self.to_hidden(x).chunk(2, dim=-1)
-        quad_q, lin_q, quad_k, lin_k = self.offset_scale(self.to_qk(x))
+        h = x
+        if self.token_shift:  # the first half of the features from the previous frame
+            shifted, kept = x.split([x.shape[-1] // 2, x.shape[-1] - x.shape[-1] // 2], dim=-1)
+            h = torch.cat((F.pad(shifted, (0, 0, 1, -1)), kept), dim=-1)
+        v, u = self.to_hidden(h).chunk(2, dim=-1)
+        quad_q, lin_q, quad_k, lin_k = self.offset_scale(self.to_qk(h))
+        if self.rotary is not None:
+            quad_q, lin_q, quad_k, lin_k = map(self.rotary, (quad_q, lin_q, quad_k, lin_k))
         att_v, att_u = self._attend(quad_q, lin_q, quad_k, lin_k, v, u)
         return x + self.to_out((att_u * v) * torch.sigmoid(att_v * u))
 
@@ -121,11 +168,11 @@ class GatedFSMNBlock(nn.Module):
 
 
 class ScaledSinusoidalPosition(nn.Module):
-    """Sinusoidal positions times a learned scale (initialized to ``dim^-1/2``), added to the frames."""
+    """Sinusoidal positions times a learned scale (starting at 1, as the reference's), added to the frames."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.scale = nn.Parameter(torch.tensor(dim**-0.5))
+        self.scale = nn.Parameter(torch.ones(()))
         self.register_buffer(
             "inv_freq", 1.0 / 10000 ** (torch.arange(0, dim, 2).float() / dim), persistent=False
         )
@@ -154,6 +201,8 @@ class MossFormer2Separator(nn.Module):
         group_size: chunk length of the quadratic attention (paper: 256).
         inner_dim: bottleneck of the gated-FSMN blocks (paper: 256).
         dropout: dropout of the projections (paper: 0.1).
+        rotary: rotary positions on the attention's first ``min(32, qk_dim)`` query/key features.
+        token_shift: shift half of the attention input's features by one frame.
 
     Shape:
         - Input: ``(B, L)`` waveform
@@ -176,6 +225,8 @@ class MossFormer2Separator(nn.Module):
         group_size: int = 256,
         inner_dim: int = 256,
         dropout: float = 0.1,
+        rotary: bool = True,
+        token_shift: bool = True,
     ) -> None:
         super().__init__()
         ffn = ffn or _default_ffn(dropout)
@@ -190,22 +241,32 @@ class MossFormer2Separator(nn.Module):
         )
         self.num_speakers, self.kernel_size, self.stride = num_speakers, kernel_size, stride
         self.encoder = nn.Conv1d(1, encoder_dim, kernel_size, stride=stride, bias=False)
-        self.input_norm = nn.LayerNorm(encoder_dim)
-        self.bottleneck = nn.Linear(encoder_dim, dim)
+        self.input_norm = nn.GroupNorm(1, encoder_dim, eps=1e-8)  # over channels and time
+        self.bottleneck = nn.Linear(encoder_dim, dim, bias=False)
         self.position = ScaledSinusoidalPosition(dim)
+        self.rotary = RotaryEmbedding(min(32, qk_dim)) if rotary else None
         self.blocks = nn.ModuleList()
         for _ in range(num_layers):
             self.blocks.append(
                 MossFormerAttention(
-                    dim, ffn=ffn, expansion=expansion, qk_dim=qk_dim, group_size=group_size, dropout=dropout
+                    dim,
+                    ffn=ffn,
+                    expansion=expansion,
+                    qk_dim=qk_dim,
+                    group_size=group_size,
+                    dropout=dropout,
+                    rotary=self.rotary,
+                    token_shift=token_shift,
                 )
             )
             self.blocks.append(GatedFSMNBlock(dim, inner_dim, memory=memory))
-        self.output_norm = nn.LayerNorm(dim)
+        self.stack_norm = nn.LayerNorm(dim, eps=1e-6)
+        self.output_norm = nn.GroupNorm(1, dim, eps=1e-8)
         self.output_act = nn.PReLU()
-        self.to_masks = nn.Linear(dim, encoder_dim * num_speakers)
-        self.mask_tanh = nn.Linear(encoder_dim, encoder_dim)
-        self.mask_gate = nn.Linear(encoder_dim, encoder_dim)
+        self.to_masks = nn.Linear(dim, dim * num_speakers)
+        self.mask_tanh = nn.Linear(dim, dim)
+        self.mask_gate = nn.Linear(dim, dim)
+        self.mask_out = nn.Linear(dim, encoder_dim, bias=False)
         self.decoder = nn.ConvTranspose1d(encoder_dim, 1, kernel_size, stride=stride, bias=False)
 
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
@@ -221,12 +282,15 @@ class MossFormer2Separator(nn.Module):
             )
         pad = (-(length - self.kernel_size)) % self.stride
         frames = F.relu(self.encoder(F.pad(mixture, (0, pad))[:, None]))  # (B, N, T)
-        h = self.position(self.bottleneck(self.input_norm(frames.transpose(1, 2))))
+        x = self.position(self.bottleneck(self.input_norm(frames).transpose(1, 2)))  # (B, T, dim)
+        h = x
         for block in self.blocks:
             h = block(h)
-        masks = self.to_masks(self.output_act(self.output_norm(h)))  # (B, T, N·S)
-        masks = masks.unflatten(-1, (self.num_speakers, -1)).transpose(1, 2)  # (B, S, T, N)
-        masks = F.relu(torch.tanh(self.mask_tanh(masks)) * torch.sigmoid(self.mask_gate(masks)))
+        h = self.output_norm(self.stack_norm(h).transpose(1, 2)).transpose(1, 2) + x  # skip around the stack
+        masks = self.to_masks(self.output_act(h))  # (B, T, dim·S)
+        masks = masks.unflatten(-1, (self.num_speakers, -1)).transpose(1, 2)  # (B, S, T, dim)
+        masks = torch.tanh(self.mask_tanh(masks)) * torch.sigmoid(self.mask_gate(masks))
+        masks = F.relu(self.mask_out(masks))  # (B, S, T, N)
         separated = frames[:, None] * masks.transpose(-1, -2)  # (B, S, N, T)
         b, s = separated.shape[:2]
         waves = self.decoder(separated.reshape(b * s, *separated.shape[2:])).reshape(b, s, -1)
