@@ -74,3 +74,65 @@ def test_read_audio_errors(tmp_path):
     sf.write(tmp_path / "stereo.wav", stereo, 8000)
     samples, rate = read_audio(tmp_path / "stereo.wav")
     assert samples.shape == (100,) and rate == 8000 and np.allclose(samples, 0)
+
+
+def test_dynamic_mixing_draws_new_mixtures_every_epoch_and_replays_them(data):
+    train = data.train_set
+    assert train.dynamic and not data.val_set.dynamic and not data.test_set.dynamic
+    train.set_epoch(0)
+    first = [train[i][0] for i in range(5)]
+    train.set_epoch(1)
+    second = [train[i][0] for i in range(5)]
+    assert not any(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+    train.set_epoch(0)  # a resumed run's epoch 0: the same mixtures again
+    assert all(torch.equal(a, train[i][0]) for i, a in enumerate(first))
+    fixed = FSDDMixtureDataModule(train_mixtures=5, dynamic_mixing=False).train_set
+    fixed.set_epoch(0)
+    before = fixed[2][0]
+    fixed.set_epoch(7)
+    assert torch.equal(before, fixed[2][0])
+
+
+def test_full_overlap_starts_both_utterances_together():
+    full = FSDDMixtureDataModule(train_mixtures=20, overlap="full").train_set
+    for i in range(20):
+        _, sources = full[i]
+        starts = [int((s.abs() > 0).nonzero()[0]) for s in sources]
+        assert max(starts) <= 2, starts  # an utterance's first samples may be exact zeros
+
+
+def _utterance_tree(root, speakers=6, chapters=2, per_chapter=3, rate=16000):
+    rng = np.random.default_rng(0)
+    for s in range(speakers):
+        for c in range(chapters):
+            folder = root / f"{100 + s}" / f"{10 + c}"
+            folder.mkdir(parents=True)
+            for u in range(per_chapter):
+                seconds = rng.uniform(0.5, 2.0)
+                tone = np.sin(2 * np.pi * (200 + 40 * s) * np.arange(int(seconds * rate)) / rate)
+                sf.write(folder / f"{100 + s}-{10 + c}-{u:04d}.flac", (0.3 * tone).astype(np.float32), rate)
+    return root
+
+
+def test_a_librispeech_style_folder_becomes_dynamic_mixtures_with_held_out_speakers(tmp_path):
+    from ffn_speech.data import UtteranceMixtureDataModule
+
+    root = _utterance_tree(tmp_path / "train-clean")
+    data = UtteranceMixtureDataModule(str(root), segment_seconds=1.0, train_mixtures=8, test_mixtures=4)
+    assert data.speakers["test"] == ["104", "105"]
+    assert not set(data.speakers["test"]) & (set(data.speakers["train"]) | set(data.speakers["val"]))
+    train_files = {f for files in data.train_set.utterances.values() for f in files}
+    val_files = {f for files in data.val_set.utterances.values() for f in files}
+    test_files = {f for files in data.test_set.utterances.values() for f in files}
+    assert not train_files & val_files and not (train_files | val_files) & test_files
+    mix, sources = data.train_set[0]
+    assert mix.shape == (16000,) and sources.shape == (2, 16000)
+    assert torch.allclose(mix, sources.sum(0))
+    batch = next(iter(data.train_dataloader()))
+    assert batch[0].shape == (4, 16000) and batch[1].shape == (4, 2, 16000)
+    with pytest.raises(ValueError, match="8000 Hz"):
+        UtteranceMixtureDataModule(str(root), sample_rate=8000).train_set[0]
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        UtteranceMixtureDataModule(str(tmp_path / "nowhere"))
+    with pytest.raises(ValueError, match="cannot hold out test_speakers=5"):
+        UtteranceMixtureDataModule(str(root), test_speakers=5)

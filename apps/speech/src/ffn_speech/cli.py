@@ -78,7 +78,14 @@ STUDY = StudyApp(
     run_dir="speech",
     slots=(
         Slot("model.network", ("ffn_speech.models.MossFormer2Separator", "ffn_speech.models.ConvTasNet")),
-        Slot("data", ("ffn_speech.data.FSDDMixtureDataModule", "ffn_speech.data.SeparationCorpusDataModule")),
+        Slot(
+            "data",
+            (
+                "ffn_speech.data.FSDDMixtureDataModule",
+                "ffn_speech.data.SeparationCorpusDataModule",
+                "ffn_speech.data.UtteranceMixtureDataModule",
+            ),
+        ),
     ),
 )
 

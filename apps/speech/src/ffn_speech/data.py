@@ -1,16 +1,23 @@
-"""Two-speaker mixtures from real speech: FSDD (built on the fly, seeded) and Libri2Mix-style folders.
+"""Two-speaker mixtures from real speech: built on the fly from single-speaker utterances (FSDD, or any
+LibriSpeech-style folder), or read from Libri2Mix / WSJ0-2mix folders.
 
-FSDD (the Free Spoken Digit Dataset: 8 kHz, 6 speakers; fetched by the data layer, `ffn_data.fetch`)
-gives the training data: each mixture takes utterances of two different speakers, scales them to unit
-RMS, draws their relative level from [−5, 5] dB, and places each at a random offset inside the segment
-so they overlap partly. Two speakers are held out for testing; validation uses the training speakers'
-held-out utterances. Everything is a pure function of (split, index, seed), so every epoch, process and
-machine sees the same mixtures.
+`UtteranceMixtures` makes each mixture from utterances of two different speakers: scaled to unit RMS,
+their relative level drawn from [−5, 5] dB, a random crop of any utterance longer than the segment, and
+either random offsets inside the segment (``overlap="partial"``) or both starting together
+(``"full"``). With dynamic mixing (training) the pairs, gains, crops and offsets are drawn afresh every
+epoch; every draw is a pure function of (seed, epoch, index), so every process, machine and resumed run
+sees the same mixtures. Held-out speakers never appear in training or validation.
+
+- FSDD (the Free Spoken Digit Dataset: 8 kHz, 6 speakers; fetched by the data layer, `ffn_data.fetch`):
+  `FSDDMixtureDataModule`, two speakers held out for testing.
+- A folder of single-speaker utterances in LibriSpeech's layout (``speaker/chapter/*.flac`` or
+  ``*.wav``): `UtteranceMixtureDataModule`, the LibriMix recipe on the fly from any such corpus.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -25,11 +32,12 @@ from ffn_lightning import ResumableDataLoader
 
 __all__ = [
     "FSDDMixtureDataModule",
-    "FSDDMixtures",
     "RandomSegments",
     "SeparationCorpusDataModule",
     "SeparationDataModule",
     "SeparationFolder",
+    "UtteranceMixtureDataModule",
+    "UtteranceMixtures",
     "read_audio",
 ]
 SAMPLE_RATE = 8000
@@ -60,14 +68,19 @@ def _utterances(root: Path) -> dict[str, list[Path]]:
     return by_speaker
 
 
-class FSDDMixtures(Dataset):
-    """Seeded two-speaker mixtures of FSDD utterances.
+class UtteranceMixtures(Dataset):
+    """Seeded two-speaker mixtures of single-speaker utterances.
 
     Args:
-        utterances: speaker → recordings to draw from.
-        num_mixtures: dataset length.
-        segment_seconds: mixture length (utterances are placed, and cut, inside it).
-        seed: mixing seed; item ``i`` depends only on ``(seed, i)``.
+        utterances: speaker → recordings to draw from (two speakers at least).
+        num_mixtures: mixtures per epoch.
+        segment_seconds: mixture length (utterances are placed, and cropped, inside it).
+        seed: mixing seed.
+        dynamic: draw new mixtures every epoch (dynamic mixing: item ``i`` depends on
+            ``(seed, epoch, i)``, see ``set_epoch``); False: the same mixtures every epoch
+            (``(seed, i)``), as evaluation sets need.
+        overlap: ``"partial"`` (each utterance at a random offset) or ``"full"`` (both start at 0).
+        sample_rate: the recordings' rate; a file at another rate is a one-line error.
 
     Items are ``(mixture (L,), sources (2, L))``.
     """
@@ -78,35 +91,54 @@ class FSDDMixtures(Dataset):
         num_mixtures: int,
         segment_seconds: float = 1.0,
         seed: int = 0,
+        *,
+        dynamic: bool = False,
+        overlap: Literal["partial", "full"] = "partial",
+        sample_rate: int = SAMPLE_RATE,
     ) -> None:
         if len(utterances) < 2:
-            raise ValueError(f"FSDDMixtures: need two speakers at least, got {sorted(utterances)}")
+            raise ValueError(f"UtteranceMixtures: need two speakers at least, got {sorted(utterances)}")
+        if overlap not in ("partial", "full"):
+            raise ValueError(f"UtteranceMixtures: overlap={overlap!r} must be 'partial' or 'full'")
         self.speakers = sorted(utterances)
         self.utterances = utterances
         self.num_mixtures = num_mixtures
-        self.length = int(segment_seconds * SAMPLE_RATE)
-        self.seed = seed
+        self.length = int(segment_seconds * sample_rate)
+        self.seed, self.dynamic, self.overlap, self.sample_rate, self.epoch = (
+            seed,
+            dynamic,
+            overlap,
+            sample_rate,
+            0,
+        )
         self._cache: dict[Path, np.ndarray] = {}
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return self.num_mixtures
 
     def _load(self, path: Path) -> np.ndarray:
         if path not in self._cache:
-            samples, _ = read_audio(path)
+            samples, rate = read_audio(path)
+            if rate != self.sample_rate:
+                raise ValueError(f"{path}: {rate} Hz, expected {self.sample_rate} Hz")
             rms = np.sqrt(np.mean(samples**2)) + 1e-8
             self._cache[path] = (samples / rms).astype(np.float32)
         return self._cache[path]
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, index])
+        rng = np.random.default_rng([self.seed, self.epoch, index] if self.dynamic else [self.seed, index])
         first, second = rng.choice(len(self.speakers), size=2, replace=False)
         gain_db = rng.uniform(-5.0, 5.0)
         sources = np.zeros((2, self.length), dtype=np.float32)
         for slot, (speaker, gain) in enumerate(((first, 0.0), (second, gain_db))):
             files = self.utterances[self.speakers[speaker]]
-            utterance = self._load(files[rng.integers(len(files))])[: self.length]
-            offset = rng.integers(0, self.length - len(utterance) + 1)
+            utterance = self._load(files[rng.integers(len(files))])
+            start = rng.integers(0, max(len(utterance) - self.length, 0) + 1)  # a random crop when longer
+            utterance = utterance[start : start + self.length]
+            offset = rng.integers(0, self.length - len(utterance) + 1) if self.overlap == "partial" else 0
             sources[slot, offset : offset + len(utterance)] = utterance * 10 ** (gain / 20)
         sources *= 0.1  # a comfortable level for 16-bit audio
         return torch.from_numpy(sources.sum(0)), torch.from_numpy(sources)
@@ -296,6 +328,9 @@ class FSDDMixtureDataModule(SeparationDataModule):
             FSDD speakers.
         test_folder: evaluate on your own folder instead; replaces ``test_dataset``.
         test_layout: the test folder's layout (``"librimix"`` or ``"samples"``).
+        dynamic_mixing: new training mixtures every epoch (False: the same ``train_mixtures`` each epoch,
+            this module's behaviour before 2026-12-03).
+        overlap: ``"partial"`` (random offsets) or ``"full"`` (both utterances start together).
     """
 
     sample_rate = SAMPLE_RATE
@@ -313,6 +348,8 @@ class FSDDMixtureDataModule(SeparationDataModule):
         test_dataset: str | None = None,
         test_folder: str | None = None,
         test_layout: Literal["librimix", "samples"] = "samples",
+        dynamic_mixing: bool = True,
+        overlap: Literal["partial", "full"] = "partial",
     ) -> None:
         super().__init__()
         recordings = Path(folder) if folder is not None else fetch("FSDD", root)
@@ -329,11 +366,96 @@ class FSDDMixtureDataModule(SeparationDataModule):
 
         train = {s: [f for f in files if index(f) < 45] for s, files in held_in.items()}
         val = {s: [f for f in files if index(f) >= 45] for s, files in held_in.items()}
-        self.train_set = FSDDMixtures(train, train_mixtures, segment_seconds, seed)
-        self.val_set = FSDDMixtures(val, val_mixtures, segment_seconds, seed + 1)
+        mix = partial(UtteranceMixtures, segment_seconds=segment_seconds, overlap=overlap)
+        self.train_set = mix(train, train_mixtures, seed=seed, dynamic=dynamic_mixing)
+        self.val_set = mix(val, val_mixtures, seed=seed + 1)
         self.test_set: Dataset = (
             SeparationFolder(test_folder, test_layout)
             if test_folder
-            else FSDDMixtures(held_out, test_mixtures, segment_seconds, seed + 2)
+            else mix(held_out, test_mixtures, seed=seed + 2)
         )
         self.batch_size = batch_size
+
+
+def _speaker_folders(root: Path) -> dict[str, list[Path]]:
+    """LibriSpeech's layout: ``root/<speaker>/<chapter>/*.flac`` (or ``*.wav``), speaker → files."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such folder (expected <speaker>/<chapter>/*.flac)")
+    by_speaker = {
+        speaker.name: sorted(f for f in speaker.glob("*/*") if f.suffix.lower() in (".flac", ".wav"))
+        for speaker in sorted(root.iterdir())
+        if speaker.is_dir()
+    }
+    by_speaker = {s: files for s, files in by_speaker.items() if files}
+    if len(by_speaker) < 2:
+        raise FileNotFoundError(
+            f"{root}: found {len(by_speaker)} speaker folders with audio; expected "
+            "<speaker>/<chapter>/*.flac for two speakers at least"
+        )
+    return by_speaker
+
+
+class UtteranceMixtureDataModule(SeparationDataModule):
+    """Two-speaker mixtures made on the fly from a folder of single-speaker utterances (the LibriMix recipe
+    without writing a corpus): LibriSpeech's ``speaker/chapter/*.flac`` layout, or any folder like it.
+
+    The speakers, sorted by name, split three ways: the last ``test_speakers`` are held out for testing
+    only; every other speaker's utterances split into training (the first ``1 − val_fraction`` of each
+    speaker's sorted files) and validation (the rest). Training mixes dynamically (new pairs, gains,
+    crops and offsets every epoch, reproducible from (seed, epoch)); validation and test are fixed sets.
+
+    Args:
+        folder: the utterance folder (e.g. ``LibriSpeech/train-clean-100``).
+        sample_rate: the files' rate (LibriSpeech: 16000); another rate is a one-line error.
+        test_speakers: speakers held out for testing (two at least).
+        val_fraction: each training speaker's share of utterances kept for validation.
+        train_mixtures: training mixtures per epoch.
+        val_mixtures: validation mixtures.
+        test_mixtures: test mixtures.
+        segment_seconds: mixture length (LibriMix's 3 s by default).
+        overlap: ``"partial"`` or ``"full"`` (LibriMix's ``min`` mode: both start together).
+        batch_size: mixtures per batch.
+        seed: mixing seed.
+    """
+
+    def __init__(
+        self,
+        folder: str,
+        sample_rate: int = 16000,
+        test_speakers: int = 2,
+        val_fraction: float = 0.1,
+        train_mixtures: int = 2000,
+        val_mixtures: int = 200,
+        test_mixtures: int = 300,
+        segment_seconds: float = 3.0,
+        overlap: Literal["partial", "full"] = "full",
+        batch_size: int = 4,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        by_speaker = _speaker_folders(Path(folder))
+        if test_speakers < 2 or len(by_speaker) < test_speakers + 2:
+            raise ValueError(
+                f"{folder}: {len(by_speaker)} speakers cannot hold out test_speakers={test_speakers} "
+                "(two at least) and keep two for training"
+            )
+        if not 0 < val_fraction < 1:
+            raise ValueError(f"UtteranceMixtureDataModule: val_fraction={val_fraction} must be in (0, 1)")
+        names = sorted(by_speaker)
+        held_out = {s: by_speaker[s] for s in names[-test_speakers:]}
+        train, val = {}, {}
+        for speaker in names[:-test_speakers]:
+            files = by_speaker[speaker]
+            cut = max(1, min(len(files) - 1, round(len(files) * (1 - val_fraction))))
+            train[speaker], val[speaker] = files[:cut], files[cut:]
+        val = {s: f for s, f in val.items() if f}
+        if len(val) < 2:
+            raise ValueError(f"{folder}: too few utterances per speaker to keep a validation set")
+        mix = partial(
+            UtteranceMixtures, segment_seconds=segment_seconds, overlap=overlap, sample_rate=sample_rate
+        )
+        self.train_set = mix(train, train_mixtures, seed=seed, dynamic=True)
+        self.val_set = mix(val, val_mixtures, seed=seed + 1)
+        self.test_set = mix(held_out, test_mixtures, seed=seed + 2)
+        self.sample_rate, self.batch_size = sample_rate, batch_size
+        self.speakers = {"train": sorted(train), "val": sorted(val), "test": sorted(held_out)}
