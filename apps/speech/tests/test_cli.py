@@ -7,10 +7,10 @@ import torch
 
 from ffn_blocks import MLP
 from ffn_data.testing import error_line
+from ffn_speech.chunking import separate_long
 from ffn_speech.cli import CONFIGS, SpeechCLI, main
 from ffn_speech.data import FSDDMixtureDataModule
 from ffn_speech.module import SpeechSeparation
-from ffn_speech.separate import separate_long
 
 
 def test_fast_dev_run(configs, in_tmp_dir):

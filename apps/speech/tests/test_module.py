@@ -58,3 +58,23 @@ def test_separator_learns_to_separate_real_mixtures():
         (-best.mean()).backward()
         optimizer.step()
     assert (best.mean() - baseline).item() > 1.0
+
+
+@pytest.mark.parametrize("chunk_seconds", [0.5, 0.2])
+def test_the_test_loop_also_scores_chunked_separation(chunk_seconds):
+    """Chunks as long as the mixtures give the whole-file scores exactly; shorter ones are overlap-added."""
+    from lightning import Trainer
+
+    torch.manual_seed(0)
+    data = FSDDMixtureDataModule(train_mixtures=4, test_mixtures=4, segment_seconds=0.5, batch_size=2)
+    module = SpeechSeparation(
+        lambda s: MossFormer2Separator(s, **SMALL), chunk_seconds=chunk_seconds, overlap_seconds=0.05
+    )
+    trainer = Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    scores = trainer.test(module, data, verbose=False)[0]
+    whole, chunked = scores["test/si_snri"], scores["test/chunked_si_snri"]
+    assert "test/chunked_sdri" in scores
+    if chunk_seconds >= 0.5:
+        assert chunked == pytest.approx(whole, abs=1e-5)
+    else:
+        assert chunked != pytest.approx(whole, abs=1e-3)

@@ -21,6 +21,7 @@ from torchmetrics.functional.audio import (
 from ffn_blocks import auxiliary_loss
 from ffn_lightning import register_safe_globals
 
+from .chunking import separate_long
 from .models import MossFormer2Separator
 
 __all__ = ["NetworkFactory", "SpeechSeparation", "pit_si_snr"]
@@ -45,7 +46,10 @@ class SpeechSeparation(LightningModule):
     """Monaural speech separation with negative PIT SI-SNR.
 
     Logs ``stage/si_snri`` and ``stage/sdri`` (improvement over the unprocessed mixture, dB) and, at the
-    end of validation, a few separated examples as audio and spectrograms to TensorBoard.
+    end of validation, a few separated examples as audio and spectrograms to TensorBoard. The test also
+    scores each mixture as ``ffn-speech separate`` does, in overlapping chunks (`separate_long`), as
+    ``test/chunked_si_snri`` and ``test/chunked_sdri``: the number for files longer than the training
+    segments, where a model meets positions it never saw whole.
 
     Args:
         network: separator factory, called with ``num_speakers``.
@@ -53,6 +57,8 @@ class SpeechSeparation(LightningModule):
         sample_rate: rate of the data (linked), used for logged audio.
         optimizer: optimizer factory.
         examples: validation examples logged as audio.
+        chunk_seconds: chunk length of the chunked test scores (None: no chunked scores).
+        overlap_seconds: overlap of consecutive chunks.
     """
 
     def __init__(
@@ -62,13 +68,15 @@ class SpeechSeparation(LightningModule):
         sample_rate: int = 8000,
         optimizer: OptimizerCallable = torch.optim.Adam,
         examples: int = 2,
+        chunk_seconds: float | None = 1.0,
+        overlap_seconds: float = 0.25,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.network = network(num_speakers)
         self.optimizer_factory = optimizer
         self.means = nn.ModuleDict(
-            {f"{s}_{m}": MeanMetric() for s in ("val", "test") for m in ("si_snri", "sdri")}
+            {f"{s}_{m}": MeanMetric() for s in ("val", "test", "test_chunked") for m in ("si_snri", "sdri")}
         )
         self._examples: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -84,17 +92,24 @@ class SpeechSeparation(LightningModule):
 
     def _evaluate(self, batch: Any, stage: str) -> torch.Tensor:
         mixture, sources = batch
-        estimates = self(mixture)
+        best, permuted = self._score(self(mixture), mixture, sources, stage, f"{stage}/")
+        self.log(f"{stage}/loss", -best.mean())
+        return permuted
+
+    def _score(
+        self, estimates: torch.Tensor, mixture: torch.Tensor, sources: torch.Tensor, key: str, prefix: str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log SI-SNRi and SDRi of ``estimates`` as ``<prefix>si_snri`` (running means ``<key>_*``);
+        returns the best PIT SI-SNR and the permuted estimates."""
         best, permuted = pit_si_snr(estimates, sources)
         mix = mixture[:, None].expand_as(sources)
         si_snri = best - scale_invariant_signal_noise_ratio(mix, sources).mean(-1)
         sdri = (signal_distortion_ratio(permuted, sources) - signal_distortion_ratio(mix, sources)).mean(-1)
         for name, value in (("si_snri", si_snri), ("sdri", sdri)):
-            metric = self.means[f"{stage}_{name}"]
+            metric = self.means[f"{key}_{name}"]
             metric.update(value)
-            self.log(f"{stage}/{name}", metric, prog_bar=name == "si_snri")
-        self.log(f"{stage}/loss", -best.mean())
-        return permuted
+            self.log(f"{prefix}{name}", metric, prog_bar=name == "si_snri")
+        return best, permuted
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         permuted = self._evaluate(batch, "val")
@@ -104,6 +119,13 @@ class SpeechSeparation(LightningModule):
 
     def test_step(self, batch: Any, batch_idx: int) -> None:
         self._evaluate(batch, "test")
+        if self.hparams.chunk_seconds is None:
+            return
+        mixture, sources = batch
+        rate = self.hparams.sample_rate
+        chunk, overlap = round(self.hparams.chunk_seconds * rate), round(self.hparams.overlap_seconds * rate)
+        chunked = torch.stack([separate_long(self, m, chunk, min(overlap, chunk - 1)) for m in mixture])
+        self._score(chunked, mixture, sources, "test_chunked", "test/chunked_")
 
     def on_validation_epoch_end(self) -> None:
         if self._examples is None or self.trainer.sanity_checking or not self.trainer.is_global_zero:
