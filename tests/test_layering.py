@@ -82,3 +82,37 @@ def test_nothing_under_packages_or_apps_points_outside_the_repository():
         if forbidden.search(line)
     ]
     assert not offenders, offenders
+
+
+def _ffn_blocks_imports(source_dir: Path) -> list[tuple[Path, str, str]]:
+    """``(file, module, name)`` for every ``from ffn_blocks[.sub] import name`` under ``source_dir``."""
+    found = []
+    for path in source_dir.rglob("*.py"):
+        if "tests" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.level == 0
+                and (node.module or "").startswith("ffn_blocks")
+            ):
+                found += [(path.relative_to(ROOT), node.module, alias.name) for alias in node.names]
+    return found
+
+
+@pytest.mark.parametrize("source", ["packages/ffn-lightning", *(f"apps/{app}" for app in APPS)])
+def test_apps_use_only_the_public_api_of_ffn_blocks(source):
+    """A name imported from ``ffn_blocks`` is in its ``__all__``; one from a submodule is in that public
+    submodule's ``__all__`` (``ffn_blocks.PUBLIC_SUBMODULES``), so the core can change its internals."""
+    import importlib
+
+    import ffn_blocks
+
+    private = []
+    for path, module, name in _ffn_blocks_imports(ROOT / source):
+        sub = module.removeprefix("ffn_blocks").removeprefix(".")
+        if sub and sub.split(".")[0] not in ffn_blocks.PUBLIC_SUBMODULES:
+            private.append(f"{path}: {module} is not a public submodule")
+        elif name not in importlib.import_module(module).__all__:
+            private.append(f"{path}: {module}.{name} is not in {module}.__all__")
+    assert not private, "\n".join(private)

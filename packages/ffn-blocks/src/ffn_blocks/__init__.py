@@ -3,6 +3,12 @@
 Every block maps ``(*, in_features) -> (*, out_features)`` and is built as ``Block(in_features,
 out_features, *, hidden_features=None, act=..., bias=True, dropout=0.0, norm=None, ...)``.
 This module is the one import path configs use: ``class_path: ffn_blocks.SwiGLU``.
+
+Public submodules, for what a block's user or author needs beyond the blocks (each one's ``__all__`` is
+its public API; `tests/test_layering.py` holds the apps to it): ``base`` (the block base class and
+argument checks), ``frequency`` (``ComplexLinear``), ``init`` (Virgo initialization), ``modulation``
+(``sample_grid``), ``repa`` (merge helpers, the merged block), ``spectral`` (NerVE metrics) and
+``testing`` (the block contract and FLOP counting).
 """
 
 from .base import DEFAULT_EXPANSION, FeedForward, FeedForwardFactory, reparameterize
@@ -26,6 +32,9 @@ from .structured import (
 )
 
 __version__ = "0.1.0"
+
+#: the submodules whose ``__all__`` names apps and the shared glue may import (see above)
+PUBLIC_SUBMODULES = ("base", "frequency", "init", "modulation", "repa", "spectral", "testing")
 
 __all__ = [
     "DEFAULT_EXPANSION",

@@ -22,7 +22,7 @@ from typing import ClassVar, TypeAlias
 import torch
 from torch import nn
 
-__all__ = ["DEFAULT_EXPANSION", "FeedForward", "FeedForwardFactory", "reparameterize"]
+__all__ = ["DEFAULT_EXPANSION", "FeedForward", "FeedForwardFactory", "check_ratio", "reparameterize"]
 
 #: ``hidden_features=None`` means ``DEFAULT_EXPANSION * in_features`` in every block (the Transformer's 4x).
 DEFAULT_EXPANSION = 4
