@@ -98,3 +98,35 @@ def test_bad_arguments():
         FSMNMemory(4, 4, dilations=())
     with pytest.raises(ValueError, match="with a sequence axis"):
         ConvFFN(4, 4)(torch.randn(4))
+
+
+@pytest.mark.parametrize(
+    ("width", "dilation", "group"), [(39, 1, 1), (39, 2, 2), (17, 1, 1), (16, 1, 1), (3, 1, 1)]
+)
+def test_grouped_conv1d_equals_conv1d_in_values_and_gradients(width, dilation, group):
+    import torch.nn.functional as F
+
+    from ffn_blocks.fsmn import grouped_conv1d
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 4 * group, 50, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(4, group, width, dtype=torch.float64, requires_grad=True)
+    padding = dilation * (width // 2)
+    ours = grouped_conv1d(x, weight, padding, dilation)
+    direct = F.conv1d(x, weight, padding=padding, dilation=dilation, groups=4)
+    torch.testing.assert_close(ours, direct)
+    grads = torch.autograd.grad(ours.square().sum(), (x, weight))
+    expected = torch.autograd.grad(direct.square().sum(), (x, weight))
+    for got, want in zip(grads, expected, strict=True):
+        torch.testing.assert_close(got, want)
+
+
+def test_fsmn_blocks_give_the_same_output_through_the_fft_and_the_direct_kernel(monkeypatch):
+    import ffn_blocks.fsmn as fsmn
+
+    torch.manual_seed(0)
+    block = GatedConvUnit(8, 8, kernel_size=17, memory_kernel_size=39, dilations=(1, 2)).eval()
+    x = torch.randn(2, 60, 8)
+    fast = block(x)
+    monkeypatch.setattr(fsmn, "FFT_MIN_SPAN", 10**9)  # every convolution direct
+    torch.testing.assert_close(block(x), fast, rtol=1e-5, atol=1e-5)
