@@ -19,7 +19,7 @@ from pathlib import Path
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from ffn_data import user_errors
-from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory
+from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory, run_command
 
 from .image import ImageData, ImageFitting
 from .radiance import BlenderData, RadianceFitting
@@ -43,18 +43,17 @@ TASKS = {
 }
 
 
+#: ``ffn-fields <command>``: entry points imported only when their command runs
+COMMANDS = {
+    "bench-cam-paper": "ffn_fields.bench.cam_paper:main",
+    "bench": "ffn_fields.benchmark:main",
+}
+
+
 def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
     """``ffn-fields`` as a function; returns the CLI (``run=False``: built, not run)."""
     argv = list(sys.argv[1:] if args is None else args)
-    if argv[:1] == ["bench-cam-paper"]:
-        from .bench.cam_paper import main as cam_paper_main
-
-        cam_paper_main(argv[1:])
-        return None
-    if argv[:1] == ["bench"]:
-        from .benchmark import main as bench_main
-
-        bench_main(argv[1:])
+    if run_command(argv, COMMANDS):
         return None
     task = argv.pop(0) if argv and argv[0] in TASKS else "image"
     cli_class, model_class, data_class = TASKS[task]

@@ -580,3 +580,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     body = bench_virgo(args, console) if args.which == "bench-virgo" else bench_kg(args, console)
     if args.output:
         update_markdown_section(args.output, f"graphs-{args.which}", body)
+
+
+def virgo(argv: Sequence[str]) -> None:
+    """``ffn-graphs bench-virgo ...``."""
+    main(["bench-virgo", *argv])
+
+
+def kg(argv: Sequence[str]) -> None:
+    """``ffn-graphs bench-kg ...``."""
+    main(["bench-kg", *argv])

@@ -20,7 +20,7 @@ from pathlib import Path
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from ffn_data import user_errors
-from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory
+from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory, run_command
 
 from .data import KnowledgeGraphDataModule, LinkPredictionDataModule, PlanetoidDataModule
 from .floyd import APSPData, FloydAPSP
@@ -64,28 +64,20 @@ TASKS = {
 }
 
 
+#: ``ffn-graphs <command>``: entry points imported only when their command runs
+COMMANDS = {
+    "bench-virgo": "ffn_graphs.benchmark:virgo",
+    "bench-kg": "ffn_graphs.benchmark:kg",
+    "bench-floyd": "ffn_graphs.floyd_benchmark:main",
+    "bench-determinism": "ffn_graphs.determinism_benchmark:main",
+    "bench-tsp": "ffn_graphs.tsp_benchmark:main",
+}
+
+
 def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
     """``ffn-graphs`` as a function; returns the CLI (``run=False``: built, not run)."""
     argv = list(sys.argv[1:] if args is None else args)
-    if argv[:1] in (["bench-virgo"], ["bench-kg"]):
-        from .benchmark import main as bench_main
-
-        bench_main(argv)
-        return None
-    if argv[:1] == ["bench-floyd"]:
-        from .floyd_benchmark import main as floyd_bench_main
-
-        floyd_bench_main(argv[1:])
-        return None
-    if argv[:1] == ["bench-determinism"]:
-        from .determinism_benchmark import main as determinism_bench_main
-
-        determinism_bench_main(argv[1:])
-        return None
-    if argv[:1] == ["bench-tsp"]:
-        from .tsp_benchmark import main as tsp_bench_main
-
-        tsp_bench_main(argv[1:])
+    if run_command(argv, COMMANDS):
         return None
     task = argv.pop(0) if argv and argv[0] in TASKS else "nodes"
     cli_class, model_class, data_class = TASKS[task]

@@ -14,7 +14,7 @@ from pathlib import Path
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from ffn_data import user_errors
-from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory
+from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory, run_command
 
 from .data import SeparationDataModule
 from .module import SpeechSeparation
@@ -36,18 +36,17 @@ class SpeechCLI(FFNLightningCLI):
         parser.link_arguments("data.sample_rate", "model.sample_rate", apply_on="instantiate")
 
 
+#: ``ffn-speech <command>``: entry points imported only when their command runs
+COMMANDS = {
+    "separate": "ffn_speech.separate:main",
+    "bench": "ffn_speech.benchmark:main",
+}
+
+
 def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
     """``ffn-speech`` as a function; returns the CLI (``run=False``: built, not run)."""
     argv = list(sys.argv[1:] if args is None else args)
-    if argv[:1] == ["separate"]:
-        from .separate import main as separate_main
-
-        separate_main(argv[1:])
-        return None
-    if argv[:1] == ["bench"]:
-        from .benchmark import main as bench_main
-
-        bench_main(argv[1:])
+    if run_command(argv, COMMANDS):
         return None
     return SpeechCLI(
         SpeechSeparation,

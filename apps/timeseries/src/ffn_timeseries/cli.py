@@ -15,7 +15,7 @@ from pathlib import Path
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from ffn_data import user_errors
-from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory
+from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory, run_command
 
 from .data import WideCSVDataModule
 from .module import Forecaster
@@ -35,13 +35,16 @@ class TimeSeriesCLI(FFNLightningCLI):
         parser.link_arguments("data.num_channels", "model.num_channels", apply_on="instantiate")
 
 
+#: ``ffn-timeseries <command>``: entry points imported only when their command runs
+COMMANDS = {
+    "bench": "ffn_timeseries.benchmark:main",
+}
+
+
 def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
     """``ffn-timeseries`` as a function; returns the CLI (``run=False``: built, not run)."""
     argv = list(sys.argv[1:] if args is None else args)
-    if argv[:1] == ["bench"]:
-        from .benchmark import main as bench_main
-
-        bench_main(argv[1:])
+    if run_command(argv, COMMANDS):
         return None
     return TimeSeriesCLI(
         Forecaster, WideCSVDataModule, app_name="timeseries", config_dir=CONFIGS, args=argv, run=run

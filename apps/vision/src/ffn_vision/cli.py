@@ -15,7 +15,7 @@ from pathlib import Path
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from ffn_data import user_errors
-from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory
+from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory, run_command
 
 from .data import ImageDataModule
 from .module import ImageClassifier
@@ -36,23 +36,18 @@ class VisionCLI(FFNLightningCLI):
         parser.set_defaults({"data": {"class_path": "ffn_vision.data.DigitsDataModule"}})
 
 
+#: ``ffn-vision <command>``: entry points imported only when their command runs
+COMMANDS = {
+    "reparameterize": "ffn_vision.export:main",
+    "bench": "ffn_vision.benchmark:main",
+    "demo": "ffn_vision.demo:main",
+}
+
+
 def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
     """``ffn-vision`` as a function; returns the CLI (``run=False``: built, not run)."""
     argv = list(sys.argv[1:] if args is None else args)
-    if argv[:1] == ["reparameterize"]:
-        from .export import main as reparameterize_main
-
-        reparameterize_main(argv[1:])
-        return None
-    if argv[:1] == ["bench"]:
-        from .benchmark import main as bench_main
-
-        bench_main(argv[1:])
-        return None
-    if argv[:1] == ["demo"]:
-        from .demo import main as demo_main
-
-        demo_main(argv[1:])
+    if run_command(argv, COMMANDS):
         return None
     return VisionCLI(
         ImageClassifier,

@@ -5,6 +5,7 @@ from .apps import Slot, StudyApp, discover_apps
 from .callbacks import SelfGuidedTraining
 from .checkpoints import register_safe_globals
 from .cli import FFNLightningCLI
+from .commands import run_command
 from .plugins import LastDimBatchNormSync
 from .resume import ExactResume, ResumableDataLoader
 from .schedules import ScheduleFactory, WarmupCosineLR
@@ -24,6 +25,7 @@ __all__ = [
     "discover_apps",
     "keep_freed_memory",
     "register_safe_globals",
+    "run_command",
 ]
 
 register_safe_globals()
