@@ -1,5 +1,6 @@
 """Benchmark helpers and the core benchmark script, at toy sizes."""
 
+import math
 import time
 
 import pytest
@@ -176,3 +177,32 @@ def test_run_store_names_a_key_of_another_format(tmp_path):
     )
     with pytest.raises(ValueError, match=r"bench\.json: stored key 'Cora/2/virgo/0' has 4 .* expected 5"):
         store.split_key("Cora/2/virgo/0", ("dataset", "layers", "epochs", "init", "seed"))
+
+
+def test_paired_bootstrap_interval_covers_the_mean_and_excludes_zero_only_for_a_clear_effect():
+    from ffn_lightning.benchmarking import paired_bootstrap_interval
+
+    clear = [0.9, 1.1, 1.0, 0.95, 1.05]
+    mean, low, high = paired_bootstrap_interval(clear)
+    assert mean == pytest.approx(1.0) and 0.9 <= low < mean < high <= 1.1
+    noisy = [1.0, -1.2, 0.3, -0.4, 0.2]
+    _, low, high = paired_bootstrap_interval(noisy)
+    assert low < 0 < high
+    assert paired_bootstrap_interval(clear) == paired_bootstrap_interval(clear)  # seeded: reproducible
+    single = paired_bootstrap_interval([0.5])
+    assert single[0] == 0.5 and all(math.isnan(v) for v in single[1:])
+
+
+def test_study_difference_to_mlp_is_paired_by_seed_and_signed_so_positive_is_better():
+    from types import SimpleNamespace
+
+    from ffn_lightning.study import _difference_to_mlp
+
+    mlp = [{"seed": s, "metric": m} for s, m in enumerate([0.40, 0.42, 0.41])]
+    better_mse = [{"seed": s, "metric": m - 0.02} for s, m in enumerate([0.40, 0.42, 0.41])]
+    text, beats = _difference_to_mlp(SimpleNamespace(higher_is_better=False), better_mse, mlp)
+    assert beats and text.startswith("+0.0200") and text.endswith("*")
+    text, beats = _difference_to_mlp(SimpleNamespace(higher_is_better=True), better_mse, mlp)
+    assert not beats and text.startswith("-0.0200") and text.endswith("*")  # significantly worse
+    one, beats = _difference_to_mlp(SimpleNamespace(higher_is_better=True), better_mse[:1], mlp)
+    assert one.endswith("(1 seed)") and not beats

@@ -32,6 +32,7 @@ __all__ = [
     "machine_description",
     "markdown_table",
     "mean_std",
+    "paired_bootstrap_interval",
     "peak_memory_bytes",
     "size_for_parameters",
     "update_markdown_section",
@@ -217,6 +218,27 @@ def mean_std(values: Sequence[float], digits: int = 3) -> str:
     if len(values) == 1:
         return f"{values[0]:.{digits}f}"
     return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def paired_bootstrap_interval(
+    differences: Sequence[float], level: float = 0.95, resamples: int = 10_000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean of paired differences (one per seed) and its percentile bootstrap interval at ``level``.
+
+    The seeds are resampled with replacement ``resamples`` times (a fixed generator: the same numbers
+    give the same interval); returns ``(mean, low, high)``. With fewer than two differences there is
+    no spread to resample and the interval is ``(nan, nan)``.
+    """
+    values = torch.tensor(list(differences), dtype=torch.float64)
+    mean = float(values.mean()) if len(values) else float("nan")
+    if len(values) < 2:
+        return mean, float("nan"), float("nan")
+    generator = torch.Generator().manual_seed(seed)
+    picks = torch.randint(len(values), (resamples, len(values)), generator=generator)
+    means = values[picks].mean(dim=1)
+    tail = (1.0 - level) / 2
+    low, high = torch.quantile(means, torch.tensor([tail, 1.0 - tail], dtype=torch.float64)).tolist()
+    return mean, low, high
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -9,8 +9,14 @@ per domain and a cross-domain plot (metric against inference time, one panel per
 BENCHMARKS.md and ``<output>/study.png``; the MLP run of each app carries a `SpectralMonitor`, whose
 metrics over training become ``<output>/spectral_<app>.png``.
 
-Finished runs are kept in ``--results`` (a `RunStore`, tracked in git); an interrupted study resumes
-where it stopped and the tables regenerate without retraining.
+Every (app, block) trains with ``--seeds`` seeds (initialization and batch order; the data stay the
+same). Each table shows the metric's mean ± std over seeds and, per block, the paired difference to
+``MLP`` (same seeds) with a 95 % percentile-bootstrap interval over seeds, starred where the interval
+excludes zero; a summary on top lists, per domain, the blocks that beat ``MLP`` that way.
+
+Finished runs are kept in ``--results`` (a `RunStore`, tracked in git, one record per
+``<app>/<block>/<seed>``); an interrupted study resumes where it stopped and the tables regenerate
+without retraining.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ from .benchmarking import (
     console_table,
     machine_description,
     markdown_table,
+    mean_std,
+    paired_bootstrap_interval,
     size_for_parameters,
     update_markdown_section,
 )
@@ -83,13 +91,14 @@ def _timed(fn: Any) -> tuple[Any, float]:
     return result, time.perf_counter() - start
 
 
-def _run(app: StudyApp, block: str, hidden: int, root: Path, spectral: bool) -> dict[str, Any]:
-    cli = _build(app, block, hidden, root, ("--trainer.enable_checkpointing=false",))
+def _run(app: StudyApp, block: str, hidden: int, root: Path, spectral: bool, seed: int = 0) -> dict[str, Any]:
+    extra = ("--trainer.enable_checkpointing=false", f"--seed_everything={seed}")
+    cli = _build(app, block, hidden, root, extra)
     monitor = None
     if spectral:
         monitor = SpectralMonitor(every_n_steps=25, log_figures=False)
         cli.trainer.callbacks.append(monitor)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     _, train_s = _timed(lambda: cli.trainer.fit(cli.model, datamodule=cli.datamodule))
     results, test_s = _timed(lambda: cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False))
     row = {
@@ -133,24 +142,55 @@ def _spectral_figure(app: str, records: list[dict[str, Any]], path: Path) -> Non
     figure.savefig(path, dpi=120)
 
 
-def _summary_figure(apps: dict[str, StudyApp], results: dict[str, dict[str, Any]], path: Path) -> None:
+def _summary_figure(
+    apps: dict[str, StudyApp], results: dict[str, dict[str, list[dict[str, Any]]]], path: Path
+) -> None:
+    """One panel per domain: each block's mean metric (± std over seeds) against its mean inference time;
+    blocks are told apart by a legend (marker and colour), not by labels that overlap."""
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
-    figure = Figure(figsize=(4 * len(apps), 3.6))
+    blocks = list(dict.fromkeys(b for runs in results.values() for b in runs))
+    markers = "osD^v<>ph*"
+    styles = {b: (f"C{i % 10}", markers[i % len(markers)]) for i, b in enumerate(blocks)}
+    figure = Figure(figsize=(3.6 * len(apps) + 1.6, 3.6))
     axes = figure.subplots(1, len(apps), squeeze=False)
     for axis, (name, app) in zip(axes[0], apps.items(), strict=True):
-        for block, row in results.get(name, {}).items():
-            axis.scatter(row["test_s"], row["metric"], s=18)
-            axis.annotate(block, (row["test_s"], row["metric"]), fontsize=7)
-            if "merged_test_s" in row:
-                axis.scatter(row["merged_test_s"], row["merged_metric"], s=18, marker="x")
-                axis.annotate(f"{block} (merged)", (row["merged_test_s"], row["merged_metric"]), fontsize=7)
+        for block, runs in results.get(name, {}).items():
+            metric = torch.tensor([r["metric"] for r in runs])
+            seconds = sum(r["test_s"] for r in runs) / len(runs)
+            spread = float(metric.std()) if len(runs) > 1 else 0.0
+            colour, marker = styles[block]
+            axis.errorbar(
+                seconds, float(metric.mean()), yerr=spread, fmt=marker, color=colour, capsize=3, ms=5
+            )
         axis.set_title(name)
         axis.set_xlabel("test-set inference time (s)")
         axis.set_ylabel(f"{app.metric} ({'higher' if app.higher_is_better else 'lower'} is better)")
         axis.grid(alpha=0.3)
-    figure.tight_layout()
+    handles = [
+        Line2D([], [], marker=marker, color=colour, linestyle="", label=block)
+        for block, (colour, marker) in styles.items()
+    ]
+    figure.tight_layout(rect=(0, 0, 1 - 1.4 / figure.get_figwidth(), 1))
+    figure.legend(handles=handles, loc="center right", fontsize=8, frameon=False)
     figure.savefig(path, dpi=120)
+
+
+def _difference_to_mlp(
+    app: StudyApp, runs: list[dict[str, Any]], mlp: list[dict[str, Any]]
+) -> tuple[str, bool]:
+    """``Δ [low, high]`` of the block's metric minus MLP's over shared seeds (the better direction
+    positive) and whether the 95 % interval excludes zero."""
+    by_seed = {r["seed"]: r["metric"] for r in mlp}
+    differences = [r["metric"] - by_seed[r["seed"]] for r in runs if r["seed"] in by_seed]
+    if not app.higher_is_better:
+        differences = [-d for d in differences]
+    mean, low, high = paired_bootstrap_interval(differences)
+    if len(differences) < 2:
+        return (f"{mean:+.4f} (1 seed)" if differences else "—"), False
+    significant = low > 0 or high < 0
+    return f"{mean:+.4f} [{low:+.4f}, {high:+.4f}]{' *' if significant else ''}", significant and low > 0
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -162,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--results", default=str(RESULTS_DIR / "study.json"), help="finished runs")
     parser.add_argument("--markdown", default="BENCHMARKS.md")
     parser.add_argument("--figure", default="docs/study.png", help="copy of the summary plot to commit")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0…N-1 per app and block")
     args = parser.parse_args(argv)
     registered = discover_apps()
     unknown = set(args.apps or ()) - set(registered) | {b for b in args.blocks if b not in ffn_blocks.__all__}
@@ -172,48 +213,80 @@ def main(argv: Sequence[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     store = RunStore(args.results)
     console = Console()
-    jobs = [(name, block) for name in apps for block in args.blocks]
+    jobs = [(name, block, seed) for seed in range(args.seeds) for name in apps for block in args.blocks]
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
     with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("study", total=len(jobs))
-        for name, block in jobs:
+        for name, block, seed in jobs:
             app = apps[name]
-            progress.update(task, description=f"{name} × {block}")
-            if f"{name}/{block}" not in store:
+            progress.update(task, description=f"{name} × {block}, seed {seed}")
+            if f"{name}/{block}/{seed}" not in store:
                 in_features, out_features, target = _reference_ffn(app, out)
                 cls = getattr(ffn_blocks, block)
                 hidden = size_for_parameters(
                     lambda h, c=cls, i=in_features, o=out_features: c(i, o, hidden_features=h), target
                 )
-                store.put(f"{name}/{block}", _run(app, block, hidden, out, spectral=block == "MLP"))
+                run = _run(app, block, hidden, out, spectral=block == "MLP" and seed == 0, seed=seed)
+                store.put(f"{name}/{block}/{seed}", {**run, "seed": seed})
             progress.advance(task)
 
     stored = store.load()
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in apps}
+    for key, run in stored.items():
+        name, block, _ = key.split("/")
+        if name in apps and block in args.blocks:
+            results[name].setdefault(block, []).append(run)
     results = {
-        name: {b: stored[f"{name}/{b}"] for b in args.blocks if f"{name}/{b}" in stored} for name in apps
+        name: {b: sorted(runs[b], key=lambda r: r["seed"]) for b in args.blocks if b in runs}
+        for name, runs in results.items()
     }
     _summary_figure(apps, results, out / "study.png")
     if args.figure:
         Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
         _summary_figure(apps, results, Path(args.figure))
     for name, runs in results.items():
-        if "spectral" in runs.get("MLP", {}):
-            _spectral_figure(name, runs["MLP"]["spectral"], out / f"spectral_{name}.png")
-    header = ["block", "hidden", "params", "metric", "train s", "test s", "merged test s"]
-    sections = []
+        first = runs.get("MLP", [{}])[0]
+        if "spectral" in first:
+            _spectral_figure(name, first["spectral"], out / f"spectral_{name}.png")
+    header = [
+        "block",
+        "hidden",
+        "params",
+        "seeds",
+        "metric",
+        "Δ vs MLP [95 % CI]",
+        "train s",
+        "test s",
+        "merged test s",
+    ]
+    sections, summary = [], []
+
+    def mean(runs: list[dict[str, Any]], key: str) -> float:
+        return sum(r[key] for r in runs) / len(runs)
+
     for name, app in apps.items():
-        rows = [
-            [
-                block,
-                row["hidden"],
-                f"{row['params']:,}",
-                f"{row['metric']:.4f}",
-                f"{row['train_s']:.1f}",
-                f"{row['test_s']:.2f}",
-                f"{row['merged_test_s']:.2f}" if "merged_test_s" in row else "",
-            ]
-            for block, row in results[name].items()
-        ]
+        rows, better = [], []
+        for block, runs in results[name].items():
+            difference, beats = (
+                ("", False) if block == "MLP" else _difference_to_mlp(app, runs, results[name].get("MLP", []))
+            )
+            if beats:
+                better.append(f"{block} ({difference.split(' [')[0]}, test {mean(runs, 'test_s'):.2f} s)")
+            merged = [r for r in runs if "merged_test_s" in r]
+            rows.append(
+                [
+                    block,
+                    runs[0]["hidden"],
+                    f"{runs[0]['params']:,}",
+                    len(runs),
+                    mean_std([r["metric"] for r in runs], 4),
+                    difference,
+                    f"{mean(runs, 'train_s'):.1f}",
+                    f"{mean(runs, 'test_s'):.2f}",
+                    f"{mean(merged, 'merged_test_s'):.2f}" if merged else "",
+                ]
+            )
+        summary.append([name, app.metric, ", ".join(better) or "none"])
         console.print(console_table(f"{name}: {app.metric}", header, rows))
         direction = "higher" if app.higher_is_better else "lower"
         sections += [
@@ -222,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             markdown_table(header, rows),
             "",
         ]
-    command = f"ffn-bench --blocks {' '.join(args.blocks)}" + (
+    command = f"ffn-bench --seeds {args.seeds} --blocks {' '.join(args.blocks)}" + (
         f" --apps {' '.join(args.apps)}" if args.apps else ""
     )
     body = "\n".join(
@@ -239,7 +312,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             "the app's FFN widths are odd or tiny (Cora's 1433 inputs, ETTh1's 7 channels), the "
             "structured blocks fall back to dense factors, so LowRankMLP and BlockDenseMLP coincide "
             "there; in speech the match is on the first FFN, so blocks whose parameters scale "
-            "differently on the other FFN shapes end with more parameters (column *params*).",
+            "differently on the other FFN shapes end with more parameters (column *params*). Metric: "
+            "mean ± std over seeds; Δ vs MLP: the paired difference (same seeds, signed so that positive "
+            "is better) with its 95 % percentile-bootstrap interval over seeds, * where it excludes zero.",
+            "",
+            "Blocks that beat MLP (interval above zero), per domain:",
+            "",
+            markdown_table(["domain", "metric", "better than MLP (Δ, test time)"], summary),
             "",
             *sections,
         ]
