@@ -6,7 +6,7 @@ UV := .tools/bin/uv
 VENV := .venv
 MEMBERS := $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml)
 
-.PHONY: install demo test lint format bench bench-blocks clean
+.PHONY: install demo test lint format bench bench-blocks gpu-check clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -43,6 +43,12 @@ bench: install
 
 bench-blocks: install
 	$(VENV)/bin/ffn-bench-blocks
+
+## On a machine with a CUDA GPU (the `device` tool's): the GPU suite, every app on CUDA in fp32 and
+## bf16-mixed, exact merging, 1-GPU DDP, FloydNet's memory estimate, `ffn-speech separate --device cuda`.
+gpu-check: install
+	$(VENV)/bin/python -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name())"
+	$(VENV)/bin/python -m pytest -m gpu tests/test_gpu.py
 
 clean:
 	rm -rf .tools $(VENV) runs

@@ -40,16 +40,17 @@ def separate_long(
     starts = list(range(0, length - chunk + 1, hop))
     if starts[-1] + chunk < length:
         starts.append(length - chunk)
-    out, norm = None, torch.zeros(length)
+    out, norm = None, None  # on the device (and dtype) of the network's estimates
     for i, start in enumerate(starts):
         estimate = network(mixture[None, start : start + chunk])[0]  # (S, chunk)
         if out is None:
-            out = torch.zeros(estimate.shape[0], length)
+            out = estimate.new_zeros(estimate.shape[0], length)
+            norm = estimate.new_zeros(length)
         else:  # continue the previous chunks: best permutation and scale on the overlap
             shared = min(start + chunk, starts[i - 1] + chunk) - start
             previous = out[:, start : start + shared] / norm[start : start + shared].clamp_min(1e-8)
             estimate = _align(estimate, previous, shared)
-        weight = _crossfade(chunk, min(overlap, chunk), i == 0, i == len(starts) - 1)
+        weight = _crossfade(chunk, min(overlap, chunk), i == 0, i == len(starts) - 1).to(estimate)
         out[:, start : start + chunk] += estimate * weight
         norm[start : start + chunk] += weight
     return out / norm.clamp_min(1e-8)

@@ -30,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--chunk-seconds", type=float, default=4.0)
     parser.add_argument("--overlap-seconds", type=float, default=1.0)
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--device", default="cpu", help="where the model runs (cpu, cuda, cuda:1, ...)")
     args = parser.parse_args(argv)
     try:
         _run(args)
@@ -43,7 +44,7 @@ def _run(args: argparse.Namespace) -> None:
     channels = sf.info(source).channels
     if channels > 1:
         print(f"{source}: {channels} channels, downmixed to mono")
-    module = SpeechSeparation.load_from_checkpoint(args.ckpt, map_location="cpu").eval()
+    module = SpeechSeparation.load_from_checkpoint(args.ckpt, map_location=args.device).eval()
     model_rate = module.hparams.sample_rate
     mixture = torch.from_numpy(samples)
     if rate != model_rate:
@@ -55,7 +56,8 @@ def _run(args: argparse.Namespace) -> None:
     if existing and not args.overwrite:
         raise FileExistsError(f"{existing[0]} exists; pass --overwrite to replace it")
     chunk = int(args.chunk_seconds * model_rate)
-    separated = separate_long(module, mixture, chunk, int(args.overlap_seconds * model_rate))
+    separated = separate_long(module, mixture.to(args.device), chunk, int(args.overlap_seconds * model_rate))
+    separated = separated.cpu()
     if rate != model_rate:
         separated = torchaudio.functional.resample(separated, model_rate, rate)
     out_dir.mkdir(parents=True, exist_ok=True)
