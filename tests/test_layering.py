@@ -116,3 +116,29 @@ def test_apps_use_only_the_public_api_of_ffn_blocks(source):
         elif name not in importlib.import_module(module).__all__:
             private.append(f"{path}: {module}.{name} is not in {module}.__all__")
     assert not private, "\n".join(private)
+
+
+def test_no_benchmark_or_demo_entry_point_sits_in_a_library_package_directory():
+    """Experiments live in each package's ``bench/`` subpackage; library modules import nothing there."""
+    pattern = re.compile(r"^(benchmark|.*_benchmark|demo.*|.*baselines.*)\.py$")
+    libraries = [p for p in (ROOT / "packages").glob("*/src/*") if p.is_dir()]
+    libraries += [p for p in (ROOT / "apps").glob("*/src/*") if p.is_dir()]
+    misplaced = [
+        str(path.relative_to(ROOT))
+        for library in libraries
+        for path in library.rglob("*.py")
+        if pattern.match(path.name) and "bench" not in path.relative_to(library).parts
+    ]
+    assert not misplaced, misplaced
+    importers = []
+    for library in libraries:
+        for path in library.rglob("*.py"):
+            if "bench" in path.relative_to(library).parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                module = node.module if isinstance(node, ast.ImportFrom) else None
+                if module and (
+                    module.startswith(f"{library.name}.bench") or (node.level and module.startswith("bench"))
+                ):
+                    importers.append(str(path.relative_to(ROOT)))
+    assert not importers, f"library modules import experiments: {importers}"

@@ -8,7 +8,7 @@ import pytest
 from lightning.pytorch import Trainer
 
 from ffn_data import fetch
-from ffn_graphs.benchmark import _kg_run, main, tuned_on_validation
+from ffn_graphs.bench.virgo_kg import _kg_run, main, tuned_on_validation
 from ffn_graphs.data import KnowledgeGraphDataModule
 from ffn_graphs.module import KGCompletion
 
@@ -45,7 +45,7 @@ def test_table_groups_stored_runs_by_model_epochs_and_device(tmp_path):
 
 
 def test_first_seed_selects_the_seed_range(tmp_path, monkeypatch):
-    import ffn_graphs.benchmark as bench
+    import ffn_graphs.bench.virgo_kg as bench
 
     trained = []
     monkeypatch.setattr(
@@ -102,7 +102,7 @@ def test_an_inductive_run_keeps_weights_that_test_the_same_again(tmp_path):
 
 
 def test_floyd_table_lists_every_stored_budget_in_order_of_training_steps():
-    from ffn_graphs.floyd_benchmark import stored_budgets
+    from ffn_graphs.bench.apsp import stored_budgets
 
     run = {"acc_2x": 0.9}
     stored = {
@@ -227,7 +227,7 @@ def test_a_store_of_another_key_format_is_named_in_one_line(tmp_path):
 def test_a_gcn_with_patience_stops_that_many_epochs_after_its_best_and_tests_the_best(tmp_path):
     import re
 
-    from ffn_graphs.benchmark import Training, _node_run
+    from ffn_graphs.bench.virgo_kg import Training, _node_run
 
     training = Training(epochs=1000, patience=5, dropout=0.0)
     run = _node_run("Cora", 2, "virgo", 0, tmp_path, training, lr=0.05, weight_decay=0.0)

@@ -6,9 +6,9 @@ import pytest
 
 from ffn_blocks import SwiGLU
 from ffn_data.testing import error_line
+from ffn_graphs.bench.kg_baselines import train_baseline
 from ffn_graphs.cli import KGCLI, main
 from ffn_graphs.data import KnowledgeGraphDataModule
-from ffn_graphs.kg_baselines import train_baseline
 from ffn_graphs.module import KGCompletion
 
 

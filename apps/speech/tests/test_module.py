@@ -5,7 +5,7 @@ import torch
 from torchmetrics.audio import ScaleInvariantSignalNoiseRatio
 from torchmetrics.functional.audio import scale_invariant_signal_noise_ratio
 
-from ffn_speech.benchmark import published_libri2mix_si_snri
+from ffn_speech.bench.separation import published_libri2mix_si_snri
 from ffn_speech.data import FSDDMixtureDataModule
 from ffn_speech.models import MossFormer2Separator
 from ffn_speech.module import SpeechSeparation, pit_si_snr

@@ -6,6 +6,7 @@ import time
 import pytest
 import torch
 
+from ffn_lightning.bench.blocks import default_cases, main
 from ffn_lightning.benchmarking import (
     RunStore,
     interleaved_latency,
@@ -13,7 +14,6 @@ from ffn_lightning.benchmarking import (
     mean_std,
     update_markdown_section,
 )
-from ffn_lightning.core_benchmark import default_cases, main
 
 
 def test_interleaved_latency_ranks_slower_callables_slower():
@@ -196,7 +196,7 @@ def test_paired_bootstrap_interval_covers_the_mean_and_excludes_zero_only_for_a_
 def test_study_difference_to_mlp_is_paired_by_seed_and_signed_so_positive_is_better():
     from types import SimpleNamespace
 
-    from ffn_lightning.study import _difference_to_mlp
+    from ffn_lightning.bench.study import _difference_to_mlp
 
     mlp = [{"seed": s, "metric": m} for s, m in enumerate([0.40, 0.42, 0.41])]
     better_mse = [{"seed": s, "metric": m - 0.02} for s, m in enumerate([0.40, 0.42, 0.41])]

@@ -46,7 +46,7 @@ TASKS = {
 #: ``ffn-fields <command>``: entry points imported only when their command runs
 COMMANDS = {
     "bench-cam-paper": "ffn_fields.bench.cam_paper:main",
-    "bench": "ffn_fields.benchmark:main",
+    "bench": "ffn_fields.bench.fields:main",
 }
 
 

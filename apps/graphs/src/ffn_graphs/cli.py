@@ -66,11 +66,11 @@ TASKS = {
 
 #: ``ffn-graphs <command>``: entry points imported only when their command runs
 COMMANDS = {
-    "bench-virgo": "ffn_graphs.benchmark:virgo",
-    "bench-kg": "ffn_graphs.benchmark:kg",
-    "bench-floyd": "ffn_graphs.floyd_benchmark:main",
-    "bench-determinism": "ffn_graphs.determinism_benchmark:main",
-    "bench-tsp": "ffn_graphs.tsp_benchmark:main",
+    "bench-virgo": "ffn_graphs.bench.virgo_kg:virgo",
+    "bench-kg": "ffn_graphs.bench.virgo_kg:kg",
+    "bench-floyd": "ffn_graphs.bench.apsp:main",
+    "bench-determinism": "ffn_graphs.bench.determinism:main",
+    "bench-tsp": "ffn_graphs.bench.tsp:main",
 }
 
 

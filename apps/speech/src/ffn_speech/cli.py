@@ -39,7 +39,7 @@ class SpeechCLI(FFNLightningCLI):
 #: ``ffn-speech <command>``: entry points imported only when their command runs
 COMMANDS = {
     "separate": "ffn_speech.separate:main",
-    "bench": "ffn_speech.benchmark:main",
+    "bench": "ffn_speech.bench.separation:main",
 }
 
 

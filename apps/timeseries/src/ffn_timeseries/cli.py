@@ -37,7 +37,7 @@ class TimeSeriesCLI(FFNLightningCLI):
 
 #: ``ffn-timeseries <command>``: entry points imported only when their command runs
 COMMANDS = {
-    "bench": "ffn_timeseries.benchmark:main",
+    "bench": "ffn_timeseries.bench.etth1:main",
 }
 
 

@@ -39,8 +39,8 @@ class VisionCLI(FFNLightningCLI):
 #: ``ffn-vision <command>``: entry points imported only when their command runs
 COMMANDS = {
     "reparameterize": "ffn_vision.export:main",
-    "bench": "ffn_vision.benchmark:main",
-    "demo": "ffn_vision.demo:main",
+    "bench": "ffn_vision.bench.models:main",
+    "demo": "ffn_vision.bench.demo:main",
 }
 
 

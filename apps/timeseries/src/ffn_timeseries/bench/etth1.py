@@ -34,9 +34,9 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from .cli import CONFIGS, TimeSeriesCLI
-from .data import WideCSVDataModule
-from .module import Forecaster
+from ..cli import CONFIGS, TimeSeriesCLI
+from ..data import WideCSVDataModule
+from ..module import Forecaster
 
 __all__ = ["RUNS", "Run", "main"]
 
@@ -139,8 +139,8 @@ def _step_time_ratio() -> float:
 
     from ffn_blocks import MLP
 
-    from .models import PatchTSMixer
-    from .models.reference import HFPatchTSMixer
+    from ..models import PatchTSMixer
+    from ..models.reference import HFPatchTSMixer
 
     torch.manual_seed(0)
     ours = PatchTSMixer(512, 96, 7, ffn=partial(MLP, dropout=0.2), expansion_factor=2)

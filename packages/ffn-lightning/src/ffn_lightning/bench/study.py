@@ -35,9 +35,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 import ffn_blocks
 from ffn_blocks import FeedForward, reparameterize
 
-from .allocator import keep_freed_memory
-from .apps import StudyApp, discover_apps
-from .benchmarking import (
+from ..allocator import keep_freed_memory
+from ..apps import StudyApp, discover_apps
+from ..benchmarking import (
     RESULTS_DIR,
     RunStore,
     console_table,
@@ -48,7 +48,7 @@ from .benchmarking import (
     size_for_parameters,
     update_markdown_section,
 )
-from .spectral_monitor import SpectralMonitor
+from ..spectral_monitor import SpectralMonitor
 
 __all__ = ["DEFAULT_BLOCKS", "main"]
 

@@ -26,8 +26,8 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from .data import KnowledgeGraphDataModule
-from .models.nbfnet import NBFNet
+from ..data import KnowledgeGraphDataModule
+from ..models.nbfnet import NBFNet
 
 __all__ = ["main"]
 

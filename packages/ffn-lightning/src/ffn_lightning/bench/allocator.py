@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
-from .benchmarking import machine_description, markdown_table, update_markdown_section
+from ..benchmarking import machine_description, markdown_table, update_markdown_section
 
 __all__ = ["main"]
 

@@ -38,11 +38,11 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from .floyd import READOUTS, APSPData, FloydAPSP, PairGINE, Readout, readout_features
-from .models.floydnet import FloydNet, Wiring
+from ..floyd import READOUTS, APSPData, FloydAPSP, PairGINE, Readout, readout_features
+from ..models.floydnet import FloydNet, Wiring
 
 try:
-    from .models.floydnet_package import PackageFloydNet
+    from ..models.floydnet_package import PackageFloydNet
 
     PackageFloydNet(3, 2, dim=4, num_layers=1, heads=1)
 except ImportError:  # the optional bench group is not installed

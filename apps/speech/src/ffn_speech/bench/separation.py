@@ -29,9 +29,9 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from .cli import CONFIGS, SpeechCLI
-from .data import FSDDMixtureDataModule, SeparationFolder, read_audio
-from .module import SpeechSeparation, pit_si_snr
+from ..cli import CONFIGS, SpeechCLI
+from ..data import FSDDMixtureDataModule, SeparationFolder, read_audio
+from ..module import SpeechSeparation, pit_si_snr
 
 __all__ = ["main", "published_libri2mix_si_snri"]
 

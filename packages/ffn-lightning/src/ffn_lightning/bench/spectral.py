@@ -20,9 +20,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from ffn_blocks import MLP
 
-from .allocator import keep_freed_memory
-from .benchmarking import machine_description, markdown_table, update_markdown_section
-from .spectral_monitor import SpectralMonitor
+from ..allocator import keep_freed_memory
+from ..benchmarking import machine_description, markdown_table, update_markdown_section
+from ..spectral_monitor import SpectralMonitor
 
 __all__ = ["main"]
 

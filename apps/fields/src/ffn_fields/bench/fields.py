@@ -31,9 +31,9 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from .fields import CAMField, CAMGridField, Field, GridField, PEField, SirenField, parameter_groups
-from .image import load_image, pixel_coordinates
-from .radiance import RadianceRenderer, _bundle, analytic_scene_path, load_blender_split
+from ..fields import CAMField, CAMGridField, Field, GridField, PEField, SirenField, parameter_groups
+from ..image import load_image, pixel_coordinates
+from ..radiance import RadianceRenderer, _bundle, analytic_scene_path, load_blender_split
 
 __all__ = ["main"]
 

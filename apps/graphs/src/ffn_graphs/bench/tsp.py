@@ -29,7 +29,8 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from .floyd_benchmark import (
+from ..tsp import TSPData, TSPEdges, nearest_neighbour_tour, tour_length, two_opt
+from .apsp import (
     GATED,
     PACKAGE,
     PackageFloydNet,
@@ -39,7 +40,6 @@ from .floyd_benchmark import (
     fit_timed,
     train_missing,
 )
-from .tsp import TSPData, TSPEdges, nearest_neighbour_tour, tour_length, two_opt
 
 __all__ = ["main"]
 

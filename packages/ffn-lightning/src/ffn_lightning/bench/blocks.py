@@ -21,8 +21,8 @@ from torch import nn
 import ffn_blocks as fb
 from ffn_blocks.testing import count_flops
 
-from .allocator import keep_freed_memory
-from .benchmarking import (
+from ..allocator import keep_freed_memory
+from ..benchmarking import (
     console_table,
     interleaved_latency,
     machine_description,

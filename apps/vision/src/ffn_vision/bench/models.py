@@ -28,7 +28,7 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from .models import POOLFORMER_SIZES, REPAVIT_SIZES
+from ..models import POOLFORMER_SIZES, REPAVIT_SIZES
 
 __all__ = ["main"]
 

@@ -26,10 +26,10 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from .cli import CONFIGS, VisionCLI
-from .data import ImageDataModule
-from .export import reparameterize_checkpoint
-from .module import ImageClassifier
+from ..cli import CONFIGS, VisionCLI
+from ..data import ImageDataModule
+from ..export import reparameterize_checkpoint
+from ..module import ImageClassifier
 
 __all__ = ["main"]
 

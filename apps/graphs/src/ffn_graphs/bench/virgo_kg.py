@@ -6,7 +6,7 @@ stops after ``--patience`` epochs without a validation gain, and is tested at it
 
 ``ffn-graphs bench-kg``: NBFNet on UMLS and Kinships (filtered MRR, Hits@1/3/10, head and tail) and on
 GraIL's inductive splits (Hits@10 against 50 negatives), with time per epoch and peak memory, beside
-pykeen's DistMult and RotatE on the transductive splits (`ffn_graphs.kg_baselines`; needs the optional
+pykeen's DistMult and RotatE on the transductive splits (`ffn_graphs.bench.kg_baselines`; needs the optional
 ``bench`` dependency group).
 """
 
@@ -40,8 +40,8 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from .data import KnowledgeGraphDataModule, PlanetoidDataModule
-from .module import KGCompletion, NodeClassifier
+from ..data import KnowledgeGraphDataModule, PlanetoidDataModule
+from ..module import KGCompletion, NodeClassifier
 
 __all__ = ["main"]
 

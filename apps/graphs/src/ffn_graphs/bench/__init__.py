@@ -1,0 +1,1 @@
+"""Experiments of the graphs app (``ffn-graphs bench*``); the library modules import nothing from here."""

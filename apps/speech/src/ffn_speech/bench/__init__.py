@@ -1,0 +1,1 @@
+"""Experiments of the speech app (``ffn-speech bench*``); the library modules import nothing from here."""

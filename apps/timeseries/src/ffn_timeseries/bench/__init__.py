@@ -1,0 +1,4 @@
+"""Experiments of the timeseries app (``ffn-timeseries bench``).
+
+The library modules import nothing from here.
+"""

@@ -1,0 +1,1 @@
+"""Experiments of the vision app (``ffn-vision bench*``); the library modules import nothing from here."""
