@@ -149,8 +149,7 @@ class Field(nn.Module):
 
     def grid_parameters(self) -> list[nn.Parameter]:
         """Parameters trained with the higher learning rate (CAM's grids, a grid field's features)."""
-        modulations = [*self.modulations, *([self.input_modulation[1]] if self.input_modulation else [])]
-        return [p for m in modulations for p in m.grid_parameters()]
+        return [p for m in self.modules() if isinstance(m, CoordinateModulation) for p in m.grid_parameters()]
 
 
 class PEField(Field):
@@ -211,11 +210,11 @@ class PEField(Field):
             modulate_input=modulate_input,
             output_act=output_act,
         )
-        self.encoding, self.random_features = encoder, encoding == "random"
+        self.encoding = encoder
 
     def encode(self, coords: torch.Tensor) -> torch.Tensor:
         # random features read [0, 1] coordinates, as the CAM code's (sin(2π σ B x) with x in [0, 1])
-        return self.encoding((coords + 1) / 2 if self.random_features else coords)
+        return self.encoding((coords + 1) / 2 if isinstance(self.encoding, RFFEncoding) else coords)
 
 
 class CAMField(PEField):

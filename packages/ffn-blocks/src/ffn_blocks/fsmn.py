@@ -133,9 +133,7 @@ class ConvFFN(FeedForward):
         _check_sequence(self, x)
         h = self.hidden(self.act(self.linear(self.norm(x))))
         seq, lead = _as_sequences(h)
-        conv = grouped_conv1d(seq, self.conv.weight, self.kernel_size // 2)[
-            ..., : seq.shape[-1]
-        ]  # even k: +1
+        conv = grouped_conv1d(seq, self.conv.weight, self.conv.padding[0])[..., : seq.shape[-1]]  # even k: +1
         return self.drop(h + _from_sequences(conv, lead))
 
     def extra_repr(self) -> str:

@@ -15,6 +15,7 @@ Runs are kept in ``docs/bench-results/fields-cam-paper.json``; the section is re
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -69,8 +70,6 @@ SECTION = "fields-cam-paper"
 
 def run_one(image: str, field: str, size: int, steps: int, seed: int) -> dict[str, float]:
     """Fit and test one field on one image through the app's CLI; PSNR, SSIM, parameters, seconds."""
-    import json
-
     from ffn_fields.cli import cli
 
     overrides = [f"--data.image={image}", f"--data.size={size}", f"--seed_everything={seed}"]
@@ -88,7 +87,6 @@ def run_one(image: str, field: str, size: int, steps: int, seed: int) -> dict[st
         seconds = time.perf_counter() - start
         metrics = built.trainer.test(built.model, built.datamodule, verbose=False)[0]
     params = sum(p.numel() for p in built.model.field.parameters())
-    print(built.model.field, flush=True)
     return {"psnr": metrics["test/psnr"], "ssim": metrics["test/ssim"], "params": params, "seconds": seconds}
 
 
