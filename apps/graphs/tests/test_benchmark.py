@@ -8,7 +8,7 @@ import pytest
 from lightning.pytorch import Trainer
 
 from ffn_data import fetch
-from ffn_graphs.bench.virgo_kg import _kg_run, main, tuned_on_validation
+from ffn_graphs.bench.virgo_kg import KGSetting, _kg_run, main, tuned_on_validation
 from ffn_graphs.data import KnowledgeGraphDataModule
 from ffn_graphs.module import KGCompletion
 
@@ -51,7 +51,7 @@ def test_first_seed_selects_the_seed_range(tmp_path, monkeypatch):
     monkeypatch.setattr(
         bench,
         "_kg_run",
-        lambda data, args, seed, checkpoint: trained.append(seed) or _run(0.5),
+        lambda setting, args, seed, checkpoint: trained.append(seed) or _run(0.5),
     )
     store, out = tmp_path / "runs.json", tmp_path / "BENCH.md"
     store.write_text(json.dumps({"UMLS/NBFNet, 1 epoch/3": _run(0.7)}))
@@ -91,11 +91,14 @@ def test_an_inductive_run_keeps_weights_that_test_the_same_again(tmp_path):
         folders.append(str(folder))
     checkpoint = tmp_path / "run.ckpt"
     args = argparse.Namespace(kg_epochs=1, kg_accelerator="cpu", kg_dependent=True)
-    data = KnowledgeGraphDataModule(folder=folders[0], test_folder=folders[1], batch_size=32)
-    run = _kg_run(data, args, seed=0, checkpoint=checkpoint)
+    folder_args = (f"--data.folder={folders[0]}", f"--data.test_folder={folders[1]}")
+    setting = KGSetting("fb237_v1", True, "experiments/kg_inductive_WN18RR_v1", folder_args)
+    run = _kg_run(setting, args, seed=0, checkpoint=checkpoint)
     assert 0.0 < run["hits@10"] < 1.0  # the expectation over draws, not a rank count
     model = KGCompletion.load_from_checkpoint(checkpoint)
     assert model.hparams.dependent  # the setting asked for is the one trained and kept
+    assert model.hparams.adversarial_temperature == 1.0  # ... over the config's own (WN18RR_v1's)
+    data = KnowledgeGraphDataModule(folder=folders[0], test_folder=folders[1], batch_size=64)
     again = Trainer(logger=False, enable_progress_bar=False).test(model, data, verbose=False)[0]
     assert again["test/hits@10"] == pytest.approx(run["hits@10"])
     assert again["test/mrr"] == pytest.approx(run["mrr"])

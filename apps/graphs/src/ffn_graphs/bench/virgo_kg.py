@@ -40,8 +40,8 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from ..data import KnowledgeGraphDataModule, PlanetoidDataModule
-from ..module import KGCompletion, NodeClassifier
+from ..data import PlanetoidDataModule
+from ..module import NodeClassifier
 
 __all__ = ["main"]
 
@@ -338,16 +338,38 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
     )
 
 
-def _kg_run(
-    data: KnowledgeGraphDataModule, args: argparse.Namespace, seed: int, checkpoint: Path
-) -> dict[str, Any]:
-    """Train and test one NBFNet; its final weights go to ``checkpoint`` (to re-test without training)."""
-    seed_everything(seed, workers=True, verbose=False)
+class KGSetting(NamedTuple):
+    """One row group of the KG bench: its registered training graph, whether it is tested on an unseen
+    graph (GraIL's inductive protocol; no baselines), and the ``ffn-graphs kg`` config NBFNet trains
+    with (a name among the app's configs) with its extra arguments."""
+
+    dataset: str
+    inductive: bool
+    config: str
+    args: tuple[str, ...] = ()
+
+
+#: table name -> setting; each inductive config holds the reference's settings for its dataset
+KG_DATASETS = {
+    "UMLS": KGSetting("UMLS", False, "kg", ("--data.dataset=UMLS",)),
+    "Kinships": KGSetting("Kinships", False, "kg", ("--data.dataset=Kinships",)),
+    "fb237_v1 (inductive)": KGSetting("fb237_v1", True, "experiments/kg_inductive_fb237_v1"),
+    "WN18RR_v1 (inductive)": KGSetting("WN18RR_v1", True, "experiments/kg_inductive_WN18RR_v1"),
+}
+KG_PUBLISHED = {"fb237_v1 (inductive)": "0.834", "WN18RR_v1 (inductive)": "0.948"}
+
+
+def _kg_run(setting: KGSetting, args: argparse.Namespace, seed: int, checkpoint: Path) -> dict[str, Any]:
+    """Train and test one NBFNet as ``ffn-graphs kg`` builds it from the setting's config: the model and
+    data of the config, trained ``--kg-epochs`` epochs without validation and tested with its final
+    weights, which go to ``checkpoint`` (to re-test without training)."""
+    from ..cli import cli
+
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    model = KGCompletion(
-        data.num_relations, dependent=args.kg_dependent, optimizer=partial(torch.optim.Adam, lr=5e-3)
-    )
+    overrides = [f"--seed_everything={seed}", *setting.args, *["--model.dependent=true"] * args.kg_dependent]
+    built = cli(["kg", "--config", setting.config, *overrides], run=False)  # seeded, then built
+    model, data = built.model, built.datamodule
     timer = EpochTimer()
     trainer = Trainer(
         max_epochs=args.kg_epochs,
@@ -372,24 +394,16 @@ def _kg_run(
     }
 
 
-#: table name -> (registered training graph, registered inductive test graph or None)
-KG_DATASETS = {
-    "UMLS": ("UMLS", None),
-    "Kinships": ("Kinships", None),
-    "fb237_v1 (inductive)": ("fb237_v1", "fb237_v1_ind"),
-    "WN18RR_v1 (inductive)": ("WN18RR_v1", "WN18RR_v1_ind"),
-}
-KG_PUBLISHED = {"fb237_v1 (inductive)": "0.834", "WN18RR_v1 (inductive)": "0.948"}
-
-
 def _kg_key(
     dataset: str, model: str, seed: int, epochs: int, accelerator: str = "cpu", dependent: bool = False
 ) -> str:
-    """Cache key of one run: NBFNet runs are told apart by their relations (free or query-dependent),
-    epochs and where they ran (the baselines stop early and run on the CPU)."""
+    """Cache key of one run: NBFNet runs are told apart by their settings (the reference's per-dataset
+    config on the inductive splits; relations free or query-dependent), epochs and where they ran (the
+    baselines stop early and run on the CPU)."""
     if model == "NBFNet":
         where = "" if accelerator == "cpu" else f" [{accelerator}]"
-        name = "NBFNet (dependent relations)" if dependent else "NBFNet"
+        marks = ["reference settings"] * KG_DATASETS[dataset].inductive + ["dependent relations"] * dependent
+        name = f"NBFNet ({', '.join(marks)})" if marks else "NBFNet"
         return f"{dataset}/{name}, {epochs} epoch{'s' * (epochs > 1)}{where}/{seed}"
     return f"{dataset}/{model}/{seed}"
 
@@ -417,18 +431,17 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
         for name in args.kg_datasets
         for seed in range(args.kg_first_seed, args.kg_first_seed + args.kg_seeds)
         for model in models
-        if model == "NBFNet" or KG_DATASETS[name][1] is None  # baselines: transductive splits only
+        if model == "NBFNet" or not KG_DATASETS[name].inductive  # baselines: transductive splits only
     ]
     for name, model, seed in jobs:
         key = _kg_key(name, model, seed, args.kg_epochs, args.kg_accelerator, args.kg_dependent)
         if key in store:
             continue
-        dataset, test_dataset = KG_DATASETS[name]
+        setting = KG_DATASETS[name]
         if model == "NBFNet":
-            data = KnowledgeGraphDataModule(dataset, test_dataset=test_dataset, batch_size=32)
-            run = _kg_run(data, args, seed, root / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', key)}.ckpt")
+            run = _kg_run(setting, args, seed, root / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', key)}.ckpt")
         else:
-            run = train_baseline(model, fetch(dataset), seed, root)
+            run = train_baseline(model, fetch(setting.dataset), seed, root)
         store.put(key, run)
         console.print(f"{key}: {run}")
     results = store.load()
@@ -484,12 +497,16 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
         f"{' --kg-no-baselines' * args.kg_no_baselines}{' --kg-dependent' * args.kg_dependent} "
         f"--kg-accelerator {args.kg_accelerator}`. "
         f"Machine: {machine_description()}.\n\n"
-        "NBFNet: reference hyperparameters (6 layers × 32, DistMult messages, PNA, 32 filtered negatives, "
-        "Adam 5e-3, batch 32 triples in both directions) except the epochs in its row (the reference's "
-        "inductive configs train 20) and, in rows not marked *dependent relations*, free relation "
-        "vectors per layer: the reference derives them from the query (`dependent: yes`), which ours "
-        "does with `--model.dependent` (`--kg-dependent` here); on fb237_v1 that is worth about 0.05 "
-        "Hits@10 and a third of the spread over seeds; time is per "
+        "NBFNet is built by `ffn-graphs kg` from a config, trained for the epochs in its row without "
+        "validation and tested with its final weights. Transductive rows: `kg.yaml` (6 layers × 32, "
+        "DistMult messages, PNA, free relation vectors per layer, 32 filtered negatives, adversarial "
+        "temperature 0.5, Adam 5e-3, batch 32 triples in both directions); rows marked *dependent "
+        "relations* derive the relation vectors from the query (`--model.dependent`, `--kg-dependent` "
+        "here). Inductive rows (*reference settings*): the reference's per-dataset config, "
+        "`experiments/kg_inductive_fb237_v1.yaml` (dependent relations, every edge between a training "
+        "query's head and tail removed, batch 64) and `experiments/kg_inductive_WN18RR_v1.yaml` (free "
+        "relations, temperature 1, batch 64), except the epochs (the reference trains 20 and tests its "
+        "best validation epoch). Time is per "
         "epoch on the row's device (CPU: the machine above), peak memory is the process's RSS on the "
         "CPU and torch's peak allocated memory on a GPU. DistMult and RotatE: pykeen, dim 200, "
         "reciprocal relations, LCWA with cross-entropy over all entities, Adam 1e-2, early stopping on "
