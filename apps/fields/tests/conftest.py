@@ -11,12 +11,6 @@ def configs():
     return CONFIGS
 
 
-@pytest.fixture
-def in_tmp_dir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 @pytest.fixture(scope="session")
 def scene(tmp_path_factory):
     """A small generated blender-format scene (24 px, 8/2/2 views)."""

@@ -14,9 +14,3 @@ def ett_path():
 @pytest.fixture
 def configs():
     return CONFIGS
-
-
-@pytest.fixture
-def in_tmp_dir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path

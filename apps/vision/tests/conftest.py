@@ -8,9 +8,3 @@ from ffn_vision.cli import CONFIGS
 @pytest.fixture
 def configs():
     return CONFIGS
-
-
-@pytest.fixture
-def in_tmp_dir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
