@@ -8,14 +8,12 @@ ffn-vision demo
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from ffn_data import user_errors
-from ffn_lightning import FFNLightningCLI, Slot, StudyApp, keep_freed_memory, run_command
+from ffn_lightning import FFNLightningCLI, Slot, StudyApp, app_main, cli_arguments
 
 from .data import ImageDataModule
 from .module import ImageClassifier
@@ -46,8 +44,8 @@ COMMANDS = {
 
 def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
     """``ffn-vision`` as a function; returns the CLI (``run=False``: built, not run)."""
-    argv = list(sys.argv[1:] if args is None else args)
-    if run_command(argv, COMMANDS):
+    argv = cli_arguments(args, COMMANDS)
+    if argv is None:
         return None
     return VisionCLI(
         ImageClassifier,
@@ -60,11 +58,8 @@ def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI 
     )
 
 
-def main(args: Sequence[str] | None = None) -> None:
-    """Entry point of ``ffn-vision``."""
-    keep_freed_memory()
-    with user_errors():
-        cli(args)
+#: entry point of the console script
+main = app_main(cli)
 
 
 STUDY = StudyApp(

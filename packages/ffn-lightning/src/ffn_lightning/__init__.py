@@ -5,7 +5,7 @@ from .apps import Slot, StudyApp, discover_apps
 from .callbacks import SelfGuidedTraining
 from .checkpoints import register_safe_globals
 from .cli import FFNLightningCLI
-from .commands import run_command
+from .commands import app_main, cli_arguments, run_command
 from .plugins import LastDimBatchNormSync
 from .resume import ExactResume, ResumableDataLoader
 from .schedules import ScheduleFactory, WarmupCosineLR
@@ -22,6 +22,8 @@ __all__ = [
     "SpectralMonitor",
     "StudyApp",
     "WarmupCosineLR",
+    "app_main",
+    "cli_arguments",
     "discover_apps",
     "keep_freed_memory",
     "register_safe_globals",

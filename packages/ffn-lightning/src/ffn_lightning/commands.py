@@ -1,16 +1,24 @@
-"""One dispatcher for an app's extra subcommands (``bench``, ``demo``, ``separate``, ...).
+"""One dispatcher for an app's extra subcommands (``bench``, ``demo``, ``separate``, ...), and the console
+entry point every app shares.
 
 An app's ``cli.py`` lists its commands as ``name → "package.module:function"``; `run_command` imports the
 named entry point only when that command runs, so a library module never imports a benchmark and
-starting the training CLI pays for none of them.
+starting the training CLI pays for none of them. `cli_arguments` is the first line of each app's ``cli``
+function, `app_main` makes its ``main``.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-__all__ = ["run_command"]
+from ffn_data import user_errors
+
+from .allocator import keep_freed_memory
+
+__all__ = ["app_main", "cli_arguments", "run_command"]
 
 
 def run_command(argv: Sequence[str], commands: Mapping[str, str]) -> bool:
@@ -24,3 +32,25 @@ def run_command(argv: Sequence[str], commands: Mapping[str, str]) -> bool:
     entry = getattr(importlib.import_module(module), function or "main")
     entry(list(argv[1:]))
     return True
+
+
+def cli_arguments(args: Sequence[str] | None, commands: Mapping[str, str]) -> list[str] | None:
+    """The arguments for an app's Lightning CLI (``sys.argv[1:]`` when ``args`` is None), or None when
+    they named one of the app's ``commands``, which has then run."""
+    argv = list(sys.argv[1:] if args is None else args)
+    return None if run_command(argv, commands) else argv
+
+
+def app_main(cli: Callable[[Sequence[str] | None], Any]) -> Callable[[Sequence[str] | None], None]:
+    """The console-script entry point of an app whose CLI function is ``cli``: the allocator setting every
+    script starts with, then ``cli(args)``, a user's mistake ending in ``error: <one line>`` and exit
+    status 2 (`ffn_data.user_errors`; ``FFN_DEBUG=1`` shows the traceback)."""
+
+    def main(args: Sequence[str] | None = None) -> None:
+        keep_freed_memory()
+        with user_errors():
+            cli(args)
+
+    main.__module__, main.__qualname__ = cli.__module__, "main"
+    main.__doc__ = f"Entry point of the console script that runs ``{cli.__module__}.cli``."
+    return main
