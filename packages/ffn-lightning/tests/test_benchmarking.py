@@ -179,6 +179,31 @@ def test_run_store_names_a_key_of_another_format(tmp_path):
         store.split_key("Cora/2/virgo/0", ("dataset", "layers", "epochs", "init", "seed"))
 
 
+def test_run_store_of_records_files_them_by_their_fields_and_finds_them_without_parsing(tmp_path):
+    store = RunStore(tmp_path / "bench.json", fields=("dataset", "model", "seed"))
+    store.put({"dataset": "UMLS", "model": "NBFNet", "seed": 0, "mrr": 0.9})
+    store.put({"dataset": "UMLS", "model": "RotatE", "seed": 0, "mrr": 0.8})
+    store.put({"dataset": "UMLS", "model": "NBFNet", "seed": 0, "mrr": 0.95})  # the same setting: replaced
+    assert "UMLS/NBFNet/0" in store and len(store.load()) == 2
+    assert [r["mrr"] for r in store.select(model="NBFNet")] == [0.95]
+    assert store.select(seed=0, model="RotatE")[0] == {
+        "dataset": "UMLS",
+        "model": "RotatE",
+        "seed": 0,
+        "mrr": 0.8,
+    }
+    grid = [{"dataset": "UMLS", "model": m, "seed": s} for s in (0, 1) for m in ("NBFNet", "RotatE")]
+    assert store.missing(grid) == grid[2:]
+    with pytest.raises(ValueError, match=r"lacks the field.*seed"):
+        store.put({"dataset": "UMLS", "model": "NBFNet", "mrr": 1.0})
+    with pytest.raises(ValueError, match="may not contain '/'"):
+        store.put({"dataset": "a/b", "model": "NBFNet", "seed": 0})
+    (tmp_path / "old.json").write_text('{"UMLS/NBFNet/3": {"mrr": 0.5}}')  # a run stored by key alone
+    assert RunStore(tmp_path / "old.json", fields=("dataset", "model", "seed")).select(model="NBFNet") == [
+        {"dataset": "UMLS", "model": "NBFNet", "seed": "3", "mrr": 0.5}
+    ]
+
+
 def test_paired_bootstrap_interval_covers_the_mean_and_excludes_zero_only_for_a_clear_effect():
     from ffn_lightning.benchmarking import paired_bootstrap_interval
 

@@ -14,7 +14,7 @@ import platform
 import re
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +164,7 @@ RESULTS_DIR = Path("docs/bench-results")
 
 
 class RunStore:
-    """Finished benchmark runs by key, in one JSON file.
+    """Finished benchmark runs, in one JSON file.
 
     The benchmarks keep their runs in tracked files under `RESULTS_DIR`, because they take minutes to
     hours on a CPU: an interrupted bench resumes, a later session adds seeds to the same table, and
@@ -173,15 +173,23 @@ class RunStore:
     Windows), so benches running in other processes may write to it at the same time without losing
     each other's runs.
 
+    A store declared with ``fields`` holds structured records: each run is a dict that names its
+    setting in those fields (``dataset``, ``model``, ``seed``, ...) beside its results. `put` files a
+    record under the key its fields make, `missing` says which settings of a grid are not stored yet,
+    `select` finds records by field values; nothing parses keys. (A store without ``fields`` maps keys
+    the bench chooses to runs.)
+
     Args:
         path: the JSON file (created with its folder on the first `put`).
+        fields: the names that identify a run, in key order.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, fields: Sequence[str] = ()) -> None:
         self.path = Path(path)
+        self.fields = tuple(fields)
 
     def load(self) -> dict[str, Any]:
-        """Every stored run, read from the file now."""
+        """Every stored run by key, read from the file now."""
         return json.loads(self.path.read_text()) if self.path.is_file() else {}
 
     def __contains__(self, key: str) -> bool:
@@ -193,14 +201,48 @@ class RunStore:
             raise KeyError(f"{self.path}: no stored run {key!r} (run the bench that produces it)")
         return runs[key]
 
-    def put(self, key: str, run: Any) -> None:
-        """Store one run under ``key`` (replacing an earlier one) without losing others' writes."""
+    def key(self, record: Mapping[str, Any]) -> str:
+        """The key of a record (or of a grid point): its ``fields`` values joined by ``/``."""
+        if not self.fields:
+            raise TypeError(f"{self.path}: a store without fields files runs by key: put(key, run)")
+        absent = [name for name in self.fields if name not in record]
+        if absent:
+            raise ValueError(f"{self.path}: record {dict(record)} lacks the field(s) {', '.join(absent)}")
+        values = [str(record[name]) for name in self.fields]
+        if any("/" in value for value in values):
+            raise ValueError(f"{self.path}: a field value may not contain '/': {values}")
+        return "/".join(values)
+
+    def put(self, key: str | Mapping[str, Any], run: Any = None) -> None:
+        """Store ``run`` under ``key``, or one structured record (``put(record)``), replacing an earlier
+        run of the same key, without losing others' writes."""
+        if not isinstance(key, str):
+            key, run = self.key(key), dict(key)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(self.path.with_name(self.path.name + ".lock")):  # one read-modify-write at a time
             runs = {**self.load(), key: run}
             partial = self.path.with_name(self.path.name + ".partial")
             partial.write_text(json.dumps(runs, indent=1) + "\n")
             partial.replace(self.path)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every stored record, with its fields (taken from its key where a record lacks one)."""
+        records = []
+        for key, run in self.load().items():
+            fields = (
+                dict(zip(self.fields, self.split_key(key, self.fields), strict=True)) if self.fields else {}
+            )
+            records.append({**fields, **run})
+        return records
+
+    def missing(self, grid: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """The settings of ``grid`` (dicts of the store's fields) that no stored run has, in order."""
+        stored = self.load()
+        return [point for point in grid if self.key(point) not in stored]
+
+    def select(self, **values: Any) -> list[dict[str, Any]]:
+        """The stored records whose fields equal ``values`` (all of them; none given: every record)."""
+        return [r for r in self.records() if all(r.get(name) == value for name, value in values.items())]
 
     def split_key(self, key: str, fields: Sequence[str]) -> list[str]:
         """``key``'s ``/``-separated parts, one per name in ``fields``; a one-line error otherwise."""

@@ -103,11 +103,10 @@ def run_one(image: str, field: str, size: int, steps: int, seed: int) -> dict[st
 
 
 def section(store: RunStore, args: argparse.Namespace) -> str:
-    runs = store.load()
     header = ["field", "params", *IMAGES, "mean PSNR", "mean SSIM", "s / run"]
     rows = []
     for field in FIELDS:
-        found = {image: [r for k, r in runs.items() if k.startswith(f"{image}/{field}/")] for image in IMAGES}
+        found = {image: store.select(image=image, field=field) for image in IMAGES}
         if not all(found.values()):
             continue
         every = [r for image in IMAGES for r in found[image]]
@@ -152,15 +151,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--results", default=str(RESULTS_DIR / "fields-cam-paper.json"))
     parser.add_argument("--markdown", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
-    store = RunStore(args.results)
-    for seed in range(args.seeds):
-        for image in args.images:
-            for field in args.fields:
-                key = f"{image}/{field}/{args.size}/{args.steps}/{seed}"
-                if key in store:
-                    continue
-                torch.manual_seed(seed)
-                store.put(key, run_one(image, field, args.size, args.steps, seed))
-                print(key, store[key], flush=True)
+    store = RunStore(args.results, fields=("image", "field", "size", "steps", "seed"))
+    grid = [
+        {"image": image, "field": field, "size": args.size, "steps": args.steps, "seed": seed}
+        for seed in range(args.seeds)
+        for image in args.images
+        for field in args.fields
+    ]
+    for point in store.missing(grid):
+        torch.manual_seed(point["seed"])
+        store.put(point | run_one(point["image"], point["field"], args.size, args.steps, point["seed"]))
+        print(store.key(point), store[store.key(point)], flush=True)
     update_markdown_section(Path(args.markdown), SECTION, section(store, args))
     print(section(store, args))

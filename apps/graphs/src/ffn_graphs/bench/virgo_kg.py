@@ -394,18 +394,18 @@ def _kg_run(setting: KGSetting, args: argparse.Namespace, seed: int, checkpoint:
     }
 
 
-def _kg_key(
-    dataset: str, model: str, seed: int, epochs: int, accelerator: str = "cpu", dependent: bool = False
+def _kg_model(
+    dataset: str, model: str, epochs: int, accelerator: str = "cpu", dependent: bool = False
 ) -> str:
-    """Cache key of one run: NBFNet runs are told apart by their settings (the reference's per-dataset
-    config on the inductive splits; relations free or query-dependent), epochs and where they ran (the
-    baselines stop early and run on the CPU)."""
-    if model == "NBFNet":
-        where = "" if accelerator == "cpu" else f" [{accelerator}]"
-        marks = ["reference settings"] * KG_DATASETS[dataset].inductive + ["dependent relations"] * dependent
-        name = f"NBFNet ({', '.join(marks)})" if marks else "NBFNet"
-        return f"{dataset}/{name}, {epochs} epoch{'s' * (epochs > 1)}{where}/{seed}"
-    return f"{dataset}/{model}/{seed}"
+    """The model field of a run: NBFNet runs are told apart by their settings (the reference's per-dataset
+    config on the inductive splits; relations free or query-dependent), epochs and where they ran; the
+    baselines (which stop early and run on the CPU) by their name."""
+    if model != "NBFNet":
+        return model
+    where = "" if accelerator == "cpu" else f" [{accelerator}]"
+    marks = ["reference settings"] * KG_DATASETS[dataset].inductive + ["dependent relations"] * dependent
+    name = f"NBFNet ({', '.join(marks)})" if marks else "NBFNet"
+    return f"{name}, {epochs} epoch{'s' * (epochs > 1)}{where}"
 
 
 def _spread(values: list[float]) -> str:
@@ -424,27 +424,28 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
 
     root = Path(args.root) / "kg"
     root.mkdir(parents=True, exist_ok=True)
-    store = RunStore(args.kg_results)
+    store = RunStore(args.kg_results, fields=("dataset", "model", "seed"))
     models = ["NBFNet", *([] if args.kg_no_baselines else BASELINES)]
-    jobs = [
-        (name, model, seed)
+    grid = [
+        {
+            "dataset": name,
+            "model": _kg_model(name, model, args.kg_epochs, args.kg_accelerator, args.kg_dependent),
+        }
+        | {"seed": seed}
         for name in args.kg_datasets
         for seed in range(args.kg_first_seed, args.kg_first_seed + args.kg_seeds)
         for model in models
         if model == "NBFNet" or not KG_DATASETS[name].inductive  # baselines: transductive splits only
     ]
-    for name, model, seed in jobs:
-        key = _kg_key(name, model, seed, args.kg_epochs, args.kg_accelerator, args.kg_dependent)
-        if key in store:
-            continue
-        setting = KG_DATASETS[name]
-        if model == "NBFNet":
-            run = _kg_run(setting, args, seed, root / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', key)}.ckpt")
+    for point in store.missing(grid):
+        setting, seed = KG_DATASETS[point["dataset"]], point["seed"]
+        if point["model"].startswith("NBFNet"):
+            checkpoint = root / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', store.key(point))}.ckpt"
+            run = _kg_run(setting, args, seed, checkpoint)
         else:
-            run = train_baseline(model, fetch(setting.dataset), seed, root)
-        store.put(key, run)
-        console.print(f"{key}: {run}")
-    results = store.load()
+            run = train_baseline(point["model"], fetch(setting.dataset), seed, root)
+        store.put(point | run)
+        console.print(f"{store.key(point)}: {run}")
     header = [
         "Dataset",
         "Model",
@@ -459,11 +460,9 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
     ]
     rows = []
     for name in KG_DATASETS:  # every cached run, grouped by model (NBFNet by epochs) over its seeds
-        groups: dict[str, list[dict[str, float]]] = {}
-        for key, run in results.items():
-            dataset, model, _ = key.rsplit("/", 2)
-            if dataset == name:
-                groups.setdefault(model, []).append(run)
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for record in store.select(dataset=name):
+            groups.setdefault(record["model"], []).append(record)
         for model in sorted(groups, key=lambda m: (not m.startswith("NBFNet"), len(m), m)):
             runs = groups[model]
             if model.startswith("NBFNet"):
