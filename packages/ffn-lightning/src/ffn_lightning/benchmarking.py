@@ -13,6 +13,7 @@ import os
 import platform
 import re
 import statistics
+import string
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = [
     "mean_std",
     "paired_bootstrap_interval",
     "peak_memory_bytes",
+    "section_template",
     "size_for_parameters",
     "update_markdown_section",
 ]
@@ -253,6 +255,14 @@ class RunStore:
                 f"{len(fields)} ({'/'.join(fields)}); was it written by another version of this bench?"
             )
         return parts
+
+
+def section_template(module_file: str | Path, name: str, **values: Any) -> str:
+    """A BENCHMARKS.md section from its template: ``<name>.md`` beside the benchmark's module
+    (``module_file``, its ``__file__``), the methodology prose with ``$fields`` (the command, machine,
+    tables) filled from ``values`` (`string.Template`; a field left unfilled is an error)."""
+    path = Path(module_file).with_name(f"{name}.md")
+    return string.Template(path.read_text()).substitute({k: str(v) for k, v in values.items()})
 
 
 def mean_std(values: Sequence[float], digits: int = 3) -> str:

@@ -37,6 +37,7 @@ from ffn_lightning.benchmarking import (
     machine_description,
     markdown_table,
     mean_std,
+    section_template,
     update_markdown_section,
 )
 
@@ -485,51 +486,19 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
                 ]
             )
     console.print(console_table("Knowledge-graph completion", header, rows))
-    return (
-        "## Graphs: NBFNet knowledge-graph completion\n\n"
-        "Command: `ffn-graphs bench-kg --kg-datasets D… --kg-epochs E --kg-seeds S` trains E-epoch NBFNet "
-        "runs (and the baselines unless `--kg-no-baselines`) for seeds 0…S-1 (F…F+S-1 with "
-        "`--kg-first-seed F`); the table gathers every run "
-        f"stored in `{store.path}` (column Seeds). Last command: `ffn-graphs bench-kg --kg-datasets "
-        f"{shlex.join(args.kg_datasets)} --kg-epochs {args.kg_epochs} --kg-seeds "
-        f"{args.kg_seeds}{f' --kg-first-seed {args.kg_first_seed}' * bool(args.kg_first_seed)}"
+    command = (
+        f"ffn-graphs bench-kg --kg-datasets {shlex.join(args.kg_datasets)} --kg-epochs {args.kg_epochs} "
+        f"--kg-seeds {args.kg_seeds}{f' --kg-first-seed {args.kg_first_seed}' * bool(args.kg_first_seed)}"
         f"{' --kg-no-baselines' * args.kg_no_baselines}{' --kg-dependent' * args.kg_dependent} "
-        f"--kg-accelerator {args.kg_accelerator}`. "
-        f"Machine: {machine_description()}.\n\n"
-        "NBFNet is built by `ffn-graphs kg` from a config, trained for the epochs in its row without "
-        "validation and tested with its final weights. Transductive rows: `kg.yaml` (6 layers × 32, "
-        "DistMult messages, PNA, free relation vectors per layer, 32 filtered negatives, adversarial "
-        "temperature 0.5, Adam 5e-3, batch 32 triples in both directions); rows marked *dependent "
-        "relations* derive the relation vectors from the query (`--model.dependent`, `--kg-dependent` "
-        "here). Inductive rows (*reference settings*): the reference's per-dataset config, "
-        "`experiments/kg_inductive_fb237_v1.yaml` (dependent relations, every edge between a training "
-        "query's head and tail removed, batch 64) and `experiments/kg_inductive_WN18RR_v1.yaml` (free "
-        "relations, temperature 1, batch 64), except the epochs (the reference trains 20 and tests its "
-        "best validation epoch). Time is per "
-        "epoch on the row's device (CPU: the machine above), peak memory is the process's RSS on the "
-        "CPU and torch's peak allocated memory on a GPU. DistMult and RotatE: pykeen, dim 200, "
-        "reciprocal relations, LCWA with cross-entropy over all entities, Adam 1e-2, early stopping on "
-        "validation MRR (time is the whole training). Transductive rows: filtered ranking over all "
-        "entities, head and tail, same splits and filter for every model; inductive rows: the GraIL "
-        "protocol on the unseen test graph, each test triple (head and tail) ranked among itself and 49 "
-        "sampled non-answers (50 candidates), its metrics the exact expectation over the draw "
-        "(`sampled_ranking_metrics`, the NBFNet authors' Hits@10 estimator) rather than one noisy draw; "
-        "runs stored before that change (one draw of 50 negatives: fb237_v1 3 epochs 0.809 ± 0.022 "
-        "Hits@10 over 4 seeds, WN18RR_v1 3 epochs 0.934 on 1 seed) were removed from the store. "
-        "**Every NBFNet run made before 2026-12-03 was removed as well** (git history keeps them): their "
-        "training negatives were filtered with the validation (and, transductive, the test) triples, so "
-        "no held-out answer could ever be a negative, a leak of evaluation labels into training; their "
-        "PNA scaler was log(d + 2) where the reference's is log(d + 1), and inductive testing filtered "
-        "with the other test queries. Under that leak UMLS 4 epochs gave MRR 0.955 ± 0.005, Kinships 1 "
-        "epoch 0.862 ± 0.006, fb237_v1 (dependent, 3 epochs) Hits@10 0.850 ± 0.008, WN18RR_v1 (dependent, "
-        "4 epochs) 0.937 ± 0.003; NBFNet rows return as they are re-measured under the reference's "
-        "filters. "
-        "Mean ± std over "
-        "the seeds shown. Time and memory show the range over seeds where they differ by more than 20 %: "
-        "the runs stored before `ffn_lightning.keep_freed_memory` (seed 0 of every row, 2026-11-23) "
-        "paid glibc's page faults on every temporary and took about 4× longer per epoch, and wall-clock "
-        "times grow when benches share the cores (seeds 1–4 of the UMLS rows ran 3–4 at a time on 2).\n\n"
-        f"{markdown_table(header, rows)}\n"
+        f"--kg-accelerator {args.kg_accelerator}"
+    )
+    return section_template(
+        __file__,
+        "kg",
+        store=store.path,
+        command=command,
+        machine=machine_description(),
+        table=markdown_table(header, rows),
     )
 
 
