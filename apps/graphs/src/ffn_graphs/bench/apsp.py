@@ -34,6 +34,7 @@ from ffn_lightning.benchmarking import (
     markdown_table,
     mean_std,
     peak_memory_bytes,
+    section_template,
     size_for_parameters,
     update_markdown_section,
 )
@@ -221,44 +222,11 @@ def stored_budgets(
     }
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="ffn-graphs bench-floyd", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument(
-        "--train-graphs", type=int, default=800, help="training graphs (per epoch with --fresh-train)"
-    )
-    parser.add_argument("--fresh-train", action="store_true", help="draw new training graphs every epoch")
-    parser.add_argument("--dim", type=int, default=32)
-    parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0…N-1 (initialization and batch order)")
-    parser.add_argument(
-        "--readout",
-        choices=READOUTS,
-        default="next_hop",
-        help="follow predicted next hops (default) or regress each pair's distance",
-    )
-    parser.add_argument("--results", default=str(RESULTS_DIR / "graphs-floyd.json"), help="finished runs")
-    parser.add_argument("--markdown", default="BENCHMARKS.md")
-    args = parser.parse_args(argv)
-    console = Console()
-    data = APSPData(train_graphs=args.train_graphs, eval_graphs=200, fresh_train=args.fresh_train)
-    out = readout_features(args.readout)
-    budget = _params(_floydnet(args.dim, args.layers, out))
-    builders: dict[str, Callable[[], torch.nn.Module]] = {
-        "FloydNet": lambda: _floydnet(args.dim, args.layers, out),
-        GATED: lambda: _floydnet(args.dim, args.layers, out, wiring="gated"),
-        "PairGINE (PyG GINEConv)": lambda: _matched_gine(budget, args.layers, out),
-    }
-    if PackageFloydNet is not None:
-        builders[PACKAGE] = lambda: PackageFloydNet(3, out, dim=args.dim, num_layers=args.layers, heads=4)
-    key = (
-        f"{args.epochs}/{args.train_graphs}/{args.dim}/{args.layers}/relu"
-        + ("/fresh" if args.fresh_train else "")
-        + ("/next_hop" if args.readout == "next_hop" else "")
-    )
-    train = partial(_train, data=data, epochs=args.epochs, readout=args.readout)
-    store = RunStore(args.results)
-    train_missing(builders, key, store, train, args.seeds, console)
+def _accuracy_table(
+    store: RunStore, dim: int, layers: int, models: list[str]
+) -> tuple[list[str], list[list]]:
+    """Header and rows of the accuracy table: every budget stored at this width and depth, each model's
+    runs over their seeds."""
     header = [
         "training (epochs × graphs), readout",
         "model",
@@ -280,9 +248,55 @@ def main(argv: Sequence[str] | None = None) -> None:
             *(mean_std([r[k] for r in runs], digits=4 if k.startswith("acc") else 3) for k in columns),
             f"{statistics.fmean(r['train_s'] for r in runs):.0f}",
         ]
-        for budget, models in stored_budgets(store.load(), args.dim, args.layers, list(builders)).items()
+        for budget, models in stored_budgets(store.load(), dim, layers, models).items()
         for name, runs in models.items()
     ]
+    return header, rows
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ffn-graphs bench-floyd", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument(
+        "--train-graphs", type=int, default=800, help="training graphs (per epoch with --fresh-train)"
+    )
+    parser.add_argument("--fresh-train", action="store_true", help="draw new training graphs every epoch")
+    parser.add_argument("--dim", type=int, default=32)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0…N-1 (initialization and batch order)")
+    parser.add_argument(
+        "--readout",
+        choices=READOUTS,
+        default="next_hop",
+        help="follow predicted next hops (default) or regress each pair's distance",
+    )
+    parser.add_argument("--results", default=str(RESULTS_DIR / "graphs-floyd.json"), help="finished runs")
+    parser.add_argument("--markdown", default="BENCHMARKS.md")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    console = Console()
+    data = APSPData(train_graphs=args.train_graphs, eval_graphs=200, fresh_train=args.fresh_train)
+    out = readout_features(args.readout)
+    budget = _params(_floydnet(args.dim, args.layers, out))
+    builders: dict[str, Callable[[], torch.nn.Module]] = {
+        "FloydNet": lambda: _floydnet(args.dim, args.layers, out),
+        GATED: lambda: _floydnet(args.dim, args.layers, out, wiring="gated"),
+        "PairGINE (PyG GINEConv)": lambda: _matched_gine(budget, args.layers, out),
+    }
+    if PackageFloydNet is not None:
+        builders[PACKAGE] = lambda: PackageFloydNet(3, out, dim=args.dim, num_layers=args.layers, heads=4)
+    key = (
+        f"{args.epochs}/{args.train_graphs}/{args.dim}/{args.layers}/relu"
+        + ("/fresh" if args.fresh_train else "")
+        + ("/next_hop" if args.readout == "next_hop" else "")
+    )
+    train = partial(_train, data=data, epochs=args.epochs, readout=args.readout)
+    store = RunStore(args.results)
+    train_missing(builders, key, store, train, args.seeds, console)
+    header, rows = _accuracy_table(store, args.dim, args.layers, list(builders))
     timing_header, timing_rows = _cost_table(args.dim, args.layers)
     console.print(console_table("APSP size generalization", header, rows))
     console.print(console_table("Cost per graph", timing_header, timing_rows))
@@ -295,47 +309,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.fresh_train
         else f"{args.train_graphs} graphs"
     )
-    body = "\n".join(
-        [
-            "## Graphs: FloydNet on all-pairs shortest paths",
-            "",
-            f"`{command} --layers {args.layers}` — {machine_description()}.",
-            "",
-            f"Each training budget (this command's: {args.epochs} epochs on {graphs}; the table "
-            "lists every budget stored for this width and depth) trains all models on graphs of 6–12 nodes "
-            "(Erdős–Rényi, grid, geometric, tree; integer weights 1–5), Adam 1e-3, same readout and loss; "
-            '"new per epoch" draws fresh training graphs every epoch (`--fresh-train`). Readouts '
-            "(`--readout`): *distance* regresses each pair's distance (MSE), so it cannot reach distances "
-            "longer than the training graphs' (the fixed 1200 reach 33; the 2× test graphs 59, where its "
-            "predictions saturate); *next hop* points each pair at the neighbour that starts a shortest "
-            "path (cross-entropy over the valid ones), follows the pointers and sums the graph's own edge "
-            "weights — the predecessor-matrix output of CLRS-style benchmarks. Accuracy = "
-            "the pair's predicted distance rounds to the exact one (unreachable pairs predicted "
-            "unreachable), on 200 unseen graphs; mean ± std over the seeds (a seed sets the "
-            "initialization and the batch order, not the graphs). *train s* is the fit's wall-clock, "
-            "taken one run after another on a shared machine (other benches on the cores change it); "
-            "the cost table below is the controlled speed comparison. *FloydNet* is wired as the package's "
-            "`PivotalAttentionBlock` (since 2026-12-03: the transposed mix joins before the norm and the "
-            "pivot attention, query bias, Xavier start, one scalar FFN gain; its weights load into the "
-            "package's and give the same output, `test_same_output_as_the_floydnet_package_...`); "
-            f'*{GATED}* is the first wiring (`wiring="gated"`: the mix added to the residual stream, a '
-            "per-channel keep gain and FFN gain, PyTorch's default start), whose runs are the ones stored "
-            "as *FloydNet* before that date. FloydNet's FFN starts with its "
-            "output layer at zero and its scale at one (`FeedForward.zero_init_last`), as the package's "
-            "does. The earlier start, a zero scale in front of the FFN (this repo before 2026-11-24), "
-            "gave 0.9913 ± 0.0044 (next hop, 5 seeds) and 0.9164 ± 0.0028 (distance, 3 seeds) at "
-            "25 × 1200: the new start helps the next-hop readout and costs the distance readout 0.02. "
-            "With that earlier start, 25 epochs × 9600 new graphs each (`--fresh-train`, 2 seeds, since "
-            "removed from the store) took the distance readout only to 0.9885 (ours) and 0.9889 (package).",
-            "",
-            markdown_table(header, rows),
-            "",
-            f"Cost per graph (dim {args.dim}, {args.layers} layers, 4 heads, fp32 CPU, one graph): "
-            "forward and training-step (forward + backward) time, median of interleaved rounds, and the "
-            "peak memory a training step allocates (torch profiler); ratios are ours / the package's.",
-            "",
-            markdown_table(timing_header, timing_rows),
-        ]
+    body = section_template(
+        __file__,
+        "apsp",
+        command=f"{command} --layers {args.layers}",
+        machine=machine_description(),
+        epochs=args.epochs,
+        graphs=graphs,
+        gated=GATED,
+        table=markdown_table(header, rows),
+        dim=args.dim,
+        layers=args.layers,
+        cost_table=markdown_table(timing_header, timing_rows),
     )
     update_markdown_section(args.markdown, "graphs-floyd", body)
     console.print(f"wrote the graphs-floyd section of {args.markdown}")
