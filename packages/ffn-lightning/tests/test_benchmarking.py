@@ -231,3 +231,27 @@ def test_study_difference_to_mlp_is_paired_by_seed_and_signed_so_positive_is_bet
     assert not beats and text.startswith("-0.0200") and text.endswith("*")  # significantly worse
     one, beats = _difference_to_mlp(SimpleNamespace(higher_is_better=True), better_mse[:1], mlp)
     assert one.endswith("(1 seed)") and not beats
+
+
+def test_study_trains_only_what_its_store_lacks_and_files_records(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    import ffn_lightning.bench.study as study
+
+    calls = []
+
+    def run(app, block, hidden, root, spectral, seed):
+        calls.append((block, seed, spectral))
+        return {"metric": 0.5, "hidden": hidden, "params": 100}
+
+    monkeypatch.setattr(study, "_reference_ffn", lambda app, root: (8, 8, 200))
+    monkeypatch.setattr(study, "_run", run)
+    store = RunStore(tmp_path / "study.json", fields=("app", "block", "seed"))
+    store.put({"app": "toy", "block": "MLP", "seed": 0, "metric": 0.4, "hidden": 12, "params": 200})
+    args = SimpleNamespace(seeds=2, blocks=["MLP", "SwiGLU"], output=str(tmp_path))
+    study._train_missing({"toy": SimpleNamespace()}, args, store, Console(quiet=True))
+    assert calls == [("SwiGLU", 0, False), ("MLP", 1, False), ("SwiGLU", 1, False)]  # MLP seed 0 was stored
+    assert [r["seed"] for r in store.select(app="toy", block="SwiGLU")] == [0, 1]
+    assert store.select(app="toy", block="MLP", seed=0)[0]["metric"] == 0.4  # kept, not retrained

@@ -45,6 +45,7 @@ from ..benchmarking import (
     markdown_table,
     mean_std,
     paired_bootstrap_interval,
+    section_template,
     size_for_parameters,
     update_markdown_section,
 )
@@ -193,8 +194,7 @@ def _difference_to_mlp(
     return f"{mean:+.4f} [{low:+.4f}, {high:+.4f}]{' *' if significant else ''}", significant and low > 0
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    keep_freed_memory()
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ffn-bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--apps", nargs="+", help="apps to study (default: every registered app)")
     parser.add_argument("--blocks", nargs="+", default=list(DEFAULT_BLOCKS), help="ffn_blocks names")
@@ -203,62 +203,39 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--markdown", default="BENCHMARKS.md")
     parser.add_argument("--figure", default="docs/study.png", help="copy of the summary plot to commit")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0…N-1 per app and block")
-    args = parser.parse_args(argv)
-    registered = discover_apps()
-    unknown = set(args.apps or ()) - set(registered) | {b for b in args.blocks if b not in ffn_blocks.__all__}
-    if unknown:
-        parser.error(f"unknown app or block: {sorted(unknown)} (apps: {sorted(registered)})")
-    apps = {name: registered[name] for name in (args.apps or registered)}
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    store = RunStore(args.results)
-    console = Console()
-    jobs = [(name, block, seed) for seed in range(args.seeds) for name in apps for block in args.blocks]
+    return parser
+
+
+def _train_missing(
+    apps: dict[str, StudyApp], args: argparse.Namespace, store: RunStore, console: Console
+) -> None:
+    """Train every (app, block, seed) of the study that the store lacks, with a progress bar."""
+    grid = [{"app": a, "block": b, "seed": s} for s in range(args.seeds) for a in apps for b in args.blocks]
+    missing = store.missing(grid)
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
     with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("study", total=len(jobs))
-        for name, block, seed in jobs:
-            app = apps[name]
-            progress.update(task, description=f"{name} × {block}, seed {seed}")
-            if f"{name}/{block}/{seed}" not in store:
-                in_features, out_features, target = _reference_ffn(app, out)
-                cls = getattr(ffn_blocks, block)
-                hidden = size_for_parameters(
-                    lambda h, c=cls, i=in_features, o=out_features: c(i, o, hidden_features=h), target
-                )
-                run = _run(app, block, hidden, out, spectral=block == "MLP" and seed == 0, seed=seed)
-                store.put(f"{name}/{block}/{seed}", {**run, "seed": seed})
+        task = progress.add_task("study", total=len(missing))
+        for point in missing:
+            app, block, seed = apps[point["app"]], point["block"], point["seed"]
+            progress.update(task, description=f"{point['app']} × {block}, seed {seed}")
+            in_features, out_features, target = _reference_ffn(app, Path(args.output))
+            cls = getattr(ffn_blocks, block)
+            hidden = size_for_parameters(
+                lambda h, c=cls, i=in_features, o=out_features: c(i, o, hidden_features=h), target
+            )
+            run = _run(
+                app, block, hidden, Path(args.output), spectral=block == "MLP" and seed == 0, seed=seed
+            )
+            store.put(point | run)
             progress.advance(task)
 
-    stored = store.load()
-    results: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in apps}
-    for key, run in stored.items():
-        name, block, _ = key.split("/")
-        if name in apps and block in args.blocks:
-            results[name].setdefault(block, []).append(run)
-    results = {
-        name: {b: sorted(runs[b], key=lambda r: r["seed"]) for b in args.blocks if b in runs}
-        for name, runs in results.items()
-    }
-    _summary_figure(apps, results, out / "study.png")
-    if args.figure:
-        Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
-        _summary_figure(apps, results, Path(args.figure))
-    for name, runs in results.items():
-        first = runs.get("MLP", [{}])[0]
-        if "spectral" in first:
-            _spectral_figure(name, first["spectral"], out / f"spectral_{name}.png")
-    header = [
-        "block",
-        "hidden",
-        "params",
-        "seeds",
-        "metric",
-        "Δ vs MLP [95 % CI]",
-        "train s",
-        "test s",
-        "merged test s",
-    ]
+
+def _domain_tables(
+    apps: dict[str, StudyApp], results: dict[str, dict[str, list[dict[str, Any]]]], console: Console
+) -> tuple[list[list[Any]], list[str]]:
+    """The summary rows (per domain, the blocks that beat MLP) and each domain's table, as markdown."""
+    header = ["block", "hidden", "params", "seeds", "metric", "Δ vs MLP [95 % CI]", "train s", "test s"]
+    header.append("merged test s")
     sections, summary = [], []
 
     def mean(runs: list[dict[str, Any]], key: str) -> float:
@@ -289,39 +266,49 @@ def main(argv: Sequence[str] | None = None) -> None:
         summary.append([name, app.metric, ", ".join(better) or "none"])
         console.print(console_table(f"{name}: {app.metric}", header, rows))
         direction = "higher" if app.higher_is_better else "lower"
-        sections += [
-            f"### {name} (`{app.study_config}`, {app.metric}, {direction} is better)",
-            "",
-            markdown_table(header, rows),
-            "",
-        ]
+        title = f"### {name} (`{app.study_config}`, {app.metric}, {direction} is better)"
+        sections.append(f"{title}\n\n{markdown_table(header, rows)}\n")
+    return summary, sections
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    keep_freed_memory()
+    parser = _parser()
+    args = parser.parse_args(argv)
+    registered = discover_apps()
+    unknown = set(args.apps or ()) - set(registered) | {b for b in args.blocks if b not in ffn_blocks.__all__}
+    if unknown:
+        parser.error(f"unknown app or block: {sorted(unknown)} (apps: {sorted(registered)})")
+    apps = {name: registered[name] for name in (args.apps or registered)}
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    store = RunStore(args.results, fields=("app", "block", "seed"))
+    console = Console()
+    _train_missing(apps, args, store, console)
+    results = {
+        name: {b: sorted(store.select(app=name, block=b), key=lambda r: int(r["seed"])) for b in args.blocks}
+        for name in apps
+    }
+    results = {name: {b: runs for b, runs in blocks.items() if runs} for name, blocks in results.items()}
+    _summary_figure(apps, results, out / "study.png")
+    if args.figure:
+        Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
+        _summary_figure(apps, results, Path(args.figure))
+    for name, runs in results.items():
+        first = runs.get("MLP", [{}])[0]
+        if "spectral" in first:
+            _spectral_figure(name, first["spectral"], out / f"spectral_{name}.png")
+    summary, sections = _domain_tables(apps, results, console)
     command = f"ffn-bench --seeds {args.seeds} --blocks {' '.join(args.blocks)}" + (
         f" --apps {' '.join(args.apps)}" if args.apps else ""
     )
-    body = "\n".join(
-        [
-            "## Cross-domain study: every block in every app at matched FFN parameters",
-            "",
-            f"`{command}` — {machine_description()}.",
-            "",
-            "Each block's `hidden_features` is set so one FFN block has the parameter count of the app's "
-            "MLP block (column *hidden*); train/test times are wall-clock seconds of the whole fit and test "
-            "loops on this shared machine (compare within a table). *merged*: after "
-            "`ffn_blocks.reparameterize`. Plot: `docs/study.png` (metric vs inference time per domain); "
-            "NerVE metrics over training of each app's MLP run: `runs/study/spectral_<app>.png`. Where "
-            "the app's FFN widths are odd or tiny (Cora's 1433 inputs, ETTh1's 7 channels), the "
-            "structured blocks fall back to dense factors, so LowRankMLP and BlockDenseMLP coincide "
-            "there; in speech the match is on the first FFN, so blocks whose parameters scale "
-            "differently on the other FFN shapes end with more parameters (column *params*). Metric: "
-            "mean ± std over seeds; Δ vs MLP: the paired difference (same seeds, signed so that positive "
-            "is better) with its 95 % percentile-bootstrap interval over seeds, * where it excludes zero.",
-            "",
-            "Blocks that beat MLP (interval above zero), per domain:",
-            "",
-            markdown_table(["domain", "metric", "better than MLP (Δ, test time)"], summary),
-            "",
-            *sections,
-        ]
+    body = section_template(
+        __file__,
+        "study",
+        command=command,
+        machine=machine_description(),
+        summary=markdown_table(["domain", "metric", "better than MLP (Δ, test time)"], summary),
+        sections="\n".join(sections),
     )
     update_markdown_section(args.markdown, "study", body)
     console.print(f"wrote the study section of {args.markdown} and {out / 'study.png'}")
