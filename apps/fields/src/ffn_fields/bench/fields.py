@@ -27,6 +27,7 @@ from ffn_lightning.benchmarking import (
     console_table,
     machine_description,
     markdown_table,
+    section_template,
     size_for_parameters,
     update_markdown_section,
 )
@@ -219,7 +220,7 @@ def _key(first: str, second: str, args: argparse.Namespace) -> str:
     return f"{first}/{second}/{args.size}/{args.steps}/{args.batch}/{args.params}/{args.frequencies}"
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ffn-fields bench", description=__doc__)
     parser.add_argument("--size", type=int, default=128, help="shorter image side in pixels")
     parser.add_argument("--steps", type=int, default=600, help="training steps per image fit")
@@ -230,7 +231,29 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--radiance-params", type=int, default=60_000)
     parser.add_argument("--results", default=str(RESULTS_DIR / "fields.json"), help="store of finished runs")
     parser.add_argument("--markdown", default="BENCHMARKS.md")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _image_rows(table: dict[str, str], result: Callable[[str, str], dict[str, float]]) -> list[list[str]]:
+    """One row per field family (``table``: family -> the setting it runs), over every image."""
+    rows = []
+    for name in table:
+        runs = [result(name, image) for image in IMAGES]
+        rows.append(
+            [
+                name if table[name] == name else f"{name} ({table[name]})",
+                f"{runs[0]['params']:,}",
+                *(f"{r['psnr']:.2f}" for r in runs),
+                f"{statistics.fmean(r['psnr'] for r in runs):.2f}",
+                f"{statistics.fmean(r['ssim'] for r in runs):.3f}",
+                f"{statistics.fmean(r['steps_s'] for r in runs):.1f}",
+            ]
+        )
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
     console = Console()
     store = RunStore(args.results)
     builds = {name: (build, lr) for name, (_, build, lr) in _sweep(args.frequencies).items()}
@@ -272,68 +295,40 @@ def main(argv: Sequence[str] | None = None) -> None:
         return store[_key(table.get(first, first), second, args)]
 
     header = ["field", "params", *IMAGES, "mean PSNR", "mean SSIM", "steps/s"]
-    rows = []
-    for name in table:
-        runs = [result(name, image) for image in IMAGES]
-        rows.append(
-            [
-                name if table[name] == name else f"{name} ({table[name]})",
-                f"{runs[0]['params']:,}",
-                *(f"{r['psnr']:.2f}" for r in runs),
-                f"{statistics.fmean(r['psnr'] for r in runs):.2f}",
-                f"{statistics.fmean(r['ssim'] for r in runs):.3f}",
-                f"{statistics.fmean(r['steps_s'] for r in runs):.1f}",
-            ]
-        )
+    rows = _image_rows(table, result)
     radiance = [
         [
             n,
-            f"{result('radiance', n)['params']:,}",
-            f"{result('radiance', n)['psnr']:.2f}",
-            f"{result('radiance', n)['steps_s']:.2f}",
+            *(
+                f"{result('radiance', n)[k]:{f}}"
+                for k, f in (("params", ","), ("psnr", ".2f"), ("steps_s", ".2f"))
+            ),
         ]
         for n in ("PE-MLP", "CAM")
     ]
     sweep_rows = [[n, f"{run(n, IMAGES[0])['params']:,}", f"{run(n, IMAGES[0])['psnr']:.2f}"] for n in sweep]
-    console.print(
-        console_table(f"Grid settings on {IMAGES[0]} (PSNR dB)", ["setting", "params", "PSNR"], sweep_rows)
-    )
     console.print(console_table("Image fitting (PSNR dB)", header, rows))
-    console.print(
-        console_table("Radiance field, held-out views", ["field", "params", "PSNR", "steps/s"], radiance)
-    )
     command = (
         f"ffn-fields bench --size {args.size} --steps {args.steps} --batch {args.batch} "
         f"--params {args.params} --radiance-steps {args.radiance_steps} "
         f"--radiance-params {args.radiance_params}"
     )
-    body = "\n".join(
-        [
-            "## Fields: image fitting and radiance fields at equal parameters and steps",
-            "",
-            f"`{command}` — {machine_description()}.",
-            "",
-            f"Image fitting: {len(IMAGES)} scikit-image photographs at {args.size} px (shorter side), "
-            f"{args.steps} Adam steps of {args.batch} random pixels, widths matched to ~{args.params:,} "
-            f"parameters; PSNR/SSIM of the full reconstruction. {PUBLISHED} (after far longer training).",
-            "",
-            f"The grid families were tuned on {IMAGES[0]} alone, at the same budget and steps (each grid "
-            "setting's width re-matched to the budget); the best of each family then runs on every "
-            "image. CAM is tried on the Fourier-feature MLP (the paper's image setup, `CAMField`) and on "
-            "the grid+MLP field (`CAMGridField`); the grid+MLP family includes the same field with only "
-            "CAM's feature normalization (LayerNorm, no modulation), so what CAM adds over it is the "
-            "modulation's:",
-            "",
-            markdown_table(["setting", "params", f"PSNR on {IMAGES[0]}"], sweep_rows),
-            "",
-            markdown_table(header, rows),
-            "",
-            f"Radiance field on the generated three-sphere scene (48 px, 32 train / 4 test views), "
-            f"{args.radiance_steps} steps of 512 rays, 32 uniform + 32 PDF samples, PSNR on the 4 "
-            "held-out views:",
-            "",
-            markdown_table(["field", "params", "PSNR", "steps/s"], radiance),
-        ]
+    body = section_template(
+        __file__,
+        "fields",
+        command=command,
+        machine=machine_description(),
+        images=len(IMAGES),
+        size=args.size,
+        steps=args.steps,
+        batch=args.batch,
+        params=f"{args.params:,}",
+        published=PUBLISHED,
+        first=IMAGES[0],
+        sweep_table=markdown_table(["setting", "params", f"PSNR on {IMAGES[0]}"], sweep_rows),
+        image_table=markdown_table(header, rows),
+        radiance_steps=args.radiance_steps,
+        radiance_table=markdown_table(["field", "params", "PSNR", "steps/s"], radiance),
     )
     update_markdown_section(args.markdown, "fields", body)
     console.print(f"wrote the fields section of {args.markdown}")
