@@ -9,6 +9,7 @@ MossFormer2's own published outputs for those files. Real-time factor: seconds t
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
 import time
 from collections.abc import Sequence
@@ -23,9 +24,11 @@ from ffn_lightning.benchmarking import (
     RESULTS_DIR,
     RunStore,
     console_table,
+    interleaved_latency,
     machine_description,
     markdown_table,
     mean_std,
+    section_template,
     update_markdown_section,
 )
 
@@ -96,7 +99,13 @@ def _train(name: str, preset: list[str], steps: int, root: Path, seed: int) -> d
     }
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+MODELS = {
+    "MossFormer2-style (ours)": [],
+    "Conv-TasNet (torchaudio)": ["--config", str(CONFIGS / "presets/convtasnet.yaml")],
+}
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ffn-speech bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--steps",
@@ -106,98 +115,111 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="training budgets; both models train once per budget and seed (runs are kept in --results)",
     )
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0…N-1 per model and budget")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of the step-time table")
     parser.add_argument("--root", default="runs/speech-bench", help="checkpoints and logs")
     parser.add_argument("--results", default=str(RESULTS_DIR / "speech.json"), help="finished runs")
     parser.add_argument("--output", default="BENCHMARKS.md")
-    args = parser.parse_args(argv)
-    root = Path(args.root)
-    root.mkdir(parents=True, exist_ok=True)
-    console = Console()
-    models = {
-        "MossFormer2-style (ours)": [],
-        "Conv-TasNet (torchaudio)": ["--config", str(CONFIGS / "presets/convtasnet.yaml")],
-    }
-    store = RunStore(args.results)
-    for steps in args.steps:
-        for seed in range(args.seeds):
-            for name, preset in models.items():
-                short = name.split()[0]
-                if f"{short}/{steps}/{seed}" not in store:
-                    store.put(f"{short}/{steps}/{seed}", _train(short, preset, steps, root, seed))
-    # every stored seed of the budgets asked for (column Seeds), not only this invocation's
-    stored = store.load()
-    results = {
-        (name, steps): [run for key, run in stored.items() if key.startswith(f"{name.split()[0]}/{steps}/")]
-        for steps in args.steps
-        for name in models
-    }
+    return parser
+
+
+def step_times(rounds: int, batch_size: int = 8) -> dict[str, float]:
+    """Median seconds of one training step (forward, PIT SI-SNR loss, backward, Adam) of each model in
+    `MODELS`, as their configs build them, on one batch of one-second mixtures; interleaved rounds."""
+    cases = {}
+    for name, preset in MODELS.items():
+        args = ["--config", str(CONFIGS / "default.yaml"), *preset, f"--data.batch_size={batch_size}"]
+        cli = SpeechCLI(
+            SpeechSeparation, FSDDMixtureDataModule, app_name="speech-steps", run=False, args=args
+        )
+        cli.datamodule.setup("fit")
+        mixture, sources = next(iter(cli.datamodule.train_dataloader()))
+        model, optimizer = cli.model.train(), torch.optim.Adam(cli.model.parameters(), lr=1e-3)
+
+        def step(model=model, optimizer=optimizer, mixture=mixture, sources=sources) -> None:
+            optimizer.zero_grad(set_to_none=True)
+            best, _ = pit_si_snr(model(mixture), sources)
+            (-best.mean()).backward()
+            optimizer.step()
+
+        cases[name] = step
+    return interleaved_latency(cases, rounds=rounds, warmup=1)
+
+
+def _rows(results: dict[tuple[str, int], list[dict[str, float]]]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the separation table, the published MossFormer2 outputs last."""
 
     def cell(runs: list[dict[str, float]], key: str, digits: int = 2) -> str:
         values = [r[key] for r in runs if key in r]
         return mean_std(values, digits) if values else "—"  # runs stored before a column existed
 
-    published = published_libri2mix_si_snri()
-    header = [
-        "Model",
-        "Steps",
-        "Seeds",
-        "Params",
-        "Val SI-SNRi, training speakers (dB)",
-        "FSDD SI-SNRi (dB)",
-        "FSDD SDRi (dB)",
-        "Libri2Mix SI-SNRi (dB)",
-        "Libri2Mix SDRi (dB)",
-        "Libri2Mix SI-SNRi, 1-s chunks (dB)",
-        "Train time (s)",
-        "RTF (10 s, CPU)",
-    ]
-    rows = [
-        [
-            name,
-            str(steps),
-            str(len(runs)),
-            f"{runs[0]['params']:,}",
-            *(
-                cell(runs, k)
-                for k in (
-                    "val_si_snri",
-                    "fsdd_si_snri",
-                    "fsdd_sdri",
-                    "libri_si_snri",
-                    "libri_sdri",
-                    "libri_chunked_si_snri",
-                )
-            ),
-            cell(runs, "train_seconds", 0),
-            cell(runs, "rtf", 3),
-        ]
-        for (name, steps), runs in results.items()
-    ]
+    scores = (
+        "val_si_snri",
+        "fsdd_si_snri",
+        "fsdd_sdri",
+        "libri_si_snri",
+        "libri_sdri",
+        "libri_chunked_si_snri",
+    )
+    header = ["Model", "Steps", "Seeds", "Params", "Val SI-SNRi, training speakers (dB)", "FSDD SI-SNRi (dB)"]
+    header += ["FSDD SDRi (dB)", "Libri2Mix SI-SNRi (dB)", "Libri2Mix SDRi (dB)"]
+    header += ["Libri2Mix SI-SNRi, 1-s chunks (dB)", "Train time (s)", "RTF (10 s, CPU)"]
+    rows = []
+    for (name, steps), runs in results.items():
+        if runs:
+            cells = [*(cell(runs, k) for k in scores), cell(runs, "train_seconds", 0), cell(runs, "rtf", 3)]
+            rows.append([name, str(steps), str(len(runs)), f"{runs[0]['params']:,}", *cells])
     published_row = ["MossFormer2 (published outputs, 55.7 M, WSJ0/Libri-trained)", "—", "—", "55.7 M"]
-    rows.append([*published_row, "—", "—", "—", f"{published:.2f}", "—", "—", "—", "—"])
+    rows.append([*published_row, "—", "—", "—", f"{published_libri2mix_si_snri():.2f}", "—", "—", "—", "—"])
+    return header, rows
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    root = Path(args.root)
+    root.mkdir(parents=True, exist_ok=True)
+    console = Console()
+    store = RunStore(args.results, fields=("model", "steps", "seed"))
+    grid = [
+        {"model": n.split()[0], "steps": s, "seed": seed}
+        for s in args.steps
+        for seed in range(args.seeds)
+        for n in MODELS
+    ]
+    presets = {name.split()[0]: preset for name, preset in MODELS.items()}
+    for point in store.missing(grid):
+        run = _train(point["model"], presets[point["model"]], point["steps"], root, point["seed"])
+        store.put(point | run)
+    # every stored seed of the budgets asked for (column Seeds), not only this invocation's
+    results = {
+        (name, steps): store.select(model=name.split()[0], steps=steps)
+        for steps in args.steps
+        for name in MODELS
+    }
+    header, rows = _rows(results)
     console.print(console_table("Speech separation", header, rows))
-    ours, baseline = models
-    held_out = {key: statistics.fmean(r["fsdd_si_snri"] for r in runs) for key, runs in results.items()}
-    margin = {s: held_out[ours, s] - held_out[baseline, s] for s in args.steps}
-    margins = ", ".join(f"{steps} steps **{value:+.2f} dB**" for steps, value in margin.items())
-    budgets = " and ".join(str(s) for s in args.steps)
-    body = (
-        "## Speech: 2-speaker separation, ours vs Conv-TasNet at matched size and equal steps\n\n"
-        f"Command: `ffn-speech bench --steps {' '.join(map(str, args.steps))} --seeds {args.seeds}`. "
-        f"Machine: {machine_description()}. The table gathers every stored seed of these budgets "
-        "(column Seeds; a seed changes initialization and batch order, not the mixtures). "
-        f"Both models train {budgets} steps (batch 8 one-second FSDD mixtures, Adam 1e-3, clipping 5) "
-        "on 4 speakers, are validated at the last step on other mixtures of those 4 speakers, and are "
-        "tested on 300 mixtures of the 2 held-out speakers, then on the 36 real "
-        "Libri2Mix mixtures (never seen in training, other speakers, other recording conditions), "
-        "scored whole and, as `ffn-speech separate` runs them, in 1-s chunks overlapping by 0.25 s "
-        "(runs stored before that column have —).\n\n"
-        f"{markdown_table(header, rows)}\n\n"
-        f"Ours minus Conv-TasNet, mean SI-SNRi on held-out FSDD speakers (target ≥ +1 dB at equal budget): "
-        f"{margins}. The validation column shows what the held-out score does not: with more steps "
-        "Conv-TasNet fits the 4 training speakers far better than it separates new ones. Train time and "
-        "RTF are measured when a run trains (stored runs keep theirs, under that session's load and "
-        "thread count): compare them within one budget.\n"
+    ours, baseline = MODELS
+    held_out = {
+        key: statistics.fmean(r["fsdd_si_snri"] for r in runs) for key, runs in results.items() if runs
+    }
+    margins = ", ".join(
+        f"{s} steps **{held_out[ours, s] - held_out[baseline, s]:+.2f} dB**"
+        for s in args.steps
+        if (ours, s) in held_out and (baseline, s) in held_out
+    )
+    seconds = step_times(args.rounds)
+    step_rows = [[name, f"{1000 * t:.0f}", f"{t / seconds[baseline]:.2f}"] for name, t in seconds.items()]
+    console.print(console_table("Training step", ["Model", "ms", "× Conv-TasNet"], step_rows))
+    body = section_template(
+        __file__,
+        "separation",
+        command=f"ffn-speech bench --steps {shlex.join(map(str, args.steps))} --seeds {args.seeds} "
+        f"--rounds {args.rounds}",
+        machine=machine_description(),
+        budgets=" and ".join(str(s) for s in args.steps),
+        table=markdown_table(header, rows),
+        margins=margins or "—",
+        rounds=args.rounds,
+        step_table=markdown_table(["Model", "Median step (ms)", "× Conv-TasNet"], step_rows),
     )
     if args.output:
         update_markdown_section(args.output, "speech", body)
