@@ -59,3 +59,12 @@ def test_study_section_is_its_store(copy, tmp_path):
     args = ["--seeds", "0", "--results", str(store), "--markdown", str(copy), "--figure", ""]
     main([*args, "--output", str(tmp_path / "runs")])
     assert _tables(copy, "study") == _tables(BENCHMARKS, "study")
+
+
+def test_virgo_section_is_its_store(copy, tmp_path):
+    from ffn_graphs.bench.virgo_kg import main
+
+    store = BENCHMARKS.parent / RESULTS_DIR / "graphs-virgo.json"
+    args = ["--seeds", "0", "--virgo-results", str(store), "--virgo-plot", "", "--output", str(copy)]
+    main(["bench-virgo", *args, "--root", str(tmp_path)])
+    assert _tables(copy, "graphs-bench-virgo") == _tables(BENCHMARKS, "graphs-bench-virgo")

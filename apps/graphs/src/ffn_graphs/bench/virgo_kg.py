@@ -309,33 +309,23 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
     if args.virgo_plot:
         _virgo_figure(runs, majority, Path(args.virgo_plot))
         plot = f" Plot: `{args.virgo_plot}` (accuracy against depth, mean ± std)."
-    return (
-        "## Graphs: Virgo initialization, GCN node classification (public split)\n\n"
-        "Command: `ffn-graphs bench-virgo --datasets D… --depths L… --lrs η… --weight-decays λ… --seeds S "
-        "--epochs E --patience P --dropout p` trains seeds 0…S-1 of every grid point not yet stored; the "
-        f"table gathers every run stored in `{store.path}` (column Seeds: per initialization where they "
-        f"differ). Last command: `ffn-graphs bench-virgo --seeds {args.seeds} --epochs {args.epochs} "
-        f"--patience {args.patience} --dropout {args.dropout:g} "
-        f"--datasets {' '.join(args.datasets)} --depths {' '.join(map(str, args.depths))} "
-        f"--lrs {' '.join(f'{v:g}' for v in args.lrs)} "
-        f"--weight-decays {' '.join(f'{v:g}' for v in args.weight_decays)}`. Machine: "
-        f"{machine_description()}. Test accuracy (%) at the best validation epoch, mean ± std over "
-        "the seeds shown; hidden width 64, Adam, weight decay on every layer (Kipf & Welling decay the "
-        "first layer only). Trainings: **Kipf & Welling's** (200 epochs, dropout 0.5 before every "
-        "layer, on the input features their nonzeros as in their sparse dropout; "
-        f"{_point_label(RECIPE)} is their learning rate and weight decay), and **the Virgo reference "
-        "code's** node-classification script (`comp1.py` in LspongebobJH/virgo_icml2023: no dropout, "
-        "lr 0.001, weight decay 5e-6, up to 1000 epochs, stopping after 20 epochs without a strictly "
-        "higher validation accuracy), and that one without early stopping (1000 epochs), so that a slow "
-        "start is not cut short. Rows per grid point (Adam learning rate, weight decay), then, "
-        f"where a setting has several, `{TUNED}`: for each initialization separately, the grid point "
-        "with the highest mean validation accuracy over the seeds every point has (shown in brackets) "
-        "and its test accuracy over those seeds, so every initialization gets the same grid and seeds. "
-        f"Rows `{ANY}` choose the same way among every training's grid points, the training included. "
-        "The Virgo paper reports its GCN results in figures rather than a table we could copy offline, "
-        "so no published numbers stand beside these. Majority class: the test accuracy of always "
-        f"predicting the most frequent test class, the score of a model that learned nothing.{plot}\n\n"
-        f"{markdown_table(header, rows)}\n"
+    command = (
+        f"ffn-graphs bench-virgo --seeds {args.seeds} --epochs {args.epochs} --patience {args.patience} "
+        f"--dropout {args.dropout:g} --datasets {' '.join(args.datasets)} "
+        f"--depths {' '.join(map(str, args.depths))} --lrs {' '.join(f'{v:g}' for v in args.lrs)} "
+        f"--weight-decays {' '.join(f'{v:g}' for v in args.weight_decays)}"
+    )
+    return section_template(
+        __file__,
+        "virgo",
+        store=store.path,
+        command=command,
+        machine=machine_description(),
+        recipe=_point_label(RECIPE),
+        tuned=TUNED,
+        any=ANY,
+        plot=plot,
+        table=markdown_table(header, rows),
     )
 
 
@@ -416,37 +406,8 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.fmean(values):.0f}" if high <= 1.2 * low else f"{low:.0f}–{high:.0f}"
 
 
-def bench_kg(args: argparse.Namespace, console: Console) -> str:
-    """NBFNet on every dataset, and pykeen's DistMult and RotatE on the transductive ones, per seed.
-
-    Every finished run is kept in the `RunStore` ``--kg-results``; the table shows every stored run.
-    """
-    from .kg_baselines import BASELINES, train_baseline
-
-    root = Path(args.root) / "kg"
-    root.mkdir(parents=True, exist_ok=True)
-    store = RunStore(args.kg_results, fields=("dataset", "model", "seed"))
-    models = ["NBFNet", *([] if args.kg_no_baselines else BASELINES)]
-    grid = [
-        {
-            "dataset": name,
-            "model": _kg_model(name, model, args.kg_epochs, args.kg_accelerator, args.kg_dependent),
-        }
-        | {"seed": seed}
-        for name in args.kg_datasets
-        for seed in range(args.kg_first_seed, args.kg_first_seed + args.kg_seeds)
-        for model in models
-        if model == "NBFNet" or not KG_DATASETS[name].inductive  # baselines: transductive splits only
-    ]
-    for point in store.missing(grid):
-        setting, seed = KG_DATASETS[point["dataset"]], point["seed"]
-        if point["model"].startswith("NBFNet"):
-            checkpoint = root / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', store.key(point))}.ckpt"
-            run = _kg_run(setting, args, seed, checkpoint)
-        else:
-            run = train_baseline(point["model"], fetch(setting.dataset), seed, root)
-        store.put(point | run)
-        console.print(f"{store.key(point)}: {run}")
+def _kg_table(store: RunStore) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the KG table: every stored run, grouped by dataset and model over its seeds."""
     header = [
         "Dataset",
         "Model",
@@ -485,6 +446,41 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
                     memory,
                 ]
             )
+    return header, rows
+
+
+def bench_kg(args: argparse.Namespace, console: Console) -> str:
+    """NBFNet on every dataset, and pykeen's DistMult and RotatE on the transductive ones, per seed.
+
+    Every finished run is kept in the `RunStore` ``--kg-results``; the table shows every stored run.
+    """
+    from .kg_baselines import BASELINES, train_baseline
+
+    root = Path(args.root) / "kg"
+    root.mkdir(parents=True, exist_ok=True)
+    store = RunStore(args.kg_results, fields=("dataset", "model", "seed"))
+    models = ["NBFNet", *([] if args.kg_no_baselines else BASELINES)]
+    grid = [
+        {
+            "dataset": name,
+            "model": _kg_model(name, model, args.kg_epochs, args.kg_accelerator, args.kg_dependent),
+        }
+        | {"seed": seed}
+        for name in args.kg_datasets
+        for seed in range(args.kg_first_seed, args.kg_first_seed + args.kg_seeds)
+        for model in models
+        if model == "NBFNet" or not KG_DATASETS[name].inductive  # baselines: transductive splits only
+    ]
+    for point in store.missing(grid):
+        setting, seed = KG_DATASETS[point["dataset"]], point["seed"]
+        if point["model"].startswith("NBFNet"):
+            checkpoint = root / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', store.key(point))}.ckpt"
+            run = _kg_run(setting, args, seed, checkpoint)
+        else:
+            run = train_baseline(point["model"], fetch(setting.dataset), seed, root)
+        store.put(point | run)
+        console.print(f"{store.key(point)}: {run}")
+    header, rows = _kg_table(store)
     console.print(console_table("Knowledge-graph completion", header, rows))
     command = (
         f"ffn-graphs bench-kg --kg-datasets {shlex.join(args.kg_datasets)} --kg-epochs {args.kg_epochs} "
@@ -502,7 +498,7 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ffn-graphs", description=__doc__.split("\n\n")[0])
     parser.add_argument("which", choices=["bench-virgo", "bench-kg"])
     parser.add_argument("--root", default="runs/graphs-bench", help="checkpoints and baseline work files")
@@ -556,6 +552,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="where NBFNet trains (the baselines: CPU)",
     )
     parser.add_argument("--output", default="BENCHMARKS.md")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.patience < 0:
         parser.error(f"--patience={args.patience} must be >= 0 (0: never stop early)")
