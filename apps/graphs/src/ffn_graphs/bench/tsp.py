@@ -14,6 +14,7 @@ import argparse
 import statistics
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,7 +73,7 @@ def _classical(data: TSPData) -> dict[str, dict[str, float]]:
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ffn-graphs bench-tsp", description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--train-instances", type=int, default=2000)
@@ -81,22 +82,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0…N-1 (initialization and batch order)")
     parser.add_argument("--results", default=str(RESULTS_DIR / "graphs-tsp.json"), help="finished runs")
     parser.add_argument("--markdown", default="BENCHMARKS.md")
-    args = parser.parse_args(argv)
-    console = Console()
-    data = TSPData(train_instances=args.train_instances, eval_instances=200)
-    data.setup()
-    builders: dict[str, Callable[[], torch.nn.Module]] = {
-        "FloydNet": lambda: _floydnet(args.dim, args.layers, out_features=1),
-        GATED: lambda: _floydnet(args.dim, args.layers, out_features=1, wiring="gated"),
-    }
-    if PackageFloydNet is not None:
-        builders[PACKAGE] = lambda: PackageFloydNet(3, 1, dim=args.dim, num_layers=args.layers, heads=4)
-    budget = _params(_floydnet(args.dim, args.layers, out_features=1))
-    gine = "PairGINE (PyG GINEConv, 3-NN graph)"
-    builders[gine] = lambda: _matched_gine(budget, args.layers, out_features=1)
-    key = f"{args.epochs}/{args.train_instances}/{args.dim}/{args.layers}"
-    train = partial(_train, data=data, epochs=args.epochs)
-    results = train_missing(builders, key, RunStore(args.results), train, args.seeds, console)
+    return parser
+
+
+def _table(results: dict[str, list[dict[str, float]]], data: TSPData) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows: each learned scorer over its seeds, then the classical heuristics."""
     header = ["method", "params", "seeds", "gap", "optimal tours", "gap + 2-opt", "optimal + 2-opt"]
     header.append("train s")
 
@@ -118,6 +108,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     ]
     for name, r in _classical(data).items():
         rows.append([name, "—", "—", f"{100 * r['gap']:.2f} %", f"{100 * r['optimal']:.1f} %", "", "", ""])
+    return header, rows
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    console = Console()
+    data = TSPData(train_instances=args.train_instances, eval_instances=200)
+    data.setup()
+    builders: dict[str, Callable[[], torch.nn.Module]] = {
+        "FloydNet": lambda: _floydnet(args.dim, args.layers, out_features=1),
+        GATED: lambda: _floydnet(args.dim, args.layers, out_features=1, wiring="gated"),
+    }
+    if PackageFloydNet is not None:
+        builders[PACKAGE] = lambda: PackageFloydNet(3, 1, dim=args.dim, num_layers=args.layers, heads=4)
+    budget = _params(_floydnet(args.dim, args.layers, out_features=1))
+    gine = "PairGINE (PyG GINEConv, 3-NN graph)"
+    builders[gine] = lambda: _matched_gine(budget, args.layers, out_features=1)
+    key = f"{args.epochs}/{args.train_instances}/{args.dim}/{args.layers}"
+    train = partial(_train, data=data, epochs=args.epochs)
+    results = train_missing(builders, key, RunStore(args.results), train, args.seeds, console)
+    header, rows = _table(results, data)
     console.print(console_table("TSP, n = 10, against Held-Karp", header, rows))
     command = (
         f"ffn-graphs bench-tsp --epochs {args.epochs} --train-instances {args.train_instances} "
