@@ -39,6 +39,19 @@ def _test_logits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
         return model.eval()(images)
 
 
+def _table(
+    accuracies: tuple[float, float], params: list[int], latency: dict[str, float], images: int
+) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: the training form and the merged model, accuracy, size and latency."""
+    header = ["", "Test accuracy", "Params", f"Latency, {images} test images (ms)"]
+    forms = (("RePaViT (training form)", "training form"), ("RePaViT (merged)", "merged"))
+    rows = [
+        [label, f"{accuracy:.4f}", f"{count:,}", f"{latency[key] * 1e3:.1f}"]
+        for (label, key), accuracy, count in zip(forms, accuracies, params, strict=True)
+    ]
+    return header, rows
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     start = time.perf_counter()
     config = CONFIGS / "default.yaml"  # shipped with the package
@@ -75,16 +88,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     params = [sum(p.numel() for p in m.parameters()) for m in (module.model, merged_model)]
     total = time.perf_counter() - start
 
-    header = ["", "Test accuracy", "Params", f"Latency, {len(images)} test images (ms)"]
-    rows = [
-        [
-            "RePaViT (training form)",
-            f"{accuracy_before:.4f}",
-            f"{params[0]:,}",
-            f"{latency['training form'] * 1e3:.1f}",
-        ],
-        ["RePaViT (merged)", f"{accuracy_after:.4f}", f"{params[1]:,}", f"{latency['merged'] * 1e3:.1f}"],
-    ]
+    header, rows = _table((accuracy_before, accuracy_after), params, latency, len(images))
     console.print(console_table("RePaViT on digits: before and after reparameterization", header, rows))
     summary = (
         f"Same predictions after merging: {same_predictions}; max |Δ logit| = {max_diff:.2e}; inference "

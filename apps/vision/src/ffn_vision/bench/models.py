@@ -80,12 +80,16 @@ def _counts() -> tuple[list[str], list[list[object]], list[str], list[list[objec
     )
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ffn-vision bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--output", default="BENCHMARKS.md", help="markdown file to update ('' to skip)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
     console = Console(width=None if Console().is_terminal else 140)
     torch.manual_seed(0)
     images = torch.randn(args.batch, 3, 224, 224)
