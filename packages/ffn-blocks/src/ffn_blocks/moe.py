@@ -31,6 +31,37 @@ from .mlp import MLP
 __all__ = ["MoEMLP", "auxiliary_loss"]
 
 
+def _check_arguments(
+    name: str,
+    in_features: int,
+    out_features: int,
+    dropout: float,
+    num_experts: int,
+    top_k: int,
+    capacity_factor: float | None,
+    extra: dict[str, int],
+) -> int:
+    """`MoEMLP`'s argument checks (a one-line error naming the argument); returns the expert count,
+    ``num_experts`` plus the ``extra`` zero, copy and constant experts."""
+    check_ratio(name, "dropout", dropout)
+    check_positive_int(name, "num_experts", num_experts)
+    check_positive_int(name, "top_k", top_k)
+    for field, count in extra.items():
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"{name}: {field}={count!r} must be a non-negative integer")
+    total = num_experts + sum(extra.values())
+    if top_k > total:
+        raise ValueError(f"{name}: top_k={top_k} must be <= the number of experts ({total})")
+    if capacity_factor is not None and not (isinstance(capacity_factor, int | float) and capacity_factor > 0):
+        raise ValueError(f"{name}: capacity_factor={capacity_factor!r} must be a positive number or None")
+    if (extra["copy_experts"] or extra["constant_experts"]) and in_features != out_features:
+        raise ValueError(
+            f"{name}: copy/constant experts need in_features == out_features, got {in_features} and "
+            f"{out_features}"
+        )
+    return total
+
+
 class MoEMLP(FeedForward):
     """Mixture of ``num_experts`` feed-forward experts, ``top_k`` per token, plus optional MoE++ experts.
 
@@ -85,31 +116,23 @@ class MoEMLP(FeedForward):
         normalize_gates: bool = True,
     ) -> None:
         super().__init__(in_features, out_features, hidden_features)
-        name = type(self).__name__
-        check_ratio(name, "dropout", dropout)
-        check_positive_int(name, "num_experts", num_experts)
-        check_positive_int(name, "top_k", top_k)
-        for field, count in (
-            ("zero_experts", zero_experts),
-            ("copy_experts", copy_experts),
-            ("constant_experts", constant_experts),
-        ):
-            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-                raise ValueError(f"{name}: {field}={count!r} must be a non-negative integer")
-        total = num_experts + zero_experts + copy_experts + constant_experts
-        if top_k > total:
-            raise ValueError(f"{name}: top_k={top_k} must be <= the number of experts ({total})")
-        if capacity_factor is not None and not (
-            isinstance(capacity_factor, int | float) and capacity_factor > 0
-        ):
-            raise ValueError(f"{name}: capacity_factor={capacity_factor!r} must be a positive number or None")
-        if (copy_experts or constant_experts) and in_features != out_features:
-            raise ValueError(
-                f"{name}: copy/constant experts need in_features == out_features, got {in_features} and "
-                f"{out_features}"
-            )
+        extra = {
+            "zero_experts": zero_experts,
+            "copy_experts": copy_experts,
+            "constant_experts": constant_experts,
+        }
+        total = _check_arguments(
+            type(self).__name__,
+            in_features,
+            out_features,
+            dropout,
+            num_experts,
+            top_k,
+            capacity_factor,
+            extra,
+        )
         if aux_loss_weight < 0:
-            raise ValueError(f"{name}: aux_loss_weight={aux_loss_weight} must be >= 0")
+            raise ValueError(f"{type(self).__name__}: aux_loss_weight={aux_loss_weight} must be >= 0")
         self.num_experts = num_experts
         self.top_k = top_k
         self.capacity_factor = capacity_factor
