@@ -9,6 +9,7 @@ registered dataset (UMLS, Kinships, GraIL's inductive splits) or the user's own 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -251,25 +252,9 @@ class KnowledgeGraphDataModule(LightningDataModule):
             read_triples(folder_path / "valid.txt"), entities, source=folder_path / "valid.txt"
         )
         self.inductive = test_folder is not None
-        if self.inductive:
-            test_path = Path(test_folder)
-            test_graph = _deduplicate(
-                read_triples(test_path / "train.txt"), test_path / "train.txt", self.notices
-            )
-            test_entities = _vocabulary(test_graph)
-            test_facts = encode(test_graph, test_entities, source=test_path / "train.txt")
-            test_queries = encode(
-                read_triples(test_path / "test.txt"), test_entities, source=test_path / "test.txt"
-            )
-            test_known = test_facts  # the reference filters the unseen graph's ranking with its facts only
-            test_nodes = len(test_entities)
-        else:
-            test_facts = triples["train"]
-            test_queries = encode(
-                read_triples(folder_path / "test.txt"), entities, source=folder_path / "test.txt"
-            )
-            test_known = torch.cat([triples["train"], triples["valid"], test_queries])
-            test_nodes = len(entities)
+        test_facts, test_queries, test_known, test_nodes = self._test_split(
+            encode, triples, entities, folder_path, test_folder
+        )
         for notice in self.notices:
             print(f"KnowledgeGraphDataModule: {notice}")
         self.num_entities = len(entities)
@@ -290,6 +275,32 @@ class KnowledgeGraphDataModule(LightningDataModule):
                 *fact_graph(test_facts, r), test_nodes, test_queries, both_directions(test_known, r)
             ),
         }
+
+    def _test_split(
+        self,
+        encode: Callable[..., torch.Tensor],
+        triples: dict[str, torch.Tensor],
+        entities: dict[str, int],
+        folder: Path,
+        test_folder: str | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+        """The test stage's fact graph, queries, filter (what may not be a negative) and entity count:
+        the unseen graph's in inductive mode, the training graph's otherwise."""
+        if test_folder is not None:
+            test_path = Path(test_folder)
+            test_graph = _deduplicate(
+                read_triples(test_path / "train.txt"), test_path / "train.txt", self.notices
+            )
+            test_entities = _vocabulary(test_graph)
+            test_facts = encode(test_graph, test_entities, source=test_path / "train.txt")
+            test_queries = encode(
+                read_triples(test_path / "test.txt"), test_entities, source=test_path / "test.txt"
+            )
+            # the reference filters the unseen graph's ranking with its facts only
+            return test_facts, test_queries, test_facts, len(test_entities)
+        test_queries = encode(read_triples(folder / "test.txt"), entities, source=folder / "test.txt")
+        known = torch.cat([triples["train"], triples["valid"], test_queries])
+        return triples["train"], test_queries, known, len(entities)
 
     def train_dataloader(self) -> DataLoader:
         return ResumableDataLoader(
