@@ -194,44 +194,37 @@ class PatchTSMixer(nn.Module):
         self.first_step = lookback - (patch_length + patch_stride * (self.num_patches - 1))
         self.revin = RevIN(num_channels, affine=revin_affine, detach=False) if revin else None
         self.embed = nn.Linear(patch_length, d_model)
-        self.layers = nn.Sequential(
-            *(
-                MixerLayer(
-                    self.num_patches,
-                    d_model,
-                    num_channels,
-                    ffn=ffn,
-                    gated=gated_attention,
-                    norm=norm,
-                    mix_channels=channel_mode == "hybrid",
-                    expansion_factor=expansion_factor,
-                    norm_axis=norm_axis,
-                )
-                for _ in range(num_layers)
-            )
+        layer = partial(MixerLayer, self.num_patches, d_model, num_channels, ffn=ffn, gated=gated_attention)
+        layer = partial(
+            layer, norm=norm, mix_channels=channel_mode == "hybrid", expansion_factor=expansion_factor
         )
+        self.layers = nn.Sequential(*(layer(norm_axis=norm_axis) for _ in range(num_layers)))
         flat = self.num_patches * d_model
         self.head = nn.Sequential(nn.Flatten(-2), nn.Dropout(head_dropout), nn.Linear(flat, horizon))
         self.aggregation = aggregation
+        self.coarse_head = None
         if reconcile:
             coarse = horizon // aggregation
             self.coarse_head = nn.Sequential(
                 nn.Flatten(-2), nn.Dropout(head_dropout), nn.Linear(flat, coarse)
             )
             self.reconciler = nn.Linear(horizon + coarse, horizon)
-            nn.init.zeros_(self.reconciler.weight)
-            nn.init.zeros_(self.reconciler.bias)
-        else:
-            self.coarse_head = None
         self._coarse: torch.Tensor | None = None
+        self._initialize(init_std)
+
+    def _initialize(self, init_std: float | None) -> None:
+        """Every linear layer from N(0, ``init_std``) with zero biases, as the reference's
+        ``PatchTSMixerPreTrainedModel._init_weights`` (None: PyTorch's defaults); the reconciler starts as
+        the identity correction (zero)."""
         if init_std is not None:
             for module in self.modules():
                 if isinstance(module, nn.Linear):
                     nn.init.normal_(module.weight, std=init_std)
                     if module.bias is not None:
                         nn.init.zeros_(module.bias)
-            if reconcile:  # the reconciler starts as the identity correction
-                nn.init.zeros_(self.reconciler.weight)
+        if self.coarse_head is not None:
+            nn.init.zeros_(self.reconciler.weight)
+            nn.init.zeros_(self.reconciler.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         stats = None
