@@ -142,3 +142,14 @@ def test_no_benchmark_or_demo_entry_point_sits_in_a_library_package_directory():
                 ):
                     importers.append(str(path.relative_to(ROOT)))
     assert not importers, f"library modules import experiments: {importers}"
+
+
+def test_no_function_outside_the_tests_is_over_60_lines():
+    long = []
+    for path in sorted(ROOT.glob("*/*/src/**/*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 60:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, "split these functions: " + "; ".join(long)

@@ -252,39 +252,50 @@ def _image_rows(table: dict[str, str], result: Callable[[str, str], dict[str, fl
     return rows
 
 
+def _run(
+    name: str,
+    image: str,
+    *,
+    store: RunStore,
+    builds: dict[str, tuple[Callable[[int], Field], float]],
+    args: argparse.Namespace,
+    console: Console,
+) -> dict[str, float]:
+    """The stored result of field setting ``name`` on ``image`` (``radiance``: the radiance field named
+    ``image``), trained first if the store lacks it."""
+    key = _key(name, image, args)
+    if key not in store:
+        torch.manual_seed(0)
+        if name == "radiance":
+            result = _fit_radiance(image, args.radiance_params, args.radiance_steps, 512)
+        else:
+            build, lr = builds[name]
+            size = size_for_parameters(build, args.params, low=1)
+            torch.manual_seed(0)  # after the size search, so the initialization does not depend on it
+            field = build(size)
+            fit = _fit_image(field, lr, load_image(image, args.size), args.steps, args.batch)
+            params = sum(p.numel() for p in field.parameters())
+            result = {**fit, "width": field.input.out_features, "params": params}
+        store.put(key, result)
+        console.print(f"{name} {image}: {result}")
+    return store[key]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     console = Console()
     store = RunStore(args.results)
-    builds = {name: (build, lr) for name, (_, build, lr) in _sweep(args.frequencies).items()}
-    builds.update(_fixed_fields(args.frequencies))
-
-    def run(name: str, image: str) -> dict[str, float]:
-        key = _key(name, image, args)
-        if key not in store:
-            torch.manual_seed(0)
-            if name == "radiance":
-                result = _fit_radiance(image, args.radiance_params, args.radiance_steps, 512)
-            else:
-                build, lr = builds[name]
-                size = size_for_parameters(build, args.params, low=1)
-                torch.manual_seed(0)  # after the size search, so the initialization does not depend on it
-                field = build(size)
-                fit = _fit_image(field, lr, load_image(image, args.size), args.steps, args.batch)
-                params = sum(p.numel() for p in field.parameters())
-                result = {**fit, "width": field.input.out_features, "params": params}
-            store.put(key, result)
-            console.print(f"{name} {image}: {result}")
-        return store[key]
-
     sweep = _sweep(args.frequencies)
+    builds = {name: (build, lr) for name, (_, build, lr) in sweep.items()} | _fixed_fields(args.frequencies)
+    run = partial(_run, store=store, builds=builds, args=args, console=console)
     for name in track(sweep, description=f"grid settings on {IMAGES[0]}", console=console):
         run(name, IMAGES[0])
+    family_settings = {
+        family: [n for n, (f, _, _) in sweep.items() if f == family] for family in ("grid+MLP", "CAM")
+    }
     best = {
-        family: max(
-            (n for n, (f, _, _) in sweep.items() if f == family), key=lambda n: run(n, IMAGES[0])["psnr"]
-        )
-        for family in ("grid+MLP", "CAM")
+        family: max(names, key=lambda n: run(n, IMAGES[0])["psnr"])
+        for family, names in family_settings.items()
     }
     table = {"PE-MLP": "PE-MLP", "SIREN": "SIREN", "grid+MLP": best["grid+MLP"], "CAM": best["CAM"]}
     jobs = [(n, i) for i in IMAGES for n in table.values()] + [("radiance", f) for f in ("PE-MLP", "CAM")]
@@ -296,16 +307,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     header = ["field", "params", *IMAGES, "mean PSNR", "mean SSIM", "steps/s"]
     rows = _image_rows(table, result)
-    radiance = [
-        [
-            n,
-            *(
-                f"{result('radiance', n)[k]:{f}}"
-                for k, f in (("params", ","), ("psnr", ".2f"), ("steps_s", ".2f"))
-            ),
-        ]
-        for n in ("PE-MLP", "CAM")
-    ]
+    cells = (("params", ","), ("psnr", ".2f"), ("steps_s", ".2f"))
+    radiance = [[n, *(f"{result('radiance', n)[k]:{f}}" for k, f in cells)] for n in ("PE-MLP", "CAM")]
     sweep_rows = [[n, f"{run(n, IMAGES[0])['params']:,}", f"{run(n, IMAGES[0])['psnr']:.2f}"] for n in sweep]
     console.print(console_table("Image fitting (PSNR dB)", header, rows))
     command = (
