@@ -45,3 +45,21 @@ def test_block_trains_one_step_in_app(block, app, tmp_path, monkeypatch):
         block=f"ffn_blocks.{block.__name__}",
     )
     assert seen and all(seen), f"{block.__name__} never ran inside {app} (or gave non-finite outputs)"
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.__name__)
+def test_a_block_swapped_in_for_mlp_keeps_its_own_defaults(block):
+    """jsonargparse carries the init arguments two classes share over when a config swaps one class for
+    another: each block swapped in for the apps' default `MLP` gets the MLP's values of the shared
+    arguments (``act``, ``bias``, ``dropout``, ``norm``, ...). That is the swap users mean only where the
+    block's own default equals the MLP's; a block whose default differs (KANLayer's LayerNorm in front
+    of its rationals, once called ``norm``) would silently lose it, so none may differ."""
+    import inspect
+
+    from ffn_blocks import MLP
+
+    mlp = inspect.signature(MLP).parameters
+    own = inspect.signature(block).parameters
+    shared = (name for name in own if name in mlp and name not in ("in_features", "out_features"))
+    differ = {name: own[name].default for name in shared if own[name].default != mlp[name].default}
+    assert not differ, f"{block.__name__}'s defaults differ from MLP's, and a swap would drop them: {differ}"

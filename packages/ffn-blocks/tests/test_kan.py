@@ -14,14 +14,12 @@ from ffn_blocks.testing import FeedForwardContract
 class TestKANLayer(FeedForwardContract):
     block = KANLayer
     init_args = {"hidden_features": 32}
-    default_overrides = {"norm": nn.LayerNorm}
 
 
 class TestKANLayerUnevenGroups(FeedForwardContract):
     block = KANLayer
     in_features, out_features = 7, 3  # 7 channels over 8 groups: one group is empty
     init_args = {"hidden_features": 10, "num_groups": 8}
-    default_overrides = {"norm": nn.LayerNorm}
 
 
 def test_rational_fitted_to_gelu_matches_it_on_minus_three_to_three():
@@ -110,5 +108,5 @@ def _fit_unbounded_inputs(**options) -> list[float]:
 def test_default_input_norm_keeps_training_on_unbounded_inputs_stable():
     losses = _fit_unbounded_inputs()
     assert all(math.isfinite(v) for v in losses) and max(losses) <= losses[0] and losses[-1] < 0.3 * losses[0]
-    diverged = _fit_unbounded_inputs(norm=None)  # the rationals on raw inputs: what the default prevents
+    diverged = _fit_unbounded_inputs(rational_norm=None)  # rationals on raw inputs: what the default prevents
     assert not math.isfinite(diverged[-1]) or max(diverged) > 1e6 * diverged[0]

@@ -176,7 +176,8 @@ class GroupRational(nn.Module):
 
 
 class KANLayer(FeedForward):
-    """GR-KAN feed-forward block: ``y = W₂ F₂(W₁ F₁(norm(x)) + b₁) + b₂`` (Yang & Wang, ICLR 2025).
+    """GR-KAN feed-forward block: ``y = W₂ F₂(W₁ F₁(n(norm(x))) + b₁) + b₂`` (Yang & Wang, ICLR 2025),
+    ``n`` the rationals' own input normalization (``rational_norm``).
 
     Two KAN layers replace the two linears of an `MLP`, as in KAT: ``F₁`` starts as the identity and
     ``F₂`` as ``act``, so at initialization the block computes an MLP up to the rational's fit error
@@ -189,11 +190,15 @@ class KANLayer(FeedForward):
         act: the activation the hidden rational ``F₂`` is fitted to at initialization.
         bias: learn additive biases.
         dropout: dropout probability after ``F₂`` and after the output layer.
-        norm: normalization factory applied to the input (None: none). LayerNorm by default: the
-            rationals are degree-5 polynomials over degree-4 ones, so on unbounded inputs (a sum over
-            a graph's neighbours, an un-normalized residual stream) both their values and the effect
-            of Adam's unit-scale coefficient steps grow like ``|x|⁵`` and training diverges; KAT only
-            ever feeds them LayerNorm-ed tokens. Pass None behind a pre-norm of your own.
+        norm: normalization factory applied to the input (None: none), as every block's.
+        rational_norm: normalization in front of the first rational (LayerNorm by default; None: none).
+            The rationals are degree-5 polynomials over degree-4 ones, so on unbounded inputs (a sum
+            over a graph's neighbours, an un-normalized residual stream) both their values and the
+            effect of Adam's unit-scale coefficient steps grow like ``|x|⁵`` and training diverges;
+            KAT only ever feeds them LayerNorm-ed tokens. Pass None behind a pre-norm of your own. It
+            is not ``norm``: a config that swaps this block in for an `MLP` carries the MLP's
+            ``norm: null`` over (jsonargparse keeps the arguments two classes share), which would
+            silently remove it.
         num_groups: coefficient groups per rational (KAT uses 8).
         numerator_degree: degree m of P (KAT: 5).
         denominator_degree: degree n inside Q (KAT: 4).
@@ -215,7 +220,8 @@ class KANLayer(FeedForward):
         act: Callable[[], nn.Module] = nn.GELU,
         bias: bool = True,
         dropout: float = 0.0,
-        norm: Callable[[int], nn.Module] | None = nn.LayerNorm,
+        norm: Callable[[int], nn.Module] | None = None,
+        rational_norm: Callable[[int], nn.Module] | None = nn.LayerNorm,
         num_groups: int = 8,
         numerator_degree: int = 5,
         denominator_degree: int = 4,
@@ -231,6 +237,7 @@ class KANLayer(FeedForward):
             check_positive_int(name, field, value)
         degrees = {"numerator_degree": numerator_degree, "denominator_degree": denominator_degree}
         self.norm = build_norm(norm, in_features)
+        self.rational_norm = build_norm(rational_norm, in_features)
         self.rational1 = GroupRational(in_features, num_groups=num_groups, init=None, **degrees)
         self.fc1 = nn.Linear(in_features, self.hidden_features, bias=bias)
         self.rational2 = GroupRational(self.hidden_features, num_groups=num_groups, init=act, **degrees)
@@ -240,8 +247,9 @@ class KANLayer(FeedForward):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if hasattr(self.norm, "reset_parameters"):
-            self.norm.reset_parameters()
+        for norm in (self.norm, self.rational_norm):
+            if hasattr(norm, "reset_parameters"):
+                norm.reset_parameters()
         for rational, linear in ((self.rational1, self.fc1), (self.rational2, self.fc2)):
             rational.reset_parameters()
             std = 1.0 / math.sqrt(linear.in_features * rational.second_moment())
@@ -251,7 +259,7 @@ class KANLayer(FeedForward):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
-        h = self.fc1(self.rational1(self.norm(x)))
+        h = self.fc1(self.rational1(self.rational_norm(self.norm(x))))
         return self.drop2(self.fc2(self.drop1(self.rational2(h))))
 
     def extra_repr(self) -> str:
