@@ -124,9 +124,15 @@ def run_one(run: Run, root: Path, max_epochs: int | None = None) -> dict[str, An
         "mae": result["test/mae"],
         "epochs": cli.trainer.current_epoch,
         "max_epochs": cli.trainer.max_epochs,
-        "seconds_per_epoch": timer.mean,
+        "seconds_per_epoch": timer.mean or None,  # None: resumed at its cap, no epoch timed here
         "params": sum(p.numel() for p in cli.model.network.parameters()),
     }
+
+
+def _seconds(result: dict[str, Any]) -> str:
+    """The seconds-per-epoch cell ("—" where no epoch was timed)."""
+    seconds = result.get("seconds_per_epoch")
+    return "—" if seconds is None else f"{seconds:.0f}"
 
 
 def _slug(name: str) -> str:
@@ -187,7 +193,7 @@ def _reference(store: RunStore, root: Path, output: str) -> None:
             f"{r['mse']:.3f}",
             f"{r['mae']:.3f}",
             r["epochs"],
-            f"{r['seconds_per_epoch']:.0f}",
+            _seconds(r),
         ]
         for name, r in results.items()
     ]
@@ -237,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         published = f"{run.published:.3f} ({run.source})" if run.published else "—"
         epochs = f"{r['epochs']} (cap {r['max_epochs']})" if "max_epochs" in r else r["epochs"]
         cells = [f"{r['mse']:.3f}", f"{r['mae']:.3f}", published, within, epochs]
-        rows.append([run.name, run.protocol, *cells, f"{r['seconds_per_epoch']:.0f}"])
+        rows.append([run.name, run.protocol, *cells, _seconds(r)])
     console.print(console_table("ETTh1, multivariate, test split", header, rows))
     body = (
         "## Time series: ETTh1 (multivariate, test split, normalized scale)\n\n"
