@@ -212,17 +212,23 @@ def _train_missing(
     """Train every (app, block, seed) of the study that the store lacks, with a progress bar."""
     grid = [{"app": a, "block": b, "seed": s} for s in range(args.seeds) for a in apps for b in args.blocks]
     missing = store.missing(grid)
+    references: dict[str, tuple[int, int, int]] = {}  # per app: building its model takes seconds
+    hiddens: dict[tuple[str, str], int] = {}  # per (app, block): the same for every seed
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
     with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task("study", total=len(missing))
         for point in missing:
             app, block, seed = apps[point["app"]], point["block"], point["seed"]
             progress.update(task, description=f"{point['app']} × {block}, seed {seed}")
-            in_features, out_features, target = _reference_ffn(app, Path(args.output))
-            cls = getattr(ffn_blocks, block)
-            hidden = size_for_parameters(
-                lambda h, c=cls, i=in_features, o=out_features: c(i, o, hidden_features=h), target
-            )
+            if (point["app"], block) not in hiddens:
+                if point["app"] not in references:
+                    references[point["app"]] = _reference_ffn(app, Path(args.output))
+                in_features, out_features, target = references[point["app"]]
+                cls = getattr(ffn_blocks, block)
+                hiddens[point["app"], block] = size_for_parameters(
+                    lambda h, c=cls, i=in_features, o=out_features: c(i, o, hidden_features=h), target
+                )
+            hidden = hiddens[point["app"], block]
             run = _run(
                 app, block, hidden, Path(args.output), spectral=block == "MLP" and seed == 0, seed=seed
             )
