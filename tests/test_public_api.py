@@ -17,6 +17,7 @@ PUBLIC_API = [
     "BlockShuffleMLP",
     "ConvFFN",
     "CoordinateModulation",
+    "Dropout",
     "FeedForward",
     "FeedForwardFactory",
     "FSMNMemory",

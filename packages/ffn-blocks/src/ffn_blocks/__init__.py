@@ -6,12 +6,13 @@ This module is the one import path configs use: ``class_path: ffn_blocks.SwiGLU`
 
 Public submodules, for what a block's user or author needs beyond the blocks (each one's ``__all__`` is
 its public API; `tests/test_layering.py` holds the apps to it): ``base`` (the block base class and
-argument checks), ``frequency`` (``ComplexLinear``), ``init`` (Virgo initialization), ``modulation``
-(``sample_grid``), ``repa`` (merge helpers, the merged block), ``spectral`` (NerVE metrics) and
-``testing`` (the block contract and FLOP counting).
+argument checks), ``dropout`` (the CPU dropout mask), ``frequency`` (``ComplexLinear``), ``init`` (Virgo
+initialization), ``modulation`` (``sample_grid``), ``repa`` (merge helpers, the merged block),
+``spectral`` (NerVE metrics) and ``testing`` (the block contract and FLOP counting).
 """
 
 from .base import DEFAULT_EXPANSION, FeedForward, FeedForwardFactory, reparameterize
+from .dropout import Dropout
 from .frequency import FrequencyMLP
 from .fsmn import ConvFFN, FSMNMemory, GatedConvUnit
 from .glu import GLU, GeGLU, SwiGLU
@@ -34,7 +35,7 @@ from .structured import (
 __version__ = "0.1.0"
 
 #: the submodules whose ``__all__`` names apps and the shared glue may import (see above)
-PUBLIC_SUBMODULES = ("base", "frequency", "init", "modulation", "repa", "spectral", "testing")
+PUBLIC_SUBMODULES = ("base", "dropout", "frequency", "init", "modulation", "repa", "spectral", "testing")
 
 __all__ = [
     "DEFAULT_EXPANSION",
@@ -46,6 +47,7 @@ __all__ = [
     "BlockShuffleMLP",
     "ConvFFN",
     "CoordinateModulation",
+    "Dropout",
     "FSMNMemory",
     "FeedForward",
     "FeedForwardFactory",

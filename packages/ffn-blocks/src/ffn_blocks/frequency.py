@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import FeedForward, build_norm, check_ratio
+from .dropout import Dropout
 
 __all__ = ["ComplexLinear", "FrequencyMLP"]
 
@@ -139,7 +140,7 @@ class FrequencyMLP(FeedForward):
             else None
         )
         self.sparsity_threshold = sparsity_threshold
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.reset_parameters()
 
     def check_input(self, x: torch.Tensor) -> None:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import FeedForward, build_norm, check_positive_int, check_ratio
+from .dropout import Dropout
 
 __all__ = ["ConvFFN", "FSMNMemory", "GatedConvUnit"]
 
@@ -126,7 +127,7 @@ class ConvFFN(FeedForward):
             out_features, out_features, kernel_size, padding=kernel_size // 2, groups=out_features, bias=False
         )
         self.kernel_size = kernel_size
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -203,7 +204,7 @@ class FSMNMemory(FeedForward):
         self.memory_norms = nn.ModuleList(nn.InstanceNorm1d(c, affine=True) for _ in dilations)
         self.memory_acts = nn.ModuleList(nn.PReLU(c) for _ in dilations)
         self.kernel_size, self.dilations = kernel_size, tuple(dilations)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .base import FeedForward, build_norm, check_ratio
+from .dropout import Dropout
 
 __all__ = ["GLU", "GeGLU", "SwiGLU"]
 
@@ -57,9 +58,9 @@ class GLU(FeedForward):
         self.norm = build_norm(norm, in_features)
         self.fc1 = nn.Linear(in_features, 2 * self.hidden_features, bias=bias)  # [value; gate]
         self.act = gate_act()
-        self.drop1 = nn.Dropout(dropout)
+        self.drop1 = Dropout(dropout)
         self.fc2 = nn.Linear(self.hidden_features, out_features, bias=bias)
-        self.drop2 = nn.Dropout(dropout)
+        self.drop2 = Dropout(dropout)
         self.reset_parameters()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from .base import FeedForward, build_norm, check_positive_int, check_ratio
+from .dropout import Dropout
 
 __all__ = ["GroupRational", "KANLayer", "fit_rational"]
 
@@ -241,9 +242,9 @@ class KANLayer(FeedForward):
         self.rational1 = GroupRational(in_features, num_groups=num_groups, init=None, **degrees)
         self.fc1 = nn.Linear(in_features, self.hidden_features, bias=bias)
         self.rational2 = GroupRational(self.hidden_features, num_groups=num_groups, init=act, **degrees)
-        self.drop1 = nn.Dropout(dropout)
+        self.drop1 = Dropout(dropout)
         self.fc2 = nn.Linear(self.hidden_features, out_features, bias=bias)
-        self.drop2 = nn.Dropout(dropout)
+        self.drop2 = Dropout(dropout)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .base import FeedForward, build_norm, check_ratio
+from .dropout import Dropout
 
 __all__ = ["MLP"]
 
@@ -41,9 +42,9 @@ class TwoLayerFeedForward(FeedForward):
         self.norm = build_norm(norm, in_features)
         self.fc1 = linear(in_features, self.hidden_features, bias=bias)
         self.act = act()
-        self.drop1 = nn.Dropout(dropout)
+        self.drop1 = Dropout(dropout)
         self.fc2 = (output_linear or linear)(self.hidden_features, out_features, bias=bias)
-        self.drop2 = nn.Dropout(dropout)
+        self.drop2 = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)

@@ -26,6 +26,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state
 
 from .base import FeedForward, FeedForwardFactory, build_norm, check_positive_int, check_ratio
+from .dropout import Dropout
 from .mlp import MLP
 
 __all__ = ["MoEMLP", "auxiliary_loss"]
@@ -149,7 +150,7 @@ class MoEMLP(FeedForward):
         if constant_experts:
             self.constant_vectors = nn.Parameter(torch.empty(constant_experts, out_features))
             self.constant_mix = nn.Parameter(torch.empty(constant_experts, 2, in_features))
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.register_buffer("tokens_routed", torch.zeros((), dtype=torch.long), persistent=False)
         self.register_buffer("tokens_dropped", torch.zeros((), dtype=torch.long), persistent=False)
         self.last_drop_fraction = 0.0

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ffn_blocks import ConvFFN, FeedForwardFactory, GatedConvUnit
+from ffn_blocks import ConvFFN, Dropout, FeedForwardFactory, GatedConvUnit
 
 __all__ = ["GatedFSMNBlock", "MossFormer2Separator", "MossFormerAttention", "RotaryEmbedding", "ScaleNorm"]
 
@@ -114,7 +114,7 @@ class MossFormerAttention(nn.Module):
         self.to_qk = ffn(dim, qk_dim)
         self.offset_scale = OffsetScale(qk_dim, heads=4)
         self.to_out = ffn(hidden // 2, dim)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x

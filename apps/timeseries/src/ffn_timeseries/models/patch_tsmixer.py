@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ffn_blocks import MLP, FeedForwardFactory
+from ffn_blocks import MLP, Dropout, FeedForwardFactory
 
 from .revin import RevIN
 
@@ -200,14 +200,12 @@ class PatchTSMixer(nn.Module):
         )
         self.layers = nn.Sequential(*(layer(norm_axis=norm_axis) for _ in range(num_layers)))
         flat = self.num_patches * d_model
-        self.head = nn.Sequential(nn.Flatten(-2), nn.Dropout(head_dropout), nn.Linear(flat, horizon))
+        self.head = nn.Sequential(nn.Flatten(-2), Dropout(head_dropout), nn.Linear(flat, horizon))
         self.aggregation = aggregation
         self.coarse_head = None
         if reconcile:
             coarse = horizon // aggregation
-            self.coarse_head = nn.Sequential(
-                nn.Flatten(-2), nn.Dropout(head_dropout), nn.Linear(flat, coarse)
-            )
+            self.coarse_head = nn.Sequential(nn.Flatten(-2), Dropout(head_dropout), nn.Linear(flat, coarse))
             self.reconciler = nn.Linear(horizon + coarse, horizon)
         self._coarse: torch.Tensor | None = None
         self._initialize(init_std)

@@ -17,7 +17,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ffn_blocks import MLP, FeedForwardFactory
+from ffn_blocks import MLP, Dropout, FeedForwardFactory
 
 from .revin import RevIN
 
@@ -54,7 +54,7 @@ class MixerBlock(nn.Module):
         self.time_norm = _TimeChannelNorm(lookback, num_channels, norm)
         self.time_linear = nn.Linear(lookback, lookback)
         self.time_act = act()
-        self.time_drop = nn.Dropout(dropout)
+        self.time_drop = Dropout(dropout)
         self.feature_norm = _TimeChannelNorm(lookback, num_channels, norm)
         self.feature_mlp = ffn(num_channels, num_channels)
 

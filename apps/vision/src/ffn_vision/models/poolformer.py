@@ -20,7 +20,7 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from timm.models.metaformer import Pooling, Scale
 from torch import nn
 
-from ffn_blocks import MLP, FeedForward, FeedForwardFactory, reparameterize
+from ffn_blocks import MLP, Dropout, FeedForward, FeedForwardFactory, reparameterize
 
 __all__ = ["POOLFORMER_SIZES", "PoolFormer", "PoolFormerBlock"]
 
@@ -130,7 +130,7 @@ class PoolFormer(nn.Module):
             start += depth
         self.stages = nn.Sequential(*stages)
         self.norm = GroupNorm1(dims[-1])
-        self.head_drop = nn.Dropout(drop_rate)
+        self.head_drop = Dropout(drop_rate)
         self.head = nn.Linear(dims[-1], num_classes) if num_classes > 0 else nn.Identity()
         self.apply(self._init_weights)
         for module in self.modules():  # the FFN blocks' own init wins over the paper's trunc-normal 0.02
