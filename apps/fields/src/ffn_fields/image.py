@@ -152,6 +152,8 @@ class ImageFitting(LightningModule):
         lr_scheduler: learning-rate scheduler factory, stepped every training step (CAM's image code:
             ``MultiStepLR`` at steps 1000 and 1500, γ = 0.1); None: a constant rate.
         image_shape: linked from the data, to rebuild images for logging and SSIM.
+        compile: compile the field with ``torch.compile`` (in place, so checkpoint keys do not change);
+            off by default, BENCHMARKS.md "CPU training step" shows where it pays.
     """
 
     def __init__(
@@ -161,10 +163,13 @@ class ImageFitting(LightningModule):
         grid_lr_scale: float = 10.0,
         image_shape: tuple[int, int] = (256, 256),
         lr_scheduler: LRSchedulerCallable | None = None,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.field: Field = (field or CAMField)(2, 3)
+        if compile:
+            self.field.compile()
         self.optimizer_factory, self.scheduler_factory = optimizer, lr_scheduler
         self.psnr = PeakSignalNoiseRatio(data_range=1.0)
         self.ssim = StructuralSimilarityIndexMeasure(data_range=1.0)

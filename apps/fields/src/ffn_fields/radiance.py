@@ -211,6 +211,8 @@ class RadianceFitting(LightningModule):
         optimizer: optimizer factory, called with parameter groups.
         grid_lr_scale: learning-rate multiplier of grid parameters (CAM's modulation grids).
         chunk: rays per forward pass when rendering whole views.
+        compile: compile the renderer's field with ``torch.compile`` (in place, so checkpoint keys do
+            not change); off by default, BENCHMARKS.md "CPU training step" shows where it pays.
     """
 
     def __init__(
@@ -219,10 +221,13 @@ class RadianceFitting(LightningModule):
         optimizer: OptimizerCallable = torch.optim.Adam,
         grid_lr_scale: float = 10.0,
         chunk: int = 4096,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["renderer"])
         self.renderer = renderer if renderer is not None else RadianceRenderer()
+        if compile:
+            self.renderer.field.compile()
         self.optimizer_factory = optimizer
         self.psnr = PeakSignalNoiseRatio(data_range=1.0)
 

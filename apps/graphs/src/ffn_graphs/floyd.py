@@ -286,6 +286,8 @@ class FloydAPSP(LightningModule):
         readout: ``"next_hop"`` (point at each pair's first hop, follow the pointers; cross-entropy
             over the neighbours that start a shortest path) or ``"distance"`` (regress it; MSE).
             Both add a BCE on reachability, and unreachable pairs must be predicted unreachable.
+        compile: compile the network with ``torch.compile`` (in place, so checkpoint keys do not change);
+            off by default, BENCHMARKS.md "CPU training step" shows where it pays.
     """
 
     def __init__(
@@ -293,12 +295,15 @@ class FloydAPSP(LightningModule):
         network: nn.Module | None = None,
         optimizer: OptimizerCallable = torch.optim.Adam,
         readout: Readout = "next_hop",
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["network"])
         channels = readout_features(readout)  # validates the name
         self.readout = readout
         self.network = network if network is not None else FloydNet(3, channels, dim=32, num_layers=4)
+        if compile:
+            self.network.compile()
         self.optimizer_factory = optimizer
 
     def _distance(

@@ -44,6 +44,8 @@ class NodeClassifier(LightningModule):
         dropout: dropout before every layer (on the input features: `nonzero_dropout`, same distribution).
         optimizer: optimizer factory (Kipf & Welling: Adam, lr 0.01, weight decay 5e-4; their code
             decays the first layer only, this factory decays every parameter it is given).
+        compile: compile the GNN with ``torch.compile`` (in place, so checkpoint keys do not change);
+            off by default, BENCHMARKS.md "CPU training step" shows where it pays.
     """
 
     def __init__(
@@ -57,12 +59,15 @@ class NodeClassifier(LightningModule):
         init: InitScheme = "virgo",
         dropout: float = 0.5,
         optimizer: OptimizerCallable = torch.optim.Adam,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.model = DeepGNN(
             num_features, hidden_features, num_classes, depth=depth, conv=conv, ffn=ffn, dropout=dropout
         )
+        if compile:
+            self.model.compile()
         self.optimizer_factory = optimizer
         self.init_scheme = init
         self.metrics = torch.nn.ModuleDict(
@@ -102,6 +107,10 @@ class LinkPredictor(LightningModule):
     """Homogeneous link prediction: a GNN encoder, dot-product decoder, AUROC and average precision.
 
     Training edges are scored against as many fresh random non-edges every step.
+
+    Args:
+        compile: compile the encoder with ``torch.compile`` (in place, so checkpoint keys do not change);
+            off by default, BENCHMARKS.md "CPU training step" shows where it pays.
     """
 
     def __init__(
@@ -114,12 +123,15 @@ class LinkPredictor(LightningModule):
         ffn: FeedForwardFactory = MLP,
         dropout: float = 0.0,
         optimizer: OptimizerCallable = torch.optim.Adam,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.encoder = DeepGNN(
             num_features, hidden_features, out_features, depth=depth, conv=conv, ffn=ffn, dropout=dropout
         )
+        if compile:
+            self.encoder.compile()
         self.optimizer_factory = optimizer
         metrics = MetricCollection({"auroc": BinaryAUROC(), "ap": BinaryAveragePrecision()})
         self.val_metrics, self.test_metrics = metrics.clone(prefix="val/"), metrics.clone(prefix="test/")
@@ -173,6 +185,8 @@ class KGCompletion(LightningModule):
         dependent: relation vectors computed from the query relation (the reference's ``dependent:
             yes``); False keeps one free vector per relation and layer.
         optimizer: optimizer factory (reference: Adam 5e-3).
+        compile: compile NBFNet with ``torch.compile`` (in place, so checkpoint keys do not change);
+            off by default, BENCHMARKS.md "CPU training step" shows where it pays.
     """
 
     def __init__(
@@ -190,6 +204,7 @@ class KGCompletion(LightningModule):
         remove_one_hop: bool = False,
         dependent: bool = False,
         optimizer: OptimizerCallable = torch.optim.Adam,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -203,6 +218,8 @@ class KGCompletion(LightningModule):
             scorer=scorer,
             dependent=dependent,
         )
+        if compile:
+            self.model.compile()
         self.num_relations = num_relations
         self.optimizer_factory = optimizer
         names = ("mrr", "hits@1", "hits@3", "hits@10")

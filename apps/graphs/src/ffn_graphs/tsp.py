@@ -239,14 +239,21 @@ class TSPEdges(LightningModule):
     Args:
         network: pair features ``(B, n, n, 3)`` → ``(B, n, n, 1)`` edge logits (default ``FloydNet``).
         optimizer: optimizer factory.
+        compile: compile the network with ``torch.compile`` (in place, so checkpoint keys do not change);
+            off by default, BENCHMARKS.md "CPU training step" shows where it pays.
     """
 
     def __init__(
-        self, network: nn.Module | None = None, optimizer: OptimizerCallable = torch.optim.Adam
+        self,
+        network: nn.Module | None = None,
+        optimizer: OptimizerCallable = torch.optim.Adam,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["network"])
         self.network = network if network is not None else FloydNet(3, 1, dim=32, num_layers=4)
+        if compile:
+            self.network.compile()
         self.optimizer_factory = optimizer
 
     def edge_logits(self, batch: dict[str, Any]) -> torch.Tensor:

@@ -59,6 +59,8 @@ class SpeechSeparation(LightningModule):
         examples: validation examples logged as audio.
         chunk_seconds: chunk length of the chunked test scores (None: no chunked scores).
         overlap_seconds: overlap of consecutive chunks.
+        compile: compile the separator with ``torch.compile`` (in place, so checkpoint keys do not change);
+            off by default, BENCHMARKS.md "CPU training step" shows where it pays.
     """
 
     def __init__(
@@ -70,10 +72,13 @@ class SpeechSeparation(LightningModule):
         examples: int = 2,
         chunk_seconds: float | None = 1.0,
         overlap_seconds: float = 0.25,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.network = network(num_speakers)
+        if compile:
+            self.network.compile()
         self.optimizer_factory = optimizer
         self.means = nn.ModuleDict(
             {f"{s}_{m}": MeanMetric() for s in ("val", "test", "test_chunked") for m in ("si_snri", "sdri")}

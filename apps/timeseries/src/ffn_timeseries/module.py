@@ -38,6 +38,8 @@ class Forecaster(LightningModule):
         loss: ``"mse"`` or ``"mae"``.
         optimizer: optimizer factory.
         plot_channels: channels drawn in the validation forecast figure.
+        compile: compile the network with ``torch.compile`` (in place, so checkpoint keys do not change);
+            off by default, BENCHMARKS.md "CPU training step" shows where it pays.
     """
 
     def __init__(
@@ -49,10 +51,13 @@ class Forecaster(LightningModule):
         loss: Literal["mse", "mae"] = "mse",
         optimizer: OptimizerCallable = torch.optim.Adam,
         plot_channels: int = 3,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.network = (network or TSMixer)(lookback, horizon, num_channels)
+        if compile:
+            self.network.compile()
         self.criterion = nn.MSELoss() if loss == "mse" else nn.L1Loss()
         self.optimizer_factory = optimizer
         metrics = MetricCollection({"mse": MeanSquaredError(), "mae": MeanAbsoluteError()})

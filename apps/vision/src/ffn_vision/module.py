@@ -42,6 +42,8 @@ class ImageClassifier(LightningModule):
         optimizer: optimizer factory, called with the parameter groups.
         lr_scheduler: schedule factory ``(optimizer, total_steps)``, stepped every optimizer step.
         merged: build the reparameterized (inference-only) model, e.g. to load a merged checkpoint.
+        compile: compile the timm model with ``torch.compile`` (in place, so checkpoint keys do not change);
+            off by default, BENCHMARKS.md "CPU training step" shows where it pays.
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class ImageClassifier(LightningModule):
         optimizer: OptimizerCallable = torch.optim.AdamW,
         lr_scheduler: ScheduleFactory = WarmupCosineLR,
         merged: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -72,6 +75,8 @@ class ImageClassifier(LightningModule):
         self.model = timm.create_model(
             model_name, num_classes=num_classes, in_chans=in_chans, drop_path_rate=drop_path_rate, **kwargs
         )
+        if compile:
+            self.model.compile()
         self.optimizer_factory = optimizer
         self.schedule_factory = lr_scheduler
         self.mixup = (
