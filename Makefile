@@ -44,11 +44,11 @@ bench: install
 bench-blocks: install
 	$(VENV)/bin/ffn-bench-blocks
 
-## On a machine with a CUDA GPU (the `device` tool's): the GPU suite, every app on CUDA in fp32 and
-## bf16-mixed, exact merging, 1-GPU DDP, FloydNet's memory estimate, `ffn-speech separate --device cuda`.
+## On a machine with a CUDA GPU (the `device` tool's), at most 8 minutes: the GPU suite (every app on CUDA
+## in fp32 and bf16-mixed, exact merging, 1-GPU DDP, FloydNet's memory estimate, `ffn-speech separate`),
+## then the GPU benchmarks (RePaViT merge, PoolFormer vs timm, compiled steps, NBFNet UMLS, TSMixer H=96).
 gpu-check: install
-	$(VENV)/bin/python -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name())"
-	$(VENV)/bin/python -m pytest -m gpu tests/test_gpu.py
+	bash .ci/gpu-check
 
 clean:
 	rm -rf .tools $(VENV) runs

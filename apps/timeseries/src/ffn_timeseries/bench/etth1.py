@@ -97,7 +97,7 @@ def _last_checkpoint(root: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def run_one(run: Run, root: Path, max_epochs: int | None = None) -> dict[str, Any]:
+def run_one(run: Run, root: Path, max_epochs: int | None = None, accelerator: str = "cpu") -> dict[str, Any]:
     """Train (continuing from the run's ``last.ckpt`` if one exists), test the best checkpoint."""
     timer = EpochTimer()
     args = [
@@ -106,6 +106,7 @@ def run_one(run: Run, root: Path, max_epochs: int | None = None) -> dict[str, An
         *run.overrides,
         *([f"--trainer.max_epochs={max_epochs}"] if max_epochs else []),
         "--trainer.enable_progress_bar=false",
+        f"--trainer.accelerator={accelerator}",
         f"--trainer.default_root_dir={root}",
     ]
     cli = TimeSeriesCLI(
@@ -170,6 +171,7 @@ def _run_all(
     root: Path,
     only: Sequence[str] | None,
     max_epochs: int | None,
+    accelerator: str = "cpu",
 ) -> dict:
     """Train every run not yet in ``store`` (key ``prefix + name``); returns the stored ones by name."""
     console = Console()
@@ -177,7 +179,7 @@ def _run_all(
         if prefix + run.name in store or (only and run.name not in only):
             continue
         console.print(f"[bold]{run.name}[/bold] ({run.protocol})")
-        store.put(prefix + run.name, run_one(run, root / _slug(run.name), max_epochs))
+        store.put(prefix + run.name, run_one(run, root / _slug(run.name), max_epochs, accelerator))
     stored = store.load()
     return {r.name: stored[prefix + r.name] for r in runs if prefix + r.name in stored}
 
@@ -222,6 +224,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--only", action="append", help="run only these names (repeatable)")
     parser.add_argument("--max-epochs", type=int, help="cap every run's epochs (recorded with the result)")
     parser.add_argument("--reference", action="store_true", help="the side-by-side with transformers")
+    parser.add_argument(
+        "--accelerator", default="cpu", help="gpu: runs kept apart (prefix gpu/, own section)"
+    )
     parser.add_argument("--output", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
     root = Path(args.root)
@@ -231,7 +236,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         _reference(store, root / "reference", args.output)
         return
     console = Console()
-    results = _run_all(RUNS, store, "", root, args.only, args.max_epochs)
+    gpu = args.accelerator != "cpu"
+    prefix, root = ("gpu/", root / "gpu") if gpu else ("", root)
+    results = _run_all(RUNS, store, prefix, root, args.only, args.max_epochs, args.accelerator)
 
     header = ["Run", "Protocol", "Test MSE", "Test MAE", "Published MSE", "Within 5 %", "Epochs", "s / epoch"]
     rows = []
@@ -245,10 +252,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         cells = [f"{r['mse']:.3f}", f"{r['mae']:.3f}", published, within, epochs]
         rows.append([run.name, run.protocol, *cells, _seconds(r)])
     console.print(console_table("ETTh1, multivariate, test split", header, rows))
+    machine = torch.cuda.get_device_name() if gpu else machine_description()
     body = (
-        "## Time series: ETTh1 (multivariate, test split, normalized scale)\n\n"
-        f"Command: `ffn-timeseries bench` (finished runs stored in `{store.path}`). "
-        f"Machine: {machine_description()}. "
+        f"## Time series: ETTh1 (multivariate, test split, normalized scale){' on GPU' if gpu else ''}\n\n"
+        f"Command: `ffn-timeseries bench{' --accelerator gpu' if gpu else ''}` (finished runs stored in "
+        f"`{store.path}`{', keys gpu/…' if gpu else ''}). Machine: {machine}. "
         "Early stopping on validation MSE (patience in each config) or the epoch cap shown, best "
         "checkpoint tested; a run that reached its cap was still improving, so its MSE is an upper "
         "bound on what the setting gives on this budget. FreTS's "
@@ -267,4 +275,4 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{markdown_table(header, rows)}\n"
     )
     if args.output and rows:
-        update_markdown_section(args.output, "timeseries-etth1", body)
+        update_markdown_section(args.output, "timeseries-etth1-gpu" if gpu else "timeseries-etth1", body)

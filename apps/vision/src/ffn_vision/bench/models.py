@@ -3,6 +3,8 @@
 - RePaViT-B (θ = 0.75) end-to-end throughput, merged vs training form, batch 16 at 224², fp32 CPU,
   beside the paper's +57.8 % (DeiT-B, A6000 GPU).
 - Our PoolFormer-S12 forward time against timm's ``poolformer_s12`` (same parameter count).
+- ``--device cuda --precision fp32 bf16``: the same two comparisons on a GPU, batch 64 in
+  `make gpu-check`, into their own section (``vision-gpu``).
 - Parameter counts: PoolFormer S12…M48 against timm; RePaViT sizes, training form and merged.
 Timings are medians of interleaved rounds; every ratio comes from one run.
 """
@@ -84,40 +86,84 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ffn-vision bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda: the GPU rows (section vision-gpu)")
+    parser.add_argument(
+        "--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"], help="bf16: autocast"
+    )
     parser.add_argument("--output", default="BENCHMARKS.md", help="markdown file to update ('' to skip)")
     return parser
+
+
+def _timings(models: dict[str, torch.nn.Module], images: torch.Tensor, precision: str, rounds: int) -> dict:
+    """Median forward seconds of each model on ``images`` (interleaved; CUDA synchronized per call)."""
+    device = images.device
+
+    def forward(model: torch.nn.Module) -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            model(images)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    with torch.inference_mode():
+        return interleaved_latency({name: partial(forward, m) for name, m in models.items()}, rounds=rounds)
+
+
+def _models(device: torch.device) -> dict[str, torch.nn.Module]:
+    repavit = timm.create_model("ffn_repavit_base_patch16_224").eval().to(device)
+    return {
+        "RePaViT-B training form": repavit,
+        "RePaViT-B merged": reparameterize(repavit),
+        "PoolFormer-S12 (ours)": timm.create_model("ffn_poolformer_s12").eval().to(device),
+        "poolformer_s12 (timm)": timm.create_model("poolformer_s12").eval().to(device),
+    }
+
+
+def _gpu_section(args: argparse.Namespace, models: dict, images: torch.Tensor, console: Console) -> str:
+    header = ["Precision", "RePaViT-B training img/s", "merged img/s", "merge speed-up"]
+    header += ["PoolFormer-S12 ours / timm"]
+    rows = []
+    for precision in args.precision:
+        seconds = _timings(models, images, precision, args.rounds)
+        ips = {name: args.batch / value for name, value in seconds.items()}
+        speedup = ips["RePaViT-B merged"] / ips["RePaViT-B training form"]
+        ratio = seconds["PoolFormer-S12 (ours)"] / seconds["poolformer_s12 (timm)"]
+        train, merged = ips["RePaViT-B training form"], ips["RePaViT-B merged"]
+        gain = f"{speedup:.2f}× (+{100 * (speedup - 1):.1f} %)"
+        rows.append([precision, f"{train:.0f}", f"{merged:.0f}", gain, f"{ratio:.2f}×"])
+    device = torch.cuda.get_device_name(images.device)
+    console.print(console_table(f"Vision models, {device}", header, rows))
+    command = (
+        f"ffn-vision bench --device {args.device} --batch {args.batch} --precision {' '.join(args.precision)}"
+    )
+    return (
+        "## Vision on GPU: RePaViT-B merge speed-up, PoolFormer-S12 against timm\n\n"
+        f"Command: `{command}` (part of `make gpu-check`). Device: {device}; "
+        f"torch {torch.__version__}. {args.batch} images at 224², eval mode, forward only, median of "
+        f"{args.rounds} interleaved rounds. Targets: merge speed-up ≥ +60 % (paper: +57.8 % for DeiT-B on an "
+        "A6000); PoolFormer-S12 ≤ 1.05× timm's time.\n\n"
+        f"{markdown_table(header, rows)}\n"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     console = Console(width=None if Console().is_terminal else 140)
     torch.manual_seed(0)
-    images = torch.randn(args.batch, 3, 224, 224)
-
-    repavit = timm.create_model("ffn_repavit_base_patch16_224").eval()
-    merged = reparameterize(repavit)
-    ours = timm.create_model("ffn_poolformer_s12").eval()
-    reference = timm.create_model("poolformer_s12").eval()
+    device = torch.device(args.device)
+    images = torch.randn(args.batch, 3, 224, 224, device=device)
+    models = _models(device)
+    if device.type != "cpu":
+        body = _gpu_section(args, models, images, console)
+        if args.output:
+            update_markdown_section(args.output, "vision-gpu", body)
+        return
     with torch.inference_mode():
-        max_diff = (repavit(images[:2]) - merged(images[:2])).abs().max().item()
-        seconds = interleaved_latency(
-            {
-                "RePaViT-B training form": partial(repavit, images),
-                "RePaViT-B merged": partial(merged, images),
-                "PoolFormer-S12 (ours)": partial(ours, images),
-                "poolformer_s12 (timm)": partial(reference, images),
-            },
-            rounds=args.rounds,
-        )
+        max_diff = models["RePaViT-B training form"](images[:2]) - models["RePaViT-B merged"](images[:2])
+        max_diff = max_diff.abs().max().item()
+    seconds = _timings(models, images, args.precision[0], args.rounds)
     speedup = seconds["RePaViT-B training form"] / seconds["RePaViT-B merged"]
     pool_ratio = seconds["PoolFormer-S12 (ours)"] / seconds["poolformer_s12 (timm)"]
     header = ["Model", "Params (M)", f"Batch {args.batch} forward (ms)", "Images/s"]
-    models = {
-        "RePaViT-B training form": repavit,
-        "RePaViT-B merged": merged,
-        "PoolFormer-S12 (ours)": ours,
-        "poolformer_s12 (timm)": reference,
-    }
     rows = [
         [name, f"{_params(m) / 1e6:.2f}", f"{seconds[name] * 1e3:.0f}", f"{args.batch / seconds[name]:.1f}"]
         for name, m in models.items()
