@@ -101,6 +101,23 @@ def test_unknown_block_name_is_rejected(in_tmp_dir, build, capsys):
     assert "NoSuchBlock" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--config", "missing.yaml"], "missing.yaml"),
+        (["--trainer.max_epochs", "abc"], "trainer.max_epochs"),
+        (["--no-such-option", "1"], "--no-such-option"),
+    ],
+)
+def test_a_parse_error_is_one_line_and_exit_status_2(in_tmp_dir, build, capsys, monkeypatch, args, named):
+    monkeypatch.delenv("FFN_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as stop:
+        build(args)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ") and named in err, err
+
+
 def test_config_names_resolve_among_the_shipped_configs(in_tmp_dir, toy, tmp_path_factory):
     shipped = tmp_path_factory.mktemp("shipped")
     (shipped / "presets").mkdir()

@@ -7,14 +7,15 @@ and their own defaults; everything else is Lightning's own CLI: ``fit``, ``valid
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.trainer import Trainer
 
@@ -80,6 +81,19 @@ def resolve_configs(args: Sequence[str], config_dir: Path) -> list[str]:
     return resolved
 
 
+class OneLineErrorParser(LightningArgumentParser):
+    """Lightning's parser whose errors are one ``error:`` line on stderr and exit status 2, without the
+    70-line usage argparse prints first (``--help`` has it); ``FFN_DEBUG=1`` raises instead."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        if not self.exit_on_error or os.environ.get("FFN_DEBUG"):
+            super().error(message, ex)
+        detail = " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
+        prog = (getattr(ex, "subcommand_parser", None) or self).prog.replace(" [options]", "")
+        sys.stderr.write(f"error: {detail} (options: {prog} --help)\n")
+        self.exit(2)
+
+
 class FFNLightningCLI(LightningCLI):
     """LightningCLI with the study's defaults.
 
@@ -91,6 +105,7 @@ class FFNLightningCLI(LightningCLI):
     - A rich progress bar unless ``--trainer.enable_progress_bar false`` or another bar is configured.
     - The resolved config is saved beside the logs, overwriting a stale one from an earlier run.
     - ``--config NAME`` finds the app's shipped configs by name (`resolve_configs`).
+    - Parse errors are one line (`OneLineErrorParser`).
 
     Args:
         model_class: the app's LightningModule (or a base class with ``subclass_mode_model``).
@@ -115,6 +130,7 @@ class FFNLightningCLI(LightningCLI):
             args = kwargs.get("args")
             kwargs["args"] = resolve_configs(sys.argv[1:] if args is None else args, config_dir)
         kwargs.setdefault("seed_everything_default", DEFAULT_SEED)
+        kwargs.setdefault("parser_class", OneLineErrorParser)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         self.log_root = default_log_root(app_name)
         with warnings.catch_warnings():
