@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Dropout", "dropout_mask"]
+__all__ = ["Dropout", "dropout", "dropout_mask"]
 
 _LEVELS = 1 << 16  # resolution of the keep probability
 
@@ -40,6 +40,16 @@ def dropout_mask(like: torch.Tensor, p: float) -> torch.Tensor:
     return (numbers < keep - _LEVELS // 2).to(like.dtype).mul_(_LEVELS / keep)
 
 
+def dropout(x: torch.Tensor, p: float, training: bool = True, inplace: bool = False) -> torch.Tensor:
+    """``F.dropout`` with `dropout_mask`'s CPU draw (``F.dropout`` itself elsewhere and for p of 0 or 1)."""
+    if not training or p == 0.0:
+        return x
+    if x.device.type != "cpu" or p == 1.0:
+        return F.dropout(x, p, True, inplace)
+    mask = dropout_mask(x, p)
+    return x.mul_(mask) if inplace else x * mask
+
+
 class Dropout(nn.Dropout):
     """Drop-in ``nn.Dropout`` whose CPU mask is drawn 16 bits at a time (module docstring).
 
@@ -53,9 +63,4 @@ class Dropout(nn.Dropout):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        if x.device.type != "cpu" or self.p == 1.0:
-            return F.dropout(x, self.p, True, self.inplace)
-        mask = dropout_mask(x, self.p)
-        return x.mul_(mask) if self.inplace else x * mask
+        return dropout(x, self.p, self.training, self.inplace)
