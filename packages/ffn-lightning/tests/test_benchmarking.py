@@ -247,11 +247,13 @@ def test_study_trains_only_what_its_store_lacks_and_files_records(tmp_path, monk
         return {"metric": 0.5, "hidden": hidden, "params": 100}
 
     references = []
-    monkeypatch.setattr(study, "_reference_ffn", lambda app, root: references.append(app) or (8, 8, 200))
+    monkeypatch.setattr(
+        study, "_reference_ffn", lambda app, root, match: references.append(app) or (8, 8, 200)
+    )
     monkeypatch.setattr(study, "_run", run)
     store = RunStore(tmp_path / "study.json", fields=("app", "block", "seed"))
     store.put({"app": "toy", "block": "MLP", "seed": 0, "metric": 0.4, "hidden": 12, "params": 200})
-    args = SimpleNamespace(seeds=2, blocks=["MLP", "SwiGLU"], output=str(tmp_path))
+    args = SimpleNamespace(seeds=2, blocks=["MLP", "SwiGLU"], output=str(tmp_path), match="params")
     study._train_missing({"toy": SimpleNamespace()}, args, store, Console(quiet=True))
     assert calls == [("SwiGLU", 0, False), ("MLP", 1, False), ("SwiGLU", 1, False)]  # MLP seed 0 was stored
     assert len(references) == 1  # the app's reference FFN is built once, not per run

@@ -80,9 +80,13 @@ class NodeClassifier(LightningModule):
         if stage == "fit" and self.trainer is not None and self.trainer.datamodule is not None:
             self.variances = initialize(self.model, self.trainer.datamodule.graph, self.init_scheme)
 
+    def forward(self, graph: Any) -> torch.Tensor:
+        """Class logits of every node of ``graph`` (a PyG ``Data`` with ``x`` and ``edge_index``)."""
+        return self.model(graph.x, graph.edge_index)
+
     def _step(self, graph: Any, stage: str) -> torch.Tensor:
         mask = {"train": graph.train_mask, "val": graph.val_mask, "test": graph.test_mask}[stage]
-        logits = self.model(graph.x, graph.edge_index)
+        logits = self(graph)
         loss = F.cross_entropy(logits[mask], graph.y[mask]) + auxiliary_loss(self.model)
         accuracy = self.metrics[f"{stage}_"]
         accuracy(logits[mask], graph.y[mask])

@@ -60,17 +60,24 @@ class EpochTimer(Callback):
         return sum(self.seconds) / len(self.seconds) if self.seconds else 0.0
 
 
-def size_for_parameters(build: Callable[[int], torch.nn.Module], target: int, low: int = 1) -> int:
+def size_for_parameters(
+    build: Callable[[int], torch.nn.Module],
+    target: int,
+    low: int = 1,
+    measure: Callable[[torch.nn.Module], int] | None = None,
+) -> int:
     """The size ``s >= low`` whose ``build(s)`` has the parameter count closest to ``target``.
 
-    Used to compare models at matched parameter budgets. Assumes the count grows with ``s``: the upper
+    Used to compare models at matched parameter budgets; ``measure`` counts something else instead (the
+    study's ``--match flops``: FLOPs of one forward). Assumes the count grows with ``s``: the upper
     bound doubles until it passes ``target``, then bisection narrows to the two neighbours.
     """
     counts: dict[int, int] = {}
 
     def count(size: int) -> int:
         if size not in counts:
-            counts[size] = sum(p.numel() for p in build(size).parameters())
+            module = build(size)
+            counts[size] = measure(module) if measure else sum(p.numel() for p in module.parameters())
         return counts[size]
 
     high = 2 * low

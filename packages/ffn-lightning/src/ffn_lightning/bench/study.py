@@ -25,6 +25,7 @@ import argparse
 import json
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import ffn_blocks
 from ffn_blocks import FeedForward, reparameterize
+from ffn_blocks.testing import count_flops
 
 from ..allocator import keep_freed_memory
 from ..apps import StudyApp, discover_apps
@@ -50,6 +52,7 @@ from ..benchmarking import (
     update_markdown_section,
 )
 from ..spectral_monitor import SpectralMonitor
+from .study_cost import measure_costs
 
 __all__ = ["DEFAULT_BLOCKS", "main"]
 
@@ -79,11 +82,31 @@ def _build(app: StudyApp, block: str, hidden: int | None, root: Path, extra: Seq
     return app.cli(args, run=False)
 
 
-def _reference_ffn(app: StudyApp, root: Path) -> tuple[int, int, int]:
-    """``(in, out, params)`` of the first FFN block of the app's study model built with `MLP`."""
+def _reference_ffn(app: StudyApp, root: Path, match: str) -> tuple[int, int, int]:
+    """``(in, out, target)`` of the first FFN block of the app's study model built with `MLP`: its
+    parameters, or (``match="flops"``) its FLOPs on `_FLOP_TOKENS` positions."""
     model = _build(app, "MLP", None, root).model
     first = next(m for m in model.modules() if isinstance(m, FeedForward))
-    return first.in_features, first.out_features, _params(first)
+    return first.in_features, first.out_features, _target(first, match)
+
+
+_FLOP_TOKENS = 16  # positions the FLOPs of one block are counted on (position-wise: any count matches)
+
+
+def _target(block: torch.nn.Module, match: str) -> int:
+    if match == "params":
+        return _params(block)
+    return count_flops(block, torch.zeros(1, _FLOP_TOKENS, block.in_features))
+
+
+def _matched_hidden(block: str, reference: tuple[int, int, int], match: str) -> int:
+    """The hidden width of ``block`` whose parameters (or FLOPs) are closest to the reference MLP's."""
+    cls, (in_features, out_features, target) = getattr(ffn_blocks, block), reference
+    return size_for_parameters(
+        lambda h: cls(in_features, out_features, hidden_features=h),
+        target,
+        measure=partial(_target, match=match),
+    )
 
 
 def _timed(fn: Any) -> tuple[Any, float]:
@@ -144,10 +167,13 @@ def _spectral_figure(app: str, records: list[dict[str, Any]], path: Path) -> Non
 
 
 def _summary_figure(
-    apps: dict[str, StudyApp], results: dict[str, dict[str, list[dict[str, Any]]]], path: Path
+    apps: dict[str, StudyApp],
+    results: dict[str, dict[str, list[dict[str, Any]]]],
+    costs: dict[str, dict[str, dict[str, float]]],
+    path: Path,
 ) -> None:
-    """One panel per domain: each block's mean metric (± std over seeds) against its mean inference time;
-    blocks are told apart by a legend (marker and colour), not by labels that overlap."""
+    """One panel per domain: each block's mean metric (± std over seeds) against its evaluation
+    throughput; blocks are told apart by a legend (marker and colour), not by labels that overlap."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
@@ -159,14 +185,17 @@ def _summary_figure(
     for axis, (name, app) in zip(axes[0], apps.items(), strict=True):
         for block, runs in results.get(name, {}).items():
             metric = torch.tensor([r["metric"] for r in runs])
-            seconds = sum(r["test_s"] for r in runs) / len(runs)
+            if block not in costs.get(name, {}):
+                continue
+            throughput = costs[name][block]["samples_per_s"]
             spread = float(metric.std()) if len(runs) > 1 else 0.0
             colour, marker = styles[block]
             axis.errorbar(
-                seconds, float(metric.mean()), yerr=spread, fmt=marker, color=colour, capsize=3, ms=5
+                throughput, float(metric.mean()), yerr=spread, fmt=marker, color=colour, capsize=3, ms=5
             )
         axis.set_title(name)
-        axis.set_xlabel("test-set inference time (s)")
+        axis.set_xscale("log")
+        axis.set_xlabel("evaluation samples / s (log)")
         axis.set_ylabel(f"{app.metric} ({'higher' if app.higher_is_better else 'lower'} is better)")
         axis.grid(alpha=0.3)
     handles = [
@@ -199,7 +228,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--apps", nargs="+", help="apps to study (default: every registered app)")
     parser.add_argument("--blocks", nargs="+", default=list(DEFAULT_BLOCKS), help="ffn_blocks names")
     parser.add_argument("--output", default="runs/study", help="run folders and figures")
-    parser.add_argument("--results", default=str(RESULTS_DIR / "study.json"), help="finished runs")
+    parser.add_argument(
+        "--match", choices=["params", "flops"], default="params", help="what the blocks' widths equalize"
+    )
+    parser.add_argument(
+        "--results", help="finished runs (default: study.json, or study_flops.json with --match flops)"
+    )
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of the throughput column")
+    parser.add_argument(
+        "--tables-only", action="store_true", help="render BENCHMARKS.md from the stores; train nothing"
+    )
     parser.add_argument("--markdown", default="BENCHMARKS.md")
     parser.add_argument("--figure", default="docs/study.png", help="copy of the summary plot to commit")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0…N-1 per app and block")
@@ -222,12 +260,8 @@ def _train_missing(
             progress.update(task, description=f"{point['app']} × {block}, seed {seed}")
             if (point["app"], block) not in hiddens:
                 if point["app"] not in references:
-                    references[point["app"]] = _reference_ffn(app, Path(args.output))
-                in_features, out_features, target = references[point["app"]]
-                cls = getattr(ffn_blocks, block)
-                hiddens[point["app"], block] = size_for_parameters(
-                    lambda h, c=cls, i=in_features, o=out_features: c(i, o, hidden_features=h), target
-                )
+                    references[point["app"]] = _reference_ffn(app, Path(args.output), args.match)
+                hiddens[point["app"], block] = _matched_hidden(block, references[point["app"]], args.match)
             hidden = hiddens[point["app"], block]
             run = _run(
                 app, block, hidden, Path(args.output), spectral=block == "MLP" and seed == 0, seed=seed
@@ -236,45 +270,66 @@ def _train_missing(
             progress.advance(task)
 
 
+def _cost_cells(cost: dict[str, float] | None, mlp: dict[str, float] | None) -> list[str]:
+    """GFLOPs per sample, evaluation samples/s (with its ratio to MLP's) and the merged form's samples/s."""
+    if not cost:
+        return ["—", "—", ""]
+    ratio = f" ({cost['samples_per_s'] / mlp['samples_per_s']:.2f}×)" if mlp else ""
+    merged = cost.get("merged_samples_per_s")
+    return [
+        f"{cost['flops_per_sample'] / 1e6:.4g}",
+        f"{cost['samples_per_s']:,.0f}{ratio}",
+        "" if merged is None else f"{merged:,.0f}",
+    ]
+
+
 def _domain_tables(
-    apps: dict[str, StudyApp], results: dict[str, dict[str, list[dict[str, Any]]]], console: Console
+    apps: dict[str, StudyApp],
+    results: dict[str, dict[str, list[dict[str, Any]]]],
+    costs: dict[str, dict[str, dict[str, float]]],
+    console: Console,
 ) -> tuple[list[list[Any]], list[str]]:
     """The summary rows (per domain, the blocks that beat MLP) and each domain's table, as markdown."""
-    header = ["block", "hidden", "params", "seeds", "metric", "Δ vs MLP [95 % CI]", "train s", "test s"]
-    header.append("merged test s")
+    header = ["block", "hidden", "params", "seeds", "metric", "Δ vs MLP [95 % CI]", "train s"]
+    header += ["MFLOPs / sample", "eval samples/s (vs MLP)", "merged samples/s"]
     sections, summary = [], []
-
-    def mean(runs: list[dict[str, Any]], key: str) -> float:
-        return sum(r[key] for r in runs) / len(runs)
-
     for name, app in apps.items():
         rows, better = [], []
+        app_costs = costs.get(name, {})
         for block, runs in results[name].items():
             difference, beats = (
                 ("", False) if block == "MLP" else _difference_to_mlp(app, runs, results[name].get("MLP", []))
             )
+            cells = _cost_cells(app_costs.get(block), app_costs.get("MLP"))
             if beats:
-                better.append(f"{block} ({difference.split(' [')[0]}, test {mean(runs, 'test_s'):.2f} s)")
-            merged = [r for r in runs if "merged_test_s" in r]
-            rows.append(
-                [
-                    block,
-                    runs[0]["hidden"],
-                    f"{runs[0]['params']:,}",
-                    len(runs),
-                    mean_std([r["metric"] for r in runs], 4),
-                    difference,
-                    f"{mean(runs, 'train_s'):.1f}",
-                    f"{mean(runs, 'test_s'):.2f}",
-                    f"{mean(merged, 'merged_test_s'):.2f}" if merged else "",
-                ]
-            )
+                better.append(f"{block} ({difference.split(' [')[0]}, {cells[1]} samples/s)")
+            train_s = f"{sum(r['train_s'] for r in runs) / len(runs):.1f}"
+            metric = mean_std([r["metric"] for r in runs], 4)
+            setting = [block, runs[0]["hidden"], f"{runs[0]['params']:,}", len(runs)]
+            rows.append([*setting, metric, difference, train_s, *cells])
         summary.append([name, app.metric, ", ".join(better) or "none"])
         console.print(console_table(f"{name}: {app.metric}", header, rows))
         direction = "higher" if app.higher_is_better else "lower"
         title = f"### {name} (`{app.study_config}`, {app.metric}, {direction} is better)"
         sections.append(f"{title}\n\n{markdown_table(header, rows)}\n")
     return summary, sections
+
+
+def _missing_costs(
+    apps: dict[str, StudyApp],
+    results: dict[str, dict[str, list[dict[str, Any]]]],
+    args: argparse.Namespace,
+    store: RunStore,
+) -> None:
+    """Measure the cost columns of every app with a trained block whose cost is not stored: all its
+    blocks together, so the throughput of each is interleaved with the others'."""
+    for name, blocks in results.items():
+        if not store.missing([{"app": name, "block": b} for b in blocks]):
+            continue
+        app, root = apps[name], Path(args.output)
+        clis = {b: _build(apps[name], b, runs[0]["hidden"], root) for b, runs in blocks.items()}
+        for block, cost in measure_costs(clis, rounds=args.rounds).items():
+            store.put({"app": app.name, "block": block, **cost})
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -288,24 +343,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     apps = {name: registered[name] for name in (args.apps or registered)}
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    store = RunStore(args.results, fields=("app", "block", "seed"))
+    suffix = "" if args.match == "params" else f"_{args.match}"
+    store = RunStore(args.results or RESULTS_DIR / f"study{suffix}.json", fields=("app", "block", "seed"))
+    cost_store = RunStore(store.path.with_name(f"study{suffix}_cost.json"), fields=("app", "block"))
     console = Console()
-    _train_missing(apps, args, store, console)
+    if not args.tables_only:
+        _train_missing(apps, args, store, console)
     results = {
         name: {b: sorted(store.select(app=name, block=b), key=lambda r: int(r["seed"])) for b in args.blocks}
         for name in apps
     }
     results = {name: {b: runs for b, runs in blocks.items() if runs} for name, blocks in results.items()}
-    _summary_figure(apps, results, out / "study.png")
+    if not args.tables_only:
+        _missing_costs(apps, results, args, cost_store)
+    costs = {name: {r["block"]: r for r in cost_store.select(app=name)} for name in apps}
+    _summary_figure(apps, results, costs, out / f"study{suffix}.png")
     if args.figure:
-        Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
-        _summary_figure(apps, results, Path(args.figure))
+        figure = Path(args.figure).with_stem(Path(args.figure).stem + suffix)
+        figure.parent.mkdir(parents=True, exist_ok=True)
+        _summary_figure(apps, results, costs, figure)
     for name, runs in results.items():
         first = runs.get("MLP", [{}])[0]
         if "spectral" in first:
             _spectral_figure(name, first["spectral"], out / f"spectral_{name}.png")
-    summary, sections = _domain_tables(apps, results, console)
-    command = f"ffn-bench --seeds {args.seeds} --blocks {' '.join(args.blocks)}" + (
+    summary, sections = _domain_tables(apps, results, costs, console)
+    command = f"ffn-bench --seeds {args.seeds} --match {args.match} --blocks {' '.join(args.blocks)}" + (
         f" --apps {' '.join(args.apps)}" if args.apps else ""
     )
     body = section_template(
@@ -313,10 +375,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "study",
         command=command,
         machine=machine_description(),
-        summary=markdown_table(["domain", "metric", "better than MLP (Δ, test time)"], summary),
+        match={"params": "parameters", "flops": "FLOPs"}[args.match],
+        summary=markdown_table(["domain", "metric", "better than MLP (Δ, eval samples/s)"], summary),
         sections="\n".join(sections),
     )
-    update_markdown_section(args.markdown, "study", body)
+    update_markdown_section(args.markdown, f"study{suffix.replace('_', '-')}", body)
     console.print(f"wrote the study section of {args.markdown} and {out / 'study.png'}")
 
 
