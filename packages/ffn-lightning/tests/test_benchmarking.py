@@ -259,3 +259,27 @@ def test_study_trains_only_what_its_store_lacks_and_files_records(tmp_path, monk
     assert len(references) == 1  # the app's reference FFN is built once, not per run
     assert [r["seed"] for r in store.select(app="toy", block="SwiGLU")] == [0, 1]
     assert store.select(app="toy", block="MLP", seed=0)[0]["metric"] == 0.4  # kept, not retrained
+
+
+def test_first_batch_sets_up_the_stage_and_reads_its_loader():
+    from ffn_lightning.benchmarking import first_batch
+
+    class Data:
+        def __init__(self):
+            self.calls = []
+
+        def prepare_data(self):
+            self.calls.append("prepare")
+
+        def setup(self, stage):
+            self.calls.append(stage)
+
+        def train_dataloader(self):
+            return iter([("train", 0), ("train", 1)])
+
+        def test_dataloader(self):
+            return iter([("test", 0)])
+
+    data = Data()
+    assert first_batch(data) == ("train", 0) and data.calls == ["prepare", "fit"]
+    assert first_batch(data, "test") == ("test", 0) and data.calls[2:] == ["prepare", "test"]

@@ -1,4 +1,4 @@
-"""`Dropout`: ``nn.Dropout`` with a CPU mask drawn four times faster, used inside every block.
+"""`Dropout`: ``nn.Dropout`` whose CPU mask takes one generator call per four elements; in every block.
 
 On CPU, PyTorch's dropout draws its mask with ``bernoulli_``, one Mersenne-Twister number (and a
 float comparison) per element: in TSMixer's training step (ETTh1, batch 32) that alone was half of

@@ -29,6 +29,7 @@ __all__ = [
     "EpochTimer",
     "RunStore",
     "console_table",
+    "first_batch",
     "interleaved_latency",
     "machine_description",
     "markdown_table",
@@ -87,6 +88,15 @@ def size_for_parameters(
         mid = (low + high) // 2
         low, high = (mid, high) if count(mid) <= target else (low, mid)
     return min((low, high), key=lambda size: abs(count(size) - target))
+
+
+def first_batch(datamodule: Any, stage: str = "fit") -> Any:
+    """The first batch of a DataModule's loader for ``stage`` (``fit``: training, ``test``: test),
+    after its ``prepare_data`` and ``setup``: one real batch of an app, for timing and counting."""
+    datamodule.prepare_data()
+    datamodule.setup(stage)
+    loader = datamodule.train_dataloader() if stage == "fit" else datamodule.test_dataloader()
+    return next(iter(loader))
 
 
 def peak_memory_bytes(fn: Callable[[], Any], device: torch.device | str = "cpu") -> int:

@@ -124,10 +124,9 @@ def _gpu_section(args: argparse.Namespace, models: dict, images: torch.Tensor, c
     rows = []
     for precision in args.precision:
         seconds = _timings(models, images, precision, args.rounds)
-        ips = {name: args.batch / value for name, value in seconds.items()}
-        speedup = ips["RePaViT-B merged"] / ips["RePaViT-B training form"]
+        train, merged = (args.batch / seconds[f"RePaViT-B {form}"] for form in ("training form", "merged"))
+        speedup = merged / train
         ratio = seconds["PoolFormer-S12 (ours)"] / seconds["poolformer_s12 (timm)"]
-        train, merged = ips["RePaViT-B training form"], ips["RePaViT-B merged"]
         gain = f"{speedup:.2f}× (+{100 * (speedup - 1):.1f} %)"
         rows.append([precision, f"{train:.0f}", f"{merged:.0f}", gain, f"{ratio:.2f}×"])
     device = torch.cuda.get_device_name(images.device)

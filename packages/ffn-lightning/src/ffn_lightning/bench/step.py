@@ -40,6 +40,7 @@ from ..benchmarking import (
     RESULTS_DIR,
     RunStore,
     console_table,
+    first_batch,
     interleaved_latency,
     machine_description,
     markdown_table,
@@ -64,13 +65,6 @@ def _build(app: StudyApp, root: Path, *extra: str) -> Any:
     args = [*QUIET, "--trainer.callbacks=[]", "--trainer.enable_checkpointing=false"]
     args += [f"--trainer.default_root_dir={root}", *extra]
     return app.instantiate("default.yaml", extra=args)
-
-
-def _first_batch(cli: Any) -> Any:
-    data = cli.datamodule
-    data.prepare_data()
-    data.setup("fit")
-    return next(iter(data.train_dataloader()))
 
 
 def _stepper(model: Any, batch: Any, steps: int) -> Any:
@@ -105,16 +99,14 @@ def _top_operators(run: Any, count: int = 4) -> list[tuple[str, float]]:
 def _measure(app: StudyApp, rounds: int, compile_: bool, device: torch.device) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as root:
         cli = _build(app, Path(root))
-        batch = move_data_to_device(_first_batch(cli), device)
+        batch = move_data_to_device(first_batch(cli.datamodule), device)
         models = {"ours": cli.model}
         if device.type == "cpu":  # elsewhere `Dropout` is PyTorch's
             models["nn.Dropout"] = torch_dropout_(_build(app, Path(root)).model)
         if compile_:
             models["compiled"] = _build(app, Path(root), "--model.compile=true").model
         models = {name: model.to(device) for name, model in models.items()}
-        probe = _stepper(cli.model, batch, 1)
-        probe()
-        single = min(interleaved_latency({"ours": probe}, rounds=3, warmup=0).values(), default=1.0)
+        single = interleaved_latency({"ours": _stepper(cli.model, batch, 1)}, rounds=3)["ours"]
         steps = max(1, math.ceil(0.3 / max(single, 1e-6)))  # calls of at least ~0.3 s
         cases = {name: _stepper(model, batch, steps) for name, model in models.items()}
         seconds = interleaved_latency(cases, rounds=rounds, warmup=1)

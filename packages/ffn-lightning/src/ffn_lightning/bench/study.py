@@ -2,12 +2,13 @@
 
 For every registered app (`ffn_lightning.discover_apps`) and every chosen block, train the app's small
 real-data config (``StudyApp.study_config``) through its own CLI, with the block's ``hidden_features``
-chosen so that one FFN block has as close as possible the parameter count of the app's ``MLP`` block,
-then test it. Per run: the app's test metric, model parameters, training wall time, test-set inference
-wall time and, for blocks that reparameterize (RePaMLP), the inference time after merging. One table
-per domain and a cross-domain plot (metric against inference time, one panel per domain) go to
-BENCHMARKS.md and ``<output>/study.png``; the MLP run of each app carries a `SpectralMonitor`, whose
-metrics over training become ``<output>/spectral_<app>.png``.
+chosen so that one FFN block has as close as possible the parameter count (``--match flops``: the
+FLOPs) of the app's ``MLP`` block, then test it. Per run: the app's test metric, model parameters and
+training wall time. Per (app, block), once: FLOPs per sample and steady-state evaluation throughput,
+merged form too (`study_cost`). One table per domain and a cross-domain plot
+(metric against throughput, one panel per domain) go to BENCHMARKS.md and ``<output>/study.png``; the
+MLP run of each app carries a `SpectralMonitor`, whose metrics over training become
+``<output>/spectral_<app>.png``.
 
 Every (app, block) trains with ``--seeds`` seeds (initialization and batch order; the data stay the
 same). Each table shows the metric's mean ± std over seeds and, per block, the paired difference to
@@ -271,7 +272,7 @@ def _train_missing(
 
 
 def _cost_cells(cost: dict[str, float] | None, mlp: dict[str, float] | None) -> list[str]:
-    """GFLOPs per sample, evaluation samples/s (with its ratio to MLP's) and the merged form's samples/s."""
+    """MFLOPs per sample, evaluation samples/s (with its ratio to MLP's) and the merged form's samples/s."""
     if not cost:
         return ["—", "—", ""]
     ratio = f" ({cost['samples_per_s'] / mlp['samples_per_s']:.2f}×)" if mlp else ""
@@ -327,7 +328,7 @@ def _missing_costs(
         if not store.missing([{"app": name, "block": b} for b in blocks]):
             continue
         app, root = apps[name], Path(args.output)
-        clis = {b: _build(apps[name], b, runs[0]["hidden"], root) for b, runs in blocks.items()}
+        clis = {b: _build(app, b, runs[0]["hidden"], root) for b, runs in blocks.items()}
         for block, cost in measure_costs(clis, rounds=args.rounds).items():
             store.put({"app": app.name, "block": block, **cost})
 

@@ -21,7 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ffn_blocks import FeedForward, reparameterize
 
-from ..benchmarking import interleaved_latency
+from ..benchmarking import first_batch, interleaved_latency
 
 __all__ = ["batch_samples", "measure_costs"]
 
@@ -34,13 +34,6 @@ def batch_samples(batch: Any) -> int:
     elif isinstance(batch, list | tuple):
         first = batch[0] if batch else None
     return int(first.shape[0]) if isinstance(first, torch.Tensor) and first.dim() > 0 else 1
-
-
-def _test_batch(cli: Any) -> Any:
-    data = cli.datamodule
-    data.prepare_data()
-    data.setup("test")
-    return next(iter(data.test_dataloader()))
 
 
 def _evaluator(model: Any, batch: Any) -> Any:
@@ -64,7 +57,7 @@ def _flops(run: Any) -> int:
 def measure_costs(clis: Mapping[str, Any], rounds: int = 7) -> dict[str, dict[str, float]]:
     """``{block: {"flops_per_sample", "samples_per_s"[, "merged_samples_per_s"]}}`` for one app's study
     models (block name → the app's built LightningCLI); see the module docstring."""
-    batch = _test_batch(next(iter(clis.values())))
+    batch = first_batch(next(iter(clis.values())).datamodule, "test")
     samples = batch_samples(batch)
     cases, flops = {}, {}
     for block, cli in clis.items():
