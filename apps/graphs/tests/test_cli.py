@@ -88,3 +88,9 @@ def test_bad_kg_is_one_error_line_with_exit_status_2(configs, in_tmp_dir, test_l
         _kg_folder(folder, test_lines)
     args = ["kg", "fit", "--config", str(configs / "kg_tiny.yaml"), "--data.folder", str(folder), *extra]
     assert error_line(main, [*args, "--trainer.fast_dev_run", "true"]) == expected.format(folder=folder)
+
+
+@pytest.mark.parametrize(("task", "prog"), [([], "ffn-graphs fit"), (["kg"], "ffn-graphs kg fit")])
+def test_a_parse_error_names_the_command_the_user_typed(in_tmp_dir, task, prog):
+    line = error_line(main, [*task, "fit", "--model.no_such_option", "1"])
+    assert line.startswith("error: ") and line.endswith(f"(options: {prog} --help)"), line

@@ -53,10 +53,17 @@ def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI 
     argv = cli_arguments(args, COMMANDS)
     if argv is None:
         return None
-    task = argv.pop(0) if argv and argv[0] in TASKS else "image"
+    named = bool(argv) and argv[0] in TASKS
+    task = argv.pop(0) if named else "image"
     cli_class, model_class, data_class = TASKS[task]
     return cli_class(
-        model_class, data_class, app_name=f"fields-{task}", config_dir=CONFIGS, args=argv, run=run
+        model_class,
+        data_class,
+        app_name=f"fields-{task}",
+        prog=f"ffn-fields {task}" if named else "ffn-fields",
+        config_dir=CONFIGS,
+        args=argv,
+        run=run,
     )
 
 

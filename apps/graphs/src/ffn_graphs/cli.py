@@ -77,10 +77,17 @@ def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI 
     argv = cli_arguments(args, COMMANDS)
     if argv is None:
         return None
-    task = argv.pop(0) if argv and argv[0] in TASKS else "nodes"
+    named = bool(argv) and argv[0] in TASKS
+    task = argv.pop(0) if named else "nodes"
     cli_class, model_class, data_class = TASKS[task]
     return cli_class(
-        model_class, data_class, app_name=f"graphs-{task}", config_dir=CONFIGS, args=argv, run=run
+        model_class,
+        data_class,
+        app_name=f"graphs-{task}",
+        prog=f"ffn-graphs {task}" if named else "ffn-graphs",
+        config_dir=CONFIGS,
+        args=argv,
+        run=run,
     )
 
 

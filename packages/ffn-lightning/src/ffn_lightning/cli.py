@@ -111,6 +111,8 @@ class FFNLightningCLI(LightningCLI):
         model_class: the app's LightningModule (or a base class with ``subclass_mode_model``).
         datamodule_class: the app's LightningDataModule.
         app_name: folder name under ``runs/``.
+        prog: the command a user typed, as errors and ``--help`` name it (``ffn-graphs kg``); by default
+            the script's name.
         config_dir: the app's shipped configs (package data), where ``--config NAME`` is looked up.
         trainer_defaults: extra Trainer defaults, merged over the shared ones.
         **kwargs: anything else `lightning.pytorch.cli.LightningCLI` accepts (``args``, ``run``, ...).
@@ -122,6 +124,7 @@ class FFNLightningCLI(LightningCLI):
         datamodule_class: Any = None,
         *,
         app_name: str,
+        prog: str | None = None,
         config_dir: Path | None = None,
         trainer_defaults: dict[str, Any] | None = None,
         **kwargs: Any,
@@ -131,6 +134,8 @@ class FFNLightningCLI(LightningCLI):
             kwargs["args"] = resolve_configs(sys.argv[1:] if args is None else args, config_dir)
         kwargs.setdefault("seed_everything_default", DEFAULT_SEED)
         kwargs.setdefault("parser_class", OneLineErrorParser)
+        if prog is not None:
+            kwargs["parser_kwargs"] = {"prog": prog, **kwargs.get("parser_kwargs", {})}
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         self.log_root = default_log_root(app_name)
         with warnings.catch_warnings():
