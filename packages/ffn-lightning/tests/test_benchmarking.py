@@ -12,6 +12,9 @@ from ffn_lightning.benchmarking import (
     interleaved_latency,
     markdown_table,
     mean_std,
+    parameter_count,
+    quiet_trainer,
+    train_missing,
     update_markdown_section,
 )
 
@@ -283,3 +286,34 @@ def test_first_batch_sets_up_the_stage_and_reads_its_loader():
     data = Data()
     assert first_batch(data) == ("train", 0) and data.calls == ["prepare", "fit"]
     assert first_batch(data, "test") == ("test", 0) and data.calls[2:] == ["prepare", "test"]
+
+
+def test_train_missing_trains_only_what_the_store_lacks_and_keeps_each_run(tmp_path):
+    store = RunStore(tmp_path / "runs.json")
+    store.put("a/k/0", {"loss": 9.0})  # already trained: never trained again
+    trained = []
+
+    def train(network, seed):
+        trained.append((network.out_features, seed))
+        if len(trained) == 3:
+            raise KeyboardInterrupt  # an interrupted run keeps what it finished
+        return {"loss": float(network.weight.sum()), "params": parameter_count(network)}
+
+    builders = {"a": lambda: torch.nn.Linear(2, 1), "b": lambda: torch.nn.Linear(2, 2)}
+    with pytest.raises(KeyboardInterrupt):
+        train_missing(builders, "k", store, train, seeds=2)
+    assert trained == [(2, 0), (1, 1), (2, 1)] and set(store.load()) == {"a/k/0", "b/k/0", "a/k/1"}
+    runs = train_missing(builders, "k", store, train, seeds=2)
+    assert trained[-1] == (2, 1) and len(trained) == 4
+    assert runs["a"][0] == {"loss": 9.0} and runs["b"][0]["params"] == 6
+    torch.manual_seed(1)  # each network starts from its seed's initialization
+    assert runs["a"][1]["loss"] == pytest.approx(float(torch.nn.Linear(2, 1).weight.sum()))
+
+
+def test_quiet_trainer_logs_nothing_and_checkpoints_only_when_asked(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    quiet = quiet_trainer(default_root_dir=tmp_path, max_epochs=1)
+    assert quiet.logger is None and not quiet.checkpoint_callbacks and quiet.progress_bar_callback is None
+    kept = quiet_trainer(default_root_dir=tmp_path, callbacks=[ModelCheckpoint(dirpath=tmp_path)])
+    assert len(kept.checkpoint_callbacks) == 1

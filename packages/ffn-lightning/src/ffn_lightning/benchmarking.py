@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from filelock import FileLock
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
 from rich.table import Table
 
 __all__ = [
@@ -30,14 +31,18 @@ __all__ = [
     "RunStore",
     "console_table",
     "first_batch",
+    "fit_timed",
     "interleaved_latency",
     "machine_description",
     "markdown_table",
     "mean_std",
     "paired_bootstrap_interval",
+    "parameter_count",
     "peak_memory_bytes",
+    "quiet_trainer",
     "section_template",
     "size_for_parameters",
+    "train_missing",
     "update_markdown_section",
 ]
 
@@ -78,7 +83,7 @@ def size_for_parameters(
     def count(size: int) -> int:
         if size not in counts:
             module = build(size)
-            counts[size] = measure(module) if measure else sum(p.numel() for p in module.parameters())
+            counts[size] = (measure or parameter_count)(module)
         return counts[size]
 
     high = 2 * low
@@ -88,6 +93,60 @@ def size_for_parameters(
         mid = (low + high) // 2
         low, high = (mid, high) if count(mid) <= target else (low, mid)
     return min((low, high), key=lambda size: abs(count(size) - target))
+
+
+def parameter_count(module: torch.nn.Module) -> int:
+    """Number of parameters (every element of every parameter, trainable or not)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def quiet_trainer(**options: Any) -> Trainer:
+    """A `Trainer` for benchmark runs: no logger, progress bar or model summary; checkpoints only when
+    a `ModelCheckpoint` is among ``callbacks``. ``options`` are any Trainer arguments and win."""
+    callbacks = options.get("callbacks") or []
+    quiet = {
+        "logger": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "enable_checkpointing": any(isinstance(callback, ModelCheckpoint) for callback in callbacks),
+    }
+    return Trainer(**{**quiet, **options})
+
+
+def fit_timed(
+    module: LightningModule, data: Any, epochs: int, seed: int = 0, **options: Any
+) -> tuple[Trainer, float]:
+    """Fit quietly (`quiet_trainer`) from ``seed``; returns the trainer and the seconds ``fit`` took.
+    ``options`` are further Trainer arguments."""
+    torch.manual_seed(seed)
+    trainer = quiet_trainer(max_epochs=epochs, **options)
+    start = time.perf_counter()
+    trainer.fit(module, data)
+    return trainer, time.perf_counter() - start
+
+
+def train_missing(
+    builders: Mapping[str, Callable[[], torch.nn.Module]],
+    key: str,
+    store: RunStore,
+    train: Callable[[torch.nn.Module, int], dict[str, float]],
+    seeds: int,
+    console: Any = None,
+) -> dict[str, list[dict[str, float]]]:
+    """Train what ``store`` lacks: for seeds 0…``seeds``-1, build every network (initialized from the
+    seed) whose ``<name>/<key>/<seed>`` is not stored, ``train(network, seed)`` it and store the result
+    at once (an interrupted run keeps what it finished). Returns each network's runs, in seed order.
+    ``console`` (a rich Console) reports each training."""
+    for seed in range(seeds):
+        for name, build in builders.items():
+            if f"{name}/{key}/{seed}" not in store:
+                torch.manual_seed(seed)
+                network = build()
+                if console is not None:
+                    console.print(f"training {name} ({parameter_count(network):,} parameters, seed {seed})")
+                store.put(f"{name}/{key}/{seed}", train(network, seed))
+    stored = store.load()
+    return {name: [stored[f"{name}/{key}/{seed}"] for seed in range(seeds)] for name in builders}
 
 
 def first_batch(datamodule: Any, stage: str = "fit") -> Any:

@@ -31,6 +31,7 @@ from ffn_lightning.benchmarking import (
     machine_description,
     markdown_table,
     mean_std,
+    parameter_count,
     update_markdown_section,
 )
 
@@ -98,7 +99,7 @@ def run_one(image: str, field: str, size: int, steps: int, seed: int) -> dict[st
         built.trainer.fit(built.model, built.datamodule)
         seconds = time.perf_counter() - start
         metrics = built.trainer.test(built.model, built.datamodule, verbose=False)[0]
-    params = sum(p.numel() for p in built.model.field.parameters())
+    params = parameter_count(built.model.field)
     return {"psnr": metrics["test/psnr"], "ssim": metrics["test/ssim"], "params": params, "seconds": seconds}
 
 

@@ -27,6 +27,7 @@ from ffn_lightning.benchmarking import (
     console_table,
     machine_description,
     markdown_table,
+    parameter_count,
     section_template,
     size_for_parameters,
     update_markdown_section,
@@ -209,7 +210,7 @@ def _fit_radiance(name: str, width_params: int, steps: int, rays: int) -> dict[s
             rays_ = torch.cat([bundle.origins, bundle.directions], -1)
             rgb = renderer.render_in_chunks(_bundle(rays_))["rgb"].clamp(0, 1)
             psnrs.append(float(-10 * torch.log10(F.mse_loss(rgb, test_images[i]))))
-    params = sum(p.numel() for p in renderer.parameters())
+    params = parameter_count(renderer)
     return {"psnr": statistics.fmean(psnrs), "params": params, "steps_s": steps / seconds}
 
 
@@ -274,7 +275,7 @@ def _run(
             torch.manual_seed(0)  # after the size search, so the initialization does not depend on it
             field = build(size)
             fit = _fit_image(field, lr, load_image(image, args.size), args.steps, args.batch)
-            params = sum(p.numel() for p in field.parameters())
+            params = parameter_count(field)
             result = {**fit, "width": field.input.out_features, "params": params}
         store.put(key, result)
         console.print(f"{name} {image}: {result}")

@@ -14,105 +14,33 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
 import torch
-from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from rich.console import Console
-from torch import nn
 
-from ffn_blocks import MLP
 from ffn_lightning.benchmarking import (
     RESULTS_DIR,
     RunStore,
     console_table,
+    fit_timed,
     interleaved_latency,
     machine_description,
     markdown_table,
     mean_std,
+    parameter_count,
     peak_memory_bytes,
     section_template,
-    size_for_parameters,
+    train_missing,
     update_markdown_section,
 )
 
-from ..floyd import READOUTS, APSPData, FloydAPSP, PairGINE, Readout, readout_features
-from ..models.floydnet import FloydNet, Wiring
-
-try:
-    from ..models.floydnet_package import PackageFloydNet
-
-    PackageFloydNet(3, 2, dim=4, num_layers=1, heads=1)
-except ImportError:  # the optional bench group is not installed
-    PackageFloydNet = None  # type: ignore[assignment,misc]
-
-PACKAGE = "floydnet package (PivotalAttentionBlock)"
+from ..floyd import READOUTS, APSPData, FloydAPSP, Readout, readout_features
+from .floyd_arms import GATED, PACKAGE, PackageFloydNet, floydnet, matched_gine
 
 __all__ = ["main", "stored_budgets"]
-
-
-def _params(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-#: the label of FloydNet's first wiring (``wiring="gated"``) in tables and run stores
-GATED = "FloydNet, gated wiring (before 2026-12-03)"
-
-
-def _floydnet(dim: int, layers: int, out_features: int = 2, wiring: Wiring = "package") -> FloydNet:
-    """Our FloydNet with the package's defaults (ReLU FFN, 4× hidden) in the given wiring."""
-    return FloydNet(
-        3, out_features, dim=dim, num_layers=layers, heads=4, ffn=partial(MLP, act=nn.ReLU), wiring=wiring
-    )
-
-
-def _matched_gine(target: int, layers: int, out_features: int = 2) -> PairGINE:
-    def build(width: int) -> PairGINE:
-        return PairGINE(out_features=out_features, dim=width, num_layers=layers)
-
-    return build(size_for_parameters(build, target, low=8))
-
-
-def fit_timed(
-    module: LightningModule, data: LightningDataModule, epochs: int, seed: int = 0, **options: Any
-) -> tuple[Trainer, float]:
-    """Fit quietly (no logger, checkpoints or bars) from ``seed``; returns the trainer and the seconds."""
-    torch.manual_seed(seed)
-    trainer = Trainer(
-        max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        **options,
-    )
-    start = time.perf_counter()
-    trainer.fit(module, data)
-    return trainer, time.perf_counter() - start
-
-
-def train_missing(
-    builders: dict[str, Callable[[], torch.nn.Module]],
-    key: str,
-    store: RunStore,
-    train: Callable[[torch.nn.Module, int], dict[str, float]],
-    seeds: int,
-    console: Console,
-) -> dict[str, list[dict[str, float]]]:
-    """For seeds 0…``seeds``-1, build (initialized from the seed) and ``train`` every network whose
-    ``<name>/<key>/<seed>`` is not in ``store`` (stored after each); returns each network's runs."""
-    for seed in range(seeds):
-        for name, build in builders.items():
-            if f"{name}/{key}/{seed}" not in store:
-                torch.manual_seed(seed)
-                network = build()
-                console.print(f"training {name} ({_params(network):,} parameters, seed {seed})")
-                store.put(f"{name}/{key}/{seed}", train(network, seed))
-    stored = store.load()
-    return {name: [stored[f"{name}/{key}/{seed}"] for seed in range(seeds)] for name in builders}
 
 
 def _train(
@@ -123,7 +51,7 @@ def _train(
     larger = trainer.test(module, data, verbose=False)[0]
     same = trainer.validate(module, data, verbose=False)[0]["val/pair_acc"]
     return {
-        "params": _params(network),
+        "params": parameter_count(network),
         "acc_2x": larger["test/pair_acc"],
         "diameter_2x": larger["test/diameter_acc"],
         "connected_2x": larger["test/connected_acc"],
@@ -134,7 +62,7 @@ def _train(
 
 def _cost_table(dim: int, layers: int, sizes: Sequence[int] = (16, 32, 64)) -> tuple[list[str], list[list]]:
     """Forward / training-step time and training-step peak memory per graph, ours beside the package's."""
-    builders = {"ours": lambda: _floydnet(dim, layers)}
+    builders = {"ours": lambda: floydnet(dim, layers)}
     if PackageFloydNet is not None:
         builders["package"] = lambda: PackageFloydNet(3, 2, dim=dim, num_layers=layers, heads=4)
     torch.manual_seed(0)
@@ -280,11 +208,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     console = Console()
     data = APSPData(train_graphs=args.train_graphs, eval_graphs=200, fresh_train=args.fresh_train)
     out = readout_features(args.readout)
-    budget = _params(_floydnet(args.dim, args.layers, out))
+    budget = parameter_count(floydnet(args.dim, args.layers, out))
     builders: dict[str, Callable[[], torch.nn.Module]] = {
-        "FloydNet": lambda: _floydnet(args.dim, args.layers, out),
-        GATED: lambda: _floydnet(args.dim, args.layers, out, wiring="gated"),
-        "PairGINE (PyG GINEConv)": lambda: _matched_gine(budget, args.layers, out),
+        "FloydNet": lambda: floydnet(args.dim, args.layers, out),
+        GATED: lambda: floydnet(args.dim, args.layers, out, wiring="gated"),
+        "PairGINE (PyG GINEConv)": lambda: matched_gine(budget, args.layers, out),
     }
     if PackageFloydNet is not None:
         builders[PACKAGE] = lambda: PackageFloydNet(3, out, dim=args.dim, num_layers=args.layers, heads=4)

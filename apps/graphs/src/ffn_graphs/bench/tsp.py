@@ -24,23 +24,17 @@ from ffn_lightning.benchmarking import (
     RESULTS_DIR,
     RunStore,
     console_table,
+    fit_timed,
     machine_description,
     markdown_table,
     mean_std,
+    parameter_count,
+    train_missing,
     update_markdown_section,
 )
 
 from ..tsp import TSPData, TSPEdges, nearest_neighbour_tour, tour_length, two_opt
-from .apsp import (
-    GATED,
-    PACKAGE,
-    PackageFloydNet,
-    _floydnet,
-    _matched_gine,
-    _params,
-    fit_timed,
-    train_missing,
-)
+from .floyd_arms import GATED, PACKAGE, PackageFloydNet, floydnet, matched_gine
 
 __all__ = ["main"]
 
@@ -50,7 +44,7 @@ def _train(network: torch.nn.Module, seed: int, data: TSPData, epochs: int) -> d
     trainer, seconds = fit_timed(module, data, epochs, seed, num_sanity_val_steps=0, limit_val_batches=0)
     result = trainer.test(module, data, verbose=False)[0]
     return {
-        "params": _params(network),
+        "params": parameter_count(network),
         "gap": result["test/gap"],
         "optimal": result["test/optimal"],
         "gap_2opt": result["test/gap_2opt"],
@@ -117,14 +111,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     data = TSPData(train_instances=args.train_instances, eval_instances=200)
     data.setup()
     builders: dict[str, Callable[[], torch.nn.Module]] = {
-        "FloydNet": lambda: _floydnet(args.dim, args.layers, out_features=1),
-        GATED: lambda: _floydnet(args.dim, args.layers, out_features=1, wiring="gated"),
+        "FloydNet": lambda: floydnet(args.dim, args.layers, out_features=1),
+        GATED: lambda: floydnet(args.dim, args.layers, out_features=1, wiring="gated"),
     }
     if PackageFloydNet is not None:
         builders[PACKAGE] = lambda: PackageFloydNet(3, 1, dim=args.dim, num_layers=args.layers, heads=4)
-    budget = _params(_floydnet(args.dim, args.layers, out_features=1))
+    budget = parameter_count(floydnet(args.dim, args.layers, out_features=1))
     gine = "PairGINE (PyG GINEConv, 3-NN graph)"
-    builders[gine] = lambda: _matched_gine(budget, args.layers, out_features=1)
+    builders[gine] = lambda: matched_gine(budget, args.layers, out_features=1)
     key = f"{args.epochs}/{args.train_instances}/{args.dim}/{args.layers}"
     train = partial(_train, data=data, epochs=args.epochs)
     results = train_missing(builders, key, RunStore(args.results), train, args.seeds, console)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
-from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch import seed_everything
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from rich.console import Console
 
@@ -37,6 +37,7 @@ from ffn_lightning.benchmarking import (
     machine_description,
     markdown_table,
     mean_std,
+    quiet_trainer,
     section_template,
     update_markdown_section,
 )
@@ -45,8 +46,6 @@ from ..data import PlanetoidDataModule
 from ..module import NodeClassifier
 
 __all__ = ["main"]
-
-_QUIET = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False, "accelerator": "cpu"}
 
 
 class Training(NamedTuple):
@@ -91,7 +90,7 @@ def _node_run(
     callbacks = [best]
     if training.patience:  # a gain is a strictly higher accuracy, as in the Virgo reference code
         callbacks.append(EarlyStopping(monitor="val/acc", mode="max", patience=training.patience))
-    trainer = Trainer(max_epochs=training.epochs, callbacks=callbacks, **_QUIET)
+    trainer = quiet_trainer(max_epochs=training.epochs, callbacks=callbacks, accelerator="cpu")
     trainer.fit(model, data)
     test = trainer.test(model, data, ckpt_path="best", verbose=False)[0]["test/acc"]
     return {"val": float(best.best_model_score), "test": test, "epochs": trainer.current_epoch}
@@ -362,12 +361,8 @@ def _kg_run(setting: KGSetting, args: argparse.Namespace, seed: int, checkpoint:
     built = cli(["kg", "--config", setting.config, *overrides], run=False)  # seeded, then built
     model, data = built.model, built.datamodule
     timer = EpochTimer()
-    trainer = Trainer(
-        max_epochs=args.kg_epochs,
-        callbacks=[timer],
-        enable_checkpointing=False,
-        limit_val_batches=0,
-        **{**_QUIET, "accelerator": args.kg_accelerator},
+    trainer = quiet_trainer(
+        max_epochs=args.kg_epochs, callbacks=[timer], limit_val_batches=0, accelerator=args.kg_accelerator
     )
     trainer.fit(model, data)
     result = trainer.test(model, data, verbose=False)[0]

@@ -28,6 +28,7 @@ from ffn_lightning.benchmarking import (
     machine_description,
     markdown_table,
     mean_std,
+    parameter_count,
     section_template,
     update_markdown_section,
 )
@@ -87,7 +88,7 @@ def _train(name: str, preset: list[str], steps: int, root: Path, seed: int) -> d
             model(ten_seconds)
         rtf = (time.perf_counter() - start) / 3 / 10.0
     return {
-        "params": sum(p.numel() for p in model.parameters()),
+        "params": parameter_count(model),
         "val_si_snri": validation,
         "fsdd_si_snri": fsdd["test/si_snri"],
         "fsdd_sdri": fsdd["test/sdri"],

@@ -31,6 +31,7 @@ from ffn_lightning.benchmarking import (
     interleaved_latency,
     machine_description,
     markdown_table,
+    parameter_count,
     update_markdown_section,
 )
 
@@ -126,7 +127,7 @@ def run_one(run: Run, root: Path, max_epochs: int | None = None, accelerator: st
         "epochs": cli.trainer.current_epoch,
         "max_epochs": cli.trainer.max_epochs,
         "seconds_per_epoch": timer.mean or None,  # None: resumed at its cap, no epoch timed here
-        "params": sum(p.numel() for p in cli.model.network.parameters()),
+        "params": parameter_count(cli.model.network),
     }
 
 

@@ -23,6 +23,7 @@ from ffn_lightning.benchmarking import (
     interleaved_latency,
     machine_description,
     markdown_table,
+    parameter_count,
     update_markdown_section,
 )
 
@@ -85,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             {"training form": lambda: module.model(images), "merged": lambda: merged_model(images)}, rounds=15
         )
     speedup = latency["training form"] / latency["merged"]
-    params = [sum(p.numel() for p in m.parameters()) for m in (module.model, merged_model)]
+    params = [parameter_count(m) for m in (module.model, merged_model)]
     total = time.perf_counter() - start
 
     header, rows = _table((accuracy_before, accuracy_after), params, latency, len(images))

@@ -27,6 +27,7 @@ from ffn_lightning.benchmarking import (
     interleaved_latency,
     machine_description,
     markdown_table,
+    parameter_count,
     update_markdown_section,
 )
 
@@ -35,23 +36,19 @@ from ..models import POOLFORMER_SIZES, REPAVIT_SIZES
 __all__ = ["main"]
 
 
-def _params(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def _counts() -> tuple[list[str], list[list[object]], list[str], list[list[object]]]:
     pool_rows = []
     for size in POOLFORMER_SIZES:
         with torch.device("meta"):  # shapes only: counting needs no memory or init time
-            ours = _params(timm.create_model(f"ffn_poolformer_{size}"))
-            ref = _params(timm.create_model(f"poolformer_{size}"))
+            ours = parameter_count(timm.create_model(f"ffn_poolformer_{size}"))
+            ref = parameter_count(timm.create_model(f"poolformer_{size}"))
         pool_rows.append(
             [f"PoolFormer-{size.upper()}", f"{ours:,}", f"{ref:,}", "yes" if ours == ref else "NO"]
         )
     vit_rows = []
     for size, (width, depth, heads) in REPAVIT_SIZES.items():
         with torch.device("meta"):  # DeiT/ViT of the same width, depth and heads, timm's own class
-            vit = _params(
+            vit = parameter_count(
                 VisionTransformer(img_size=224, patch_size=16, embed_dim=width, depth=depth, num_heads=heads)
             )
         row: list[object] = [f"RePaViT-{size}", f"{vit / 1e6:.2f} M"]
@@ -63,8 +60,8 @@ def _counts() -> tuple[list[str], list[list[object]], list[str], list[list[objec
                 )
                 merged = reparameterize(model.eval())
             if theta == 0.5:
-                row += [f"{_params(model) / 1e6:.2f} M", f"+{_params(model) - vit:,}"]
-            row.append(f"{_params(merged) / 1e6:.2f} M")
+                row += [f"{parameter_count(model) / 1e6:.2f} M", f"+{parameter_count(model) - vit:,}"]
+            row.append(f"{parameter_count(merged) / 1e6:.2f} M")
             del model, merged
         vit_rows.append(row)
     return (
@@ -164,7 +161,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     pool_ratio = seconds["PoolFormer-S12 (ours)"] / seconds["poolformer_s12 (timm)"]
     header = ["Model", "Params (M)", f"Batch {args.batch} forward (ms)", "Images/s"]
     rows = [
-        [name, f"{_params(m) / 1e6:.2f}", f"{seconds[name] * 1e3:.0f}", f"{args.batch / seconds[name]:.1f}"]
+        [
+            name,
+            f"{parameter_count(m) / 1e6:.2f}",
+            f"{seconds[name] * 1e3:.0f}",
+            f"{args.batch / seconds[name]:.1f}",
+        ]
         for name, m in models.items()
     ]
     count_header, count_rows, vit_header, vit_rows = _counts()

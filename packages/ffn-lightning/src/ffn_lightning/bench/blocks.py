@@ -27,6 +27,7 @@ from ..benchmarking import (
     interleaved_latency,
     machine_description,
     markdown_table,
+    parameter_count,
     update_markdown_section,
 )
 
@@ -129,7 +130,7 @@ def run(
     rows: list[list[object]] = []
     for case in cases:
         label = case.label
-        params = sum(p.numel() for p in modules[label].parameters())
+        params = parameter_count(modules[label])
         seconds = latency[label]
         achieved = flops[label] / seconds / 1e9
         rows.append(

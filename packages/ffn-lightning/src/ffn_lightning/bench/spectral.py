@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from ffn_blocks import MLP
 
 from ..allocator import keep_freed_memory
-from ..benchmarking import machine_description, markdown_table, update_markdown_section
+from ..benchmarking import machine_description, markdown_table, quiet_trainer, update_markdown_section
 from ..spectral_monitor import SpectralMonitor
 
 __all__ = ["main"]
@@ -70,14 +70,7 @@ def _step_times(
     data = DataLoader(TensorDataset(x, torch.tanh(x)), batch_size=tokens)
     timer = _StepTimer()
     callbacks = [timer] + ([SpectralMonitor(every_n_steps=interval, log_figures=False)] if monitor else [])
-    trainer = Trainer(
-        max_steps=steps,
-        callbacks=callbacks,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer(max_steps=steps, callbacks=callbacks)
     trainer.fit(_ResidualFFNStack(width, depth), data)
     return timer.times
 

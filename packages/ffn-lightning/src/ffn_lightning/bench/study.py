@@ -48,6 +48,7 @@ from ..benchmarking import (
     markdown_table,
     mean_std,
     paired_bootstrap_interval,
+    parameter_count,
     section_template,
     size_for_parameters,
     update_markdown_section,
@@ -63,10 +64,6 @@ QUIET = (
     "--trainer.enable_progress_bar=false",
     "--trainer.enable_model_summary=false",
 )
-
-
-def _params(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def _block_value(name: str, hidden: int | None = None) -> str:
@@ -96,7 +93,7 @@ _FLOP_TOKENS = 16  # positions the FLOPs of one block are counted on (position-w
 
 def _target(block: torch.nn.Module, match: str) -> int:
     if match == "params":
-        return _params(block)
+        return parameter_count(block)
     return count_flops(block, torch.zeros(1, _FLOP_TOKENS, block.in_features))
 
 
@@ -128,7 +125,7 @@ def _run(app: StudyApp, block: str, hidden: int, root: Path, spectral: bool, see
     results, test_s = _timed(lambda: cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False))
     row = {
         "metric": float(results[0][app.metric]),
-        "params": _params(cli.model),
+        "params": parameter_count(cli.model),
         "hidden": hidden,
         "train_s": train_s,
         "test_s": test_s,
