@@ -2,6 +2,7 @@
 renders from its store without training, table row for table row, so no number in it can be edited by
 hand or outlive the run it came from."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -68,3 +69,41 @@ def test_virgo_section_is_its_store(copy, tmp_path):
     args = ["--seeds", "0", "--virgo-results", str(store), "--virgo-plot", "", "--output", str(copy)]
     main(["bench-virgo", *args, "--root", str(tmp_path)])
     assert _tables(copy, "graphs-bench-virgo") == _tables(BENCHMARKS, "graphs-bench-virgo")
+
+
+def _no_training(monkeypatch, module, *names):
+    """Make ``module``'s training functions fail, so a section can only come from its store."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the bench trained although its store holds every run")
+
+    for name in names:
+        monkeypatch.setattr(module, name, refuse)
+
+
+def test_timeseries_section_is_its_store(copy, tmp_path, monkeypatch):
+    from ffn_timeseries.bench import etth1
+
+    _no_training(monkeypatch, etth1, "run_one")
+    store = BENCHMARKS.parent / RESULTS_DIR / "timeseries.json"
+    stored = [f"--only={name}" for name in json.loads(store.read_text()) if "/" not in name]  # CPU rows
+    etth1.main([*stored, "--results", str(store), "--root", str(tmp_path), "--output", str(copy)])
+    assert _tables(copy, "timeseries-etth1") == _tables(BENCHMARKS, "timeseries-etth1")
+
+
+def test_tsp_section_is_its_store(copy, monkeypatch):
+    from ffn_graphs.bench import tsp
+
+    _no_training(monkeypatch, tsp, "_train")
+    store = BENCHMARKS.parent / RESULTS_DIR / "graphs-tsp.json"
+    tsp.main(["--seeds", "5", "--train-instances", "1000", "--results", str(store), "--markdown", str(copy)])
+    assert _tables(copy, "graphs-tsp") == _tables(BENCHMARKS, "graphs-tsp")
+
+
+def test_cpu_step_section_is_its_store(copy, monkeypatch):
+    from ffn_lightning.bench import step
+
+    _no_training(monkeypatch, step, "_measure", "_curve")
+    args = ["--skip-steps", "--results", str(BENCHMARKS.parent / RESULTS_DIR), "--markdown", str(copy)]
+    step.main(args)
+    assert _tables(copy, "cpu-step") == _tables(BENCHMARKS, "cpu-step")
