@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from ffn_lightning import FFNLightningCLI, Slot, StudyApp, app_main, cli_arguments
+from ffn_lightning import FFNLightningCLI, Slot, StudyApp, app_main, task_cli
 
 from .image import ImageData, ImageFitting
 from .radiance import BlenderData, RadianceFitting
@@ -50,19 +50,13 @@ COMMANDS = {
 
 def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
     """``ffn-fields`` as a function; returns the CLI (``run=False``: built, not run)."""
-    argv = cli_arguments(args, COMMANDS)
-    if argv is None:
-        return None
-    named = bool(argv) and argv[0] in TASKS
-    task = argv.pop(0) if named else "image"
-    cli_class, model_class, data_class = TASKS[task]
-    return cli_class(
-        model_class,
-        data_class,
-        app_name=f"fields-{task}",
-        prog=f"ffn-fields {task}" if named else "ffn-fields",
+    return task_cli(
+        args,
+        script="ffn-fields",
+        tasks=TASKS,
+        default="image",
+        commands=COMMANDS,
         config_dir=CONFIGS,
-        args=argv,
         run=run,
     )
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from ffn_lightning import FFNLightningCLI, Slot, StudyApp, app_main, cli_arguments
+from ffn_lightning import FFNLightningCLI, Slot, StudyApp, app_main, task_cli
 
 from .data import KnowledgeGraphDataModule, LinkPredictionDataModule, PlanetoidDataModule
 from .floyd import APSPData, FloydAPSP
@@ -74,19 +74,13 @@ COMMANDS = {
 
 def cli(args: Sequence[str] | None = None, *, run: bool = True) -> LightningCLI | None:
     """``ffn-graphs`` as a function; returns the CLI (``run=False``: built, not run)."""
-    argv = cli_arguments(args, COMMANDS)
-    if argv is None:
-        return None
-    named = bool(argv) and argv[0] in TASKS
-    task = argv.pop(0) if named else "nodes"
-    cli_class, model_class, data_class = TASKS[task]
-    return cli_class(
-        model_class,
-        data_class,
-        app_name=f"graphs-{task}",
-        prog=f"ffn-graphs {task}" if named else "ffn-graphs",
+    return task_cli(
+        args,
+        script="ffn-graphs",
+        tasks=TASKS,
+        default="nodes",
+        commands=COMMANDS,
         config_dir=CONFIGS,
-        args=argv,
         run=run,
     )
 

@@ -5,7 +5,7 @@ from .apps import Slot, StudyApp, discover_apps
 from .callbacks import SelfGuidedTraining
 from .checkpoints import register_safe_globals
 from .cli import FFNLightningCLI
-from .commands import app_main, cli_arguments, run_command
+from .commands import app_main, cli_arguments, run_command, task_cli
 from .plugins import LastDimBatchNormSync
 from .resume import ExactResume, ResumableDataLoader
 from .schedules import ScheduleFactory, WarmupCosineLR
@@ -28,6 +28,7 @@ __all__ = [
     "keep_freed_memory",
     "register_safe_globals",
     "run_command",
+    "task_cli",
 ]
 
 register_safe_globals()
