@@ -32,6 +32,7 @@ from ffn_lightning.benchmarking import (
     machine_description,
     markdown_table,
     parameter_count,
+    section_template,
     update_markdown_section,
 )
 
@@ -253,27 +254,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         cells = [f"{r['mse']:.3f}", f"{r['mae']:.3f}", published, within, epochs]
         rows.append([run.name, run.protocol, *cells, _seconds(r)])
     console.print(console_table("ETTh1, multivariate, test split", header, rows))
-    machine = torch.cuda.get_device_name() if gpu else machine_description()
-    body = (
-        f"## Time series: ETTh1 (multivariate, test split, normalized scale){' on GPU' if gpu else ''}\n\n"
-        f"Command: `ffn-timeseries bench{' --accelerator gpu' if gpu else ''}` (finished runs stored in "
-        f"`{store.path}`{', keys gpu/…' if gpu else ''}). Machine: {machine}. "
-        "Early stopping on validation MSE (patience in each config) or the epoch cap shown, best "
-        "checkpoint tested; a run that reached its cap was still improving, so its MSE is an upper "
-        "bound on what the setting gives on this budget. FreTS's "
-        "paper tables use min-max scaling and a 70/20/10 split, so only the row marked with its protocol "
-        "is comparable with them; the others follow the standard z-score protocol. Its published column "
-        "is empty: no copy of the FreTS paper's ETTh1 table could be read offline (the authors' repository "
-        "has none), and numbers are not quoted from memory. Each TSMixer horizon runs the paper's tuned "
-        "setting for it (`experiments/tsmixer_etth1_h*.yaml`; H=192 is `default.yaml`'s), and the row "
-        "marked *the H=192 setting* runs `default.yaml` at H=96."
-        + "".join(
-            f" *{name}*: {results[name]['migrated']}."
-            for name in (r.name for r in RUNS)
-            if name in results and "migrated" in results[name]
-        )
-        + "\n\n"
-        f"{markdown_table(header, rows)}\n"
+    migrated = "".join(
+        f" *{name}*: {results[name]['migrated']}."
+        for name in (r.name for r in RUNS)
+        if name in results and "migrated" in results[name]
+    )
+    body = section_template(
+        __file__,
+        "etth1",
+        on_gpu=" on GPU" if gpu else "",
+        gpu_flag=" --accelerator gpu" if gpu else "",
+        store=store.path,
+        gpu_keys=", keys gpu/…" if gpu else "",
+        machine=torch.cuda.get_device_name() if gpu else machine_description(),
+        migrated=migrated,
+        table=markdown_table(header, rows),
     )
     if args.output and rows:
         update_markdown_section(args.output, "timeseries-etth1-gpu" if gpu else "timeseries-etth1", body)
