@@ -29,6 +29,7 @@ from ffn_lightning.benchmarking import (
     markdown_table,
     mean_std,
     parameter_count,
+    section_template,
     train_missing,
     update_markdown_section,
 )
@@ -128,20 +129,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"ffn-graphs bench-tsp --epochs {args.epochs} --train-instances {args.train_instances} "
         f"--dim {args.dim} --layers {args.layers} --seeds {args.seeds}"
     )
-    body = "\n".join(
-        [
-            "## Graphs: Euclidean TSP, n = 10, against exact Held-Karp tours",
-            "",
-            f"`{command}` — {machine_description()}.",
-            "",
-            f"Edge scorers trained {args.epochs} epochs on {args.train_instances} uniform-square instances "
-            "of 6–10 points (targets: Held-Karp tours), Adam 1e-3, class-balanced BCE; tested on 200 "
-            "unseen 10-point instances. Learned scores are decoded greedily into valid tours (best edges "
-            "first, degree ≤ 2, no early cycle); '+ 2-opt' polishes that tour. Gap = mean tour length / "
-            "optimal − 1; optimal = tours within 1e-6 of the Held-Karp length.",
-            "",
-            markdown_table(header, rows),
-        ]
+    body = section_template(
+        __file__,
+        "tsp",
+        command=command,
+        machine=machine_description(),
+        epochs=args.epochs,
+        train_instances=args.train_instances,
+        table=markdown_table(header, rows),
     )
     update_markdown_section(args.markdown, "graphs-tsp", body)
     console.print(f"wrote the graphs-tsp section of {args.markdown}")
