@@ -32,6 +32,7 @@ from ffn_lightning.benchmarking import (
     markdown_table,
     mean_std,
     parameter_count,
+    section_template,
     update_markdown_section,
 )
 
@@ -122,23 +123,15 @@ def section(store: RunStore, args: argparse.Namespace) -> str:
                 f"{sum(r['seconds'] for r in every) / len(every):.0f}",
             ]
         )
-    return (
-        "## Fields: the CAM paper's image protocol\n\n"
-        f"Command: `ffn-fields bench-cam-paper --size {args.size} --steps {args.steps} "
-        f"--seeds {args.seeds}`. "
-        f"Machine: {machine_description()}.\n\n"
-        "Every field trained through `ffn-fields image fit --config cam_paper` with only `model.field` "
-        "replaced: the protocol of the paper's `CAM_image.py` (train on every second pixel along each axis, "
-        "full-batch Adam at 1e-3, grids at 10×, the rate cut 10× at steps 1000 and 1500, PSNR/SSIM of the "
-        f"full image), on four scikit-image photographs at {args.size} px (the paper: its natural-image set "
-        "at 512 px, CAM 32.21 dB, the FFN baseline 30.30 dB). CAM (paper): `cam_paper.yaml`'s field — "
-        "random Fourier features (256, σ = 10), three 256-wide linear layers each normalized, modulated by "
-        "a 32² grid of one γ/β and ReLU'd, sigmoid output. FFN (paper): the same network without CAM. "
-        "CAM (tuned): `grid_cam.yaml`'s field. PE-MLP: octave encoding into three `MLP` blocks of "
-        f"width 96, {pe_octaves(args.size)} octaves (the highest at half the Nyquist frequency of the "
-        "training pixels; with 10, the network fits the training pixels and fills the others with "
-        "aliases: 13.13 dB at 128 px). Mean ± std over seeds where more than one ran.\n\n"
-        + markdown_table(header, rows)
+    return section_template(
+        __file__,
+        "cam_paper",
+        size=args.size,
+        steps=args.steps,
+        seeds=args.seeds,
+        machine=machine_description(),
+        octaves=pe_octaves(args.size),
+        table=markdown_table(header, rows),
     )
 
 
