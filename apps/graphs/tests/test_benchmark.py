@@ -236,7 +236,7 @@ def test_a_gcn_with_patience_stops_that_many_epochs_after_its_best_and_tests_the
     run = _node_run("Cora", 2, "virgo", 0, tmp_path, training, lr=0.05, weight_decay=0.0)
     (checkpoint,) = tmp_path.rglob("*.ckpt")  # the best validation epoch, the one tested
     best_epoch = int(re.match(r"epoch=(\d+)", checkpoint.name)[1])
-    assert run["epochs"] == best_epoch + 1 + training.patience < training.epochs
+    assert run["trained_epochs"] == best_epoch + 1 + training.patience < training.epochs
     assert run["val"] > 0.7 and run["test"] > 0.7  # a 2-layer GCN learns Cora within those epochs
 
 

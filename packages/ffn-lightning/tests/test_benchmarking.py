@@ -317,3 +317,9 @@ def test_quiet_trainer_logs_nothing_and_checkpoints_only_when_asked(tmp_path):
     assert quiet.logger is None and not quiet.checkpoint_callbacks and quiet.progress_bar_callback is None
     kept = quiet_trainer(default_root_dir=tmp_path, callbacks=[ModelCheckpoint(dirpath=tmp_path)])
     assert len(kept.checkpoint_callbacks) == 1
+
+
+def test_a_float_field_keys_in_its_shortest_exact_form(tmp_path):
+    store = RunStore(tmp_path / "runs.json", fields=("lr", "wd", "dropout", "seed"))
+    assert store.key({"lr": 0.001, "wd": 5e-6, "dropout": 0.0, "seed": 1}) == "0.001/5e-06/0/1"
+    assert store.key({"lr": 1 / 3, "wd": 0.5, "dropout": 1.0, "seed": 0}) == f"{1 / 3!r}/0.5/1/0"

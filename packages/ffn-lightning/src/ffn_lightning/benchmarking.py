@@ -280,13 +280,14 @@ class RunStore:
         return runs[key]
 
     def key(self, record: Mapping[str, Any]) -> str:
-        """The key of a record (or of a grid point): its ``fields`` values joined by ``/``."""
+        """The key of a record (or of a grid point): its ``fields`` values joined by ``/``; a float
+        as ``format(value, "g")`` where that reads back exactly (0.0 as ``0``, 5e-06 as ``5e-06``)."""
         if not self.fields:
             raise TypeError(f"{self.path}: a store without fields files runs by key: put(key, run)")
         absent = [name for name in self.fields if name not in record]
         if absent:
             raise ValueError(f"{self.path}: record {dict(record)} lacks the field(s) {', '.join(absent)}")
-        values = [str(record[name]) for name in self.fields]
+        values = [_key_part(record[name]) for name in self.fields]
         if any("/" in value for value in values):
             raise ValueError(f"{self.path}: a field value may not contain '/': {values}")
         return "/".join(values)
@@ -331,6 +332,13 @@ class RunStore:
                 f"{len(fields)} ({'/'.join(fields)}); was it written by another version of this bench?"
             )
         return parts
+
+
+def _key_part(value: Any) -> str:
+    if isinstance(value, float):
+        short = format(value, "g")
+        return short if float(short) == value else repr(value)
+    return str(value)
 
 
 def section_template(module_file: str | Path, name: str, **values: Any) -> str:

@@ -72,8 +72,8 @@ def _node_run(
     lr: float,
     weight_decay: float,
 ) -> dict[str, float]:
-    """Train one GCN; its best validation accuracy, the test accuracy at that epoch, and the epochs it
-    trained."""
+    """Train one GCN (checkpoints in ``root``); its best validation accuracy, the test accuracy at that
+    epoch, and the epochs it trained."""
     seed_everything(seed, workers=True, verbose=False)
     data = PlanetoidDataModule(name)
     model = NodeClassifier(
@@ -85,47 +85,18 @@ def _node_run(
         dropout=training.dropout,
         optimizer=partial(torch.optim.Adam, lr=lr, weight_decay=weight_decay),
     )
-    key = _virgo_key(name, depth, training, lr, weight_decay, init, seed)
-    best = ModelCheckpoint(dirpath=root / key, monitor="val/acc", mode="max")
+    best = ModelCheckpoint(dirpath=root, monitor="val/acc", mode="max")
     callbacks = [best]
     if training.patience:  # a gain is a strictly higher accuracy, as in the Virgo reference code
         callbacks.append(EarlyStopping(monitor="val/acc", mode="max", patience=training.patience))
     trainer = quiet_trainer(max_epochs=training.epochs, callbacks=callbacks, accelerator="cpu")
     trainer.fit(model, data)
     test = trainer.test(model, data, ckpt_path="best", verbose=False)[0]["test/acc"]
-    return {"val": float(best.best_model_score), "test": test, "epochs": trainer.current_epoch}
+    return {"val": float(best.best_model_score), "test": test, "trained_epochs": trainer.current_epoch}
 
 
-def _virgo_key(
-    name: str, depth: int, training: Training, lr: float, weight_decay: float, init: str, seed: int
-) -> str:
-    schedule = f"{training.epochs}/{training.patience}/{training.dropout:g}"
-    return f"{name}/{depth}/{schedule}/{lr:g}/{weight_decay:g}/{init}/{seed}"
-
-
-_VIRGO_KEY_FIELDS = (
-    "dataset",
-    "layers",
-    "epochs",
-    "patience",
-    "dropout",
-    "lr",
-    "weight_decay",
-    "init",
-    "seed",
-)
-
-
-def _split_virgo_key(
-    store: RunStore, key: str
-) -> tuple[tuple[str, int, Training], tuple[float, float], str, int]:
-    """The setting, grid point, initialization and seed `_virgo_key` wrote (a one-line error for a key
-    of another layout)."""
-    name, depth, epochs, patience, dropout, lr, weight_decay, init, seed = store.split_key(
-        key, _VIRGO_KEY_FIELDS
-    )
-    training = Training(int(epochs), int(patience), float(dropout))
-    return (name, int(depth), training), (float(lr), float(weight_decay)), init, int(seed)
+#: what identifies a Virgo run in its store, in key order
+VIRGO_FIELDS = ("dataset", "layers", "epochs", "patience", "dropout", "lr", "weight_decay", "init", "seed")
 
 
 VIRGO_DATASETS = ("Cora", "CiteSeer")
@@ -283,21 +254,41 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
     """
     root = Path(args.root) / "virgo"
     root.mkdir(parents=True, exist_ok=True)
-    store = RunStore(args.virgo_results)
-    grid = itertools.product(
-        args.datasets, args.depths, args.lrs, args.weight_decays, VIRGO_INITS, range(args.seeds)
-    )
-    training = Training(args.epochs, args.patience, args.dropout)
-    for name, depth, lr, weight_decay, init, seed in grid:
-        key = _virgo_key(name, depth, training, lr, weight_decay, init, seed)
-        if key not in store:
-            run = _node_run(name, depth, init, seed, root, training, lr, weight_decay)
-            store.put(key, run)
-            console.print(f"{key}: val {run['val']:.3f}, test {run['test']:.3f}")
+    store = RunStore(args.virgo_results, fields=VIRGO_FIELDS)
+    grid = [
+        {
+            "dataset": name,
+            "layers": depth,
+            **Training(args.epochs, args.patience, args.dropout)._asdict(),
+            "lr": lr,
+            "weight_decay": weight_decay,
+            "init": init,
+            "seed": seed,
+        }
+        for name, depth, lr, weight_decay, init, seed in itertools.product(
+            args.datasets, args.depths, args.lrs, args.weight_decays, VIRGO_INITS, range(args.seeds)
+        )
+    ]
+    for point in store.missing(grid):
+        training = Training(point["epochs"], point["patience"], point["dropout"])
+        run = _node_run(
+            point["dataset"],
+            point["layers"],
+            point["init"],
+            point["seed"],
+            root / store.key(point),
+            training,
+            point["lr"],
+            point["weight_decay"],
+        )
+        store.put(point | run)
+        console.print(f"{store.key(point)}: val {run['val']:.3f}, test {run['test']:.3f}")
     runs: _VirgoRuns = {}
-    for key, run in store.load().items():
-        setting, point, init, seed = _split_virgo_key(store, key)
-        runs.setdefault(setting, {}).setdefault(point, {}).setdefault(init, {})[seed] = run
+    for r in store.records():  # fields read from a key are strings
+        training = Training(int(r["epochs"]), int(r["patience"]), float(r["dropout"]))
+        point = (float(r["lr"]), float(r["weight_decay"]))
+        cells = runs.setdefault((r["dataset"], int(r["layers"]), training), {}).setdefault(point, {})
+        cells.setdefault(r["init"], {})[int(r["seed"])] = {k: r[k] for k in r if k not in VIRGO_FIELDS}
     runs |= pooled_trainings(runs)
     majority = {name: majority_accuracy(name) for name in dict.fromkeys(n for n, _, _ in runs)}
     header = ["Dataset", "Training", "Layers", "lr, weight decay", "Seeds", "Virgo", "Xavier", "Kaiming"]
