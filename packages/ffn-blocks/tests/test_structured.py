@@ -217,3 +217,15 @@ def test_default_block_count_fits_narrow_widths_and_explicit_ones_are_strict():
     assert BlockShuffleMLP(6, 6).num_blocks == 2
     with pytest.raises(ValueError, match="in_features=7 must be divisible by num_blocks=4"):
         BlockShuffleMLP(7, 7, num_blocks=4)
+
+
+def test_block_dense_with_one_block_is_low_rank_mlp_exactly():
+    """An input width with no divisor 2 or 4 (7 series, Cora's 1433 words) leaves one block: the same
+    network as LowRankMLP, as the docstring says and the study's note reports."""
+    torch.manual_seed(0)
+    low_rank = LowRankMLP(7, 7, hidden_features=315)
+    torch.manual_seed(0)
+    block_dense = BlockDenseMLP(7, 7, hidden_features=315)
+    x = torch.randn(5, 7)
+    assert block_dense.num_blocks == 1 and block_dense.rank == low_rank.rank
+    assert torch.equal(block_dense(x), low_rank(x))

@@ -236,6 +236,35 @@ def test_study_difference_to_mlp_is_paired_by_seed_and_signed_so_positive_is_bet
     assert one.endswith("(1 seed)") and not beats
 
 
+def test_study_shows_diverged_runs_and_never_counts_their_block_as_better():
+    from types import SimpleNamespace
+
+    from ffn_lightning.bench.study import _difference_to_mlp, _metric_cell
+
+    mlp = [{"seed": s, "metric": m} for s, m in enumerate([2.0, 2.2, 2.1])]
+    block = [{"seed": s, "metric": m} for s, m in enumerate([3.0, float("nan"), 3.1, 3.2])]
+    assert _metric_cell(block) == "3.1000 ± 0.1000 (1 of 4 diverged)"
+    text, beats = _difference_to_mlp(SimpleNamespace(higher_is_better=True), block, mlp)
+    assert text.startswith("+1.0000") and text.endswith("*") and not beats  # clearly higher, yet diverged
+    assert _metric_cell([{"seed": 0, "metric": float("inf")}]) == "— (1 of 1 diverged)"
+
+
+def test_study_notes_a_block_that_is_the_same_network_as_another():
+    from ffn_lightning.bench.study import _same_networks
+
+    def runs(*metrics, params=100):
+        return [{"seed": s, "metric": m, "params": params} for s, m in enumerate(metrics)]
+
+    results = {
+        "MLP": runs(0.5, 0.6),
+        "LowRankMLP": runs(0.7, 0.8),
+        "BlockDenseMLP": runs(0.7, 0.8),  # the same per-seed runs: one network
+        "KANLayer": runs(0.7, 0.8, params=90),  # the same metrics at another size: a coincidence
+    }
+    (note,) = _same_networks(results)
+    assert "*BlockDenseMLP* is the same network as *LowRankMLP*" in note
+
+
 def test_study_trains_only_what_its_store_lacks_and_files_records(tmp_path, monkeypatch):
     from types import SimpleNamespace
 

@@ -368,7 +368,10 @@ class BlockDenseMLP(TwoLayerFeedForward):
         norm: optional normalization factory applied to the input.
         num_blocks: diagonal blocks; ``in_features``, ``hidden_features`` and ``rank`` must be multiples.
             Default: the largest of 4, 2, 1 that fits the widths (4 at every usual width; fewer for
-            narrow inputs such as 7 time series). An explicit value is checked strictly.
+            narrow inputs such as 7 time series). At 1 the block-diagonal is one dense matrix, so the
+            block computes exactly what `LowRankMLP` of the same ``rank`` does (with an odd
+            ``in_features`` such as 7 channels or Cora's 1433 words). An explicit value is checked
+            strictly.
         rank: width between the block-diagonal and the dense map, below ``min(in_features,
             hidden_features)``; default about a quarter of that, a multiple of ``num_blocks``. The output
             layer is block-dense only when ``rank < out_features`` (else dense).

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from collections.abc import Sequence
 from functools import partial
@@ -182,11 +183,11 @@ def _summary_figure(
     axes = figure.subplots(1, len(apps), squeeze=False)
     for axis, (name, app) in zip(axes[0], apps.items(), strict=True):
         for block, runs in results.get(name, {}).items():
-            metric = torch.tensor([r["metric"] for r in runs])
-            if block not in costs.get(name, {}):
+            metric = torch.tensor([r["metric"] for r in _finite(runs)])  # a diverged run has no point
+            if block not in costs.get(name, {}) or not len(metric):
                 continue
             throughput = costs[name][block]["samples_per_s"]
-            spread = float(metric.std()) if len(runs) > 1 else 0.0
+            spread = float(metric.std()) if len(metric) > 1 else 0.0
             colour, marker = styles[block]
             axis.errorbar(
                 throughput, float(metric.mean()), yerr=spread, fmt=marker, color=colour, capsize=3, ms=5
@@ -210,15 +211,33 @@ def _difference_to_mlp(
 ) -> tuple[str, bool]:
     """``Δ [low, high]`` of the block's metric minus MLP's over shared seeds (the better direction
     positive) and whether the 95 % interval excludes zero."""
-    by_seed = {r["seed"]: r["metric"] for r in mlp}
-    differences = [r["metric"] - by_seed[r["seed"]] for r in runs if r["seed"] in by_seed]
+    by_seed = {r["seed"]: r["metric"] for r in _finite(mlp)}
+    differences = [r["metric"] - by_seed[r["seed"]] for r in _finite(runs) if r["seed"] in by_seed]
     if not app.higher_is_better:
         differences = [-d for d in differences]
+    if not differences:
+        return "—", False
     mean, low, high = paired_bootstrap_interval(differences)
     if len(differences) < 2:
-        return (f"{mean:+.4f} (1 seed)" if differences else "—"), False
+        return f"{mean:+.4f} (1 seed)", False
     significant = low > 0 or high < 0
-    return f"{mean:+.4f} [{low:+.4f}, {high:+.4f}]{' *' if significant else ''}", significant and low > 0
+    diverged = len(_finite(runs)) < len(runs)  # a block that diverged in any seed beats nothing
+    return (
+        f"{mean:+.4f} [{low:+.4f}, {high:+.4f}]{' *' if significant else ''}",
+        significant and low > 0 and not diverged,
+    )
+
+
+def _finite(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs that did not diverge (a finite metric)."""
+    return [r for r in runs if math.isfinite(r["metric"])]
+
+
+def _metric_cell(runs: list[dict[str, Any]]) -> str:
+    """Mean ± std of the metric over the runs that did not diverge, and how many did."""
+    finite = [r["metric"] for r in _finite(runs)]
+    cell = mean_std(finite, 4) if finite else "—"
+    return cell + (f" ({len(runs) - len(finite)} of {len(runs)} diverged)" if len(finite) < len(runs) else "")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -281,6 +300,25 @@ def _cost_cells(cost: dict[str, float] | None, mlp: dict[str, float] | None) -> 
     ]
 
 
+def _same_networks(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """A note for each block whose runs repeat an earlier block's exactly (every seed's metric, the
+    parameter count): at this app's widths the two blocks are one network, so their rows are one
+    result, not two (`BlockDenseMLP` falls back to one block, `LowRankMLP`'s map, when ``in_features``
+    has no divisor 2 or 4)."""
+    notes, seen = [], {}
+    for block, block_runs in runs.items():
+        signature = (block_runs[0]["params"], tuple(r["metric"] for r in block_runs)) if block_runs else None
+        if signature in seen:
+            notes.append(
+                f"*{block}* is the same network as *{seen[signature]}* at this app's widths (identical "
+                "runs, seed for seed): its structure does not fit the FFN's input width, so it "
+                "reduces to the other block's; one result, not two."
+            )
+        elif signature is not None:
+            seen[signature] = block
+    return notes
+
+
 def _domain_tables(
     apps: dict[str, StudyApp],
     results: dict[str, dict[str, list[dict[str, Any]]]],
@@ -302,14 +340,15 @@ def _domain_tables(
             if beats:
                 better.append(f"{block} ({difference.split(' [')[0]}, {cells[1]} samples/s)")
             train_s = f"{sum(r['train_s'] for r in runs) / len(runs):.1f}"
-            metric = mean_std([r["metric"] for r in runs], 4)
+            metric = _metric_cell(runs)
             setting = [block, runs[0]["hidden"], f"{runs[0]['params']:,}", len(runs)]
             rows.append([*setting, metric, difference, train_s, *cells])
         summary.append([name, app.metric, ", ".join(better) or "none"])
         console.print(console_table(f"{name}: {app.metric}", header, rows))
         direction = "higher" if app.higher_is_better else "lower"
         title = f"### {name} (`{app.study_config}`, {app.metric}, {direction} is better)"
-        sections.append(f"{title}\n\n{markdown_table(header, rows)}\n")
+        notes = "".join(f"\n{note}\n" for note in _same_networks(results[name]))
+        sections.append(f"{title}\n\n{markdown_table(header, rows)}\n{notes}")
     return summary, sections
 
 
