@@ -107,3 +107,13 @@ def test_cpu_step_section_is_its_store(copy, monkeypatch):
     args = ["--skip-steps", "--results", str(BENCHMARKS.parent / RESULTS_DIR), "--markdown", str(copy)]
     step.main(args)
     assert _tables(copy, "cpu-step") == _tables(BENCHMARKS, "cpu-step")
+
+
+def test_speech_section_is_its_store(copy, tmp_path, monkeypatch):
+    from ffn_speech.bench import separation
+
+    _no_training(monkeypatch, separation, "_train", "step_times")
+    store = BENCHMARKS.parent / RESULTS_DIR / "speech.json"
+    args = ["--steps", "200", "--seeds", "3", "--rounds", "0", "--results", str(store)]
+    separation.main([*args, "--root", str(tmp_path), "--output", str(copy)])
+    assert _tables(copy, "speech") == _tables(BENCHMARKS, "speech")

@@ -116,7 +116,12 @@ def _parser() -> argparse.ArgumentParser:
         help="training budgets; both models train once per budget and seed (runs are kept in --results)",
     )
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0…N-1 per model and budget")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of the step-time table")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=7,
+        help="interleaved rounds of the step-time table (0: show the stored step times, measure nothing)",
+    )
     parser.add_argument("--root", default="runs/speech-bench", help="checkpoints and logs")
     parser.add_argument("--results", default=str(RESULTS_DIR / "speech.json"), help="finished runs")
     parser.add_argument("--output", default="BENCHMARKS.md")
@@ -207,19 +212,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         for s in args.steps
         if (ours, s) in held_out and (baseline, s) in held_out
     )
-    seconds = step_times(args.rounds)
+    timings = RunStore(Path(args.results).with_name(Path(args.results).stem + "_steps.json"), ("batch",))
+    if args.rounds:
+        seconds = step_times(args.rounds)
+        timings.put({"batch": 8, "rounds": args.rounds, "machine": machine_description(), "seconds": seconds})
+    (timing,) = timings.select(batch=8) or [None]
+    if timing is None:
+        raise FileNotFoundError(f"{timings.path}: no stored step times (measure them with --rounds N)")
+    seconds = timing["seconds"]
     step_rows = [[name, f"{1000 * t:.0f}", f"{t / seconds[baseline]:.2f}"] for name, t in seconds.items()]
     console.print(console_table("Training step", ["Model", "ms", "× Conv-TasNet"], step_rows))
     body = section_template(
         __file__,
         "separation",
         command=f"ffn-speech bench --steps {shlex.join(map(str, args.steps))} --seeds {args.seeds} "
-        f"--rounds {args.rounds}",
-        machine=machine_description(),
+        f"--rounds {timing['rounds']}",
+        machine=timing["machine"],
         budgets=" and ".join(str(s) for s in args.steps),
         table=markdown_table(header, rows),
         margins=margins or "—",
-        rounds=args.rounds,
+        rounds=timing["rounds"],
         step_table=markdown_table(["Model", "Median step (ms)", "× Conv-TasNet"], step_rows),
     )
     if args.output:
