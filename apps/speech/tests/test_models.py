@@ -100,3 +100,17 @@ def test_too_short_input_is_a_clear_error():
 def test_bad_input_shape():
     with pytest.raises(ValueError, match=r"expected a waveform batch \(B, L\), got \(800,\)"):
         MossFormer2Separator(**TINY)(torch.randn(800))
+
+
+def test_the_study_swaps_blocks_in_with_ffconvm_s_input_norm(tmp_path):
+    """Every block the cross-domain study puts in the separator keeps the ScaleNorm that MossFormer2's
+    FFConvM has at its input: without it, the gated output FFN sees the unnormalized product of the
+    attention output and its gate, and SwiGLU there grew 1e3 -> 1e9 in 80 steps until it overflowed."""
+    import ffn_blocks
+    from ffn_lightning.bench.study import _build
+    from ffn_speech.cli import STUDY
+    from ffn_speech.models.separator import ScaleNorm
+
+    model = _build(STUDY, "SwiGLU", 96, tmp_path).model
+    swapped = [m for m in model.modules() if isinstance(m, ffn_blocks.SwiGLU)]
+    assert len(swapped) >= 3 and all(isinstance(block.norm, ScaleNorm) for block in swapped)

@@ -66,6 +66,7 @@ STUDY = StudyApp(
     cli=cli,
     configs=CONFIGS,
     block_argument="--model.network.init_args.ffn",
+    block_init_args={"norm": "ffn_speech.models.separator.ScaleNorm"},  # FFConvM's input norm
     metric="test/si_snri",
     higher_is_better=True,
     study_config="study.yaml",

@@ -55,6 +55,9 @@ class StudyApp:
         study_config: config of the small real-data run the ``ffn-bench`` study trains.
         block_argument: the CLI key that sets the FFN block, e.g. ``--model.ffn``.
         fixed_arguments: extra arguments every study/test run needs (e.g. a conv that has an FFN).
+        block_init_args: init arguments every block the study swaps in gets, beside its width: what the
+            app's own FFN has inside that a bare block lacks (speech: ``norm``, the ScaleNorm at the
+            input of MossFormer2's FFConvM; without it the gated output FFN's input is unnormalized).
         metric: the logged test metric the study reports, e.g. ``test/acc``.
         higher_is_better: direction of ``metric``.
         run_dir: the app's folder under ``runs/`` (its ``FFNLightningCLI`` ``app_name``).
@@ -75,6 +78,7 @@ class StudyApp:
     tiny_config: str = "tiny.yaml"
     study_config: str = "tiny.yaml"
     fixed_arguments: tuple[str, ...] = field(default_factory=tuple)
+    block_init_args: dict[str, Any] = field(default_factory=dict)
     config_tasks: dict[str, tuple[str, ...]] = field(default_factory=dict)
     slots: tuple[Slot, ...] = ()
 

@@ -67,16 +67,21 @@ QUIET = (
 )
 
 
-def _block_value(name: str, hidden: int | None = None) -> str:
-    value: dict[str, Any] = {"class_path": f"ffn_blocks.{name}"}
-    if hidden is not None:
-        value["init_args"] = {"hidden_features": hidden}
-    return json.dumps(value)
+def _block_value(name: str, hidden: int | None = None, init_args: dict[str, Any] | None = None) -> str:
+    """The block argument's value: ``ffn_blocks.<name>`` at ``hidden`` width, with ``init_args``."""
+    args = {**(init_args or {}), **({"hidden_features": hidden} if hidden is not None else {})}
+    return json.dumps({"class_path": f"ffn_blocks.{name}", **({"init_args": args} if args else {})})
 
 
 def _build(app: StudyApp, block: str, hidden: int | None, root: Path, extra: Sequence[str] = ()) -> Any:
     args = [*app.task_of(app.configs / app.study_config), "--config", str(app.configs / app.study_config)]
-    args += [*app.fixed_arguments, app.block_argument, _block_value(block, hidden), *QUIET, *extra]
+    args += [
+        *app.fixed_arguments,
+        app.block_argument,
+        _block_value(block, hidden, app.block_init_args),
+        *QUIET,
+        *extra,
+    ]
     args += [f"--trainer.default_root_dir={root / app.name}"]  # the resolved config.yaml lands there
     return app.cli(args, run=False)
 
@@ -93,9 +98,13 @@ _FLOP_TOKENS = 16  # positions the FLOPs of one block are counted on (position-w
 
 
 def _target(block: torch.nn.Module, match: str) -> int:
+    """What the study equalizes: the parameters (or FLOPs) of the block proper, without its input norm,
+    which is the same for every block (`StudyApp.block_init_args`)."""
+    norm = getattr(block, "norm", None) or torch.nn.Identity()
     if match == "params":
-        return parameter_count(block)
-    return count_flops(block, torch.zeros(1, _FLOP_TOKENS, block.in_features))
+        return parameter_count(block) - parameter_count(norm)
+    x = torch.zeros(1, _FLOP_TOKENS, block.in_features)
+    return count_flops(block, x) - count_flops(norm, x)
 
 
 def _matched_hidden(block: str, reference: tuple[int, int, int], match: str) -> int:
