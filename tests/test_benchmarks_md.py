@@ -109,6 +109,15 @@ def test_cpu_step_section_is_its_store(copy, monkeypatch):
     assert _tables(copy, "cpu-step") == _tables(BENCHMARKS, "cpu-step")
 
 
+def test_fields_section_is_its_store(copy, monkeypatch):
+    from ffn_fields.bench import fields
+
+    _no_training(monkeypatch, fields, "_fit")
+    store = BENCHMARKS.parent / RESULTS_DIR / "fields.json"
+    fields.main(["--results", str(store), "--markdown", str(copy)])
+    assert _tables(copy, "fields") == _tables(BENCHMARKS, "fields")
+
+
 def test_speech_section_is_its_store(copy, tmp_path, monkeypatch):
     from ffn_speech.bench import separation
 

@@ -2,8 +2,9 @@
 and equal steps, and PE vs CAM radiance fields on the analytic scene (held-out views).
 
 Each field's width is chosen so its parameter count is as close as possible to the same budget
-(``--params``); every run uses the same pixel batches, steps and Adam (SIREN at 1e-4, the others at
-1e-3, grids at 10× as CAM trains them). Finished runs are kept in ``--results`` (a `RunStore`), so an
+(``--params``); every run trains through the app's own `ImageFitting` on `ImageData` (or
+`RadianceFitting` on `BlenderData`), as ``ffn-fields image fit`` does, with the same pixel batches,
+steps and Adam (SIREN at 1e-4, the others at 1e-3, grids at 10× as CAM trains them). Finished runs are kept in ``--results`` (a `RunStore`), so an
 interrupted bench resumes and the tables regenerate without retraining.
 """
 
@@ -11,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
+from tempfile import TemporaryDirectory
 from typing import Any
 
 import torch
-import torch.nn.functional as F
+from lightning.pytorch import LightningDataModule, LightningModule
 from rich.console import Console
 from rich.progress import track
 
@@ -25,6 +26,7 @@ from ffn_lightning.benchmarking import (
     RESULTS_DIR,
     RunStore,
     console_table,
+    fit_timed,
     machine_description,
     markdown_table,
     parameter_count,
@@ -33,9 +35,9 @@ from ffn_lightning.benchmarking import (
     update_markdown_section,
 )
 
-from ..fields import CAMField, CAMGridField, Field, GridField, PEField, SirenField, parameter_groups
-from ..image import load_image, pixel_coordinates
-from ..radiance import RadianceRenderer, _bundle, analytic_scene_path, load_blender_split
+from ..fields import CAMField, CAMGridField, Field, GridField, PEField, SirenField
+from ..image import ImageData, ImageFitting
+from ..radiance import BlenderData, RadianceFitting, RadianceRenderer
 
 __all__ = ["main"]
 
@@ -136,37 +138,29 @@ def _fixed_fields(frequencies: int) -> dict[str, tuple[Callable[[int], Field], f
     }
 
 
-def _fit_image(field: Field, lr: float, image: torch.Tensor, steps: int, batch: int) -> dict[str, float]:
-    from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+def _fit(module: LightningModule, data: LightningDataModule) -> tuple[dict[str, float], float]:
+    """One epoch of ``data``'s training steps through Lightning, then its test; the test metrics and the
+    training steps per second."""
+    with TemporaryDirectory() as root:  # anything a module writes beside its logs (novel views)
+        options = {"default_root_dir": root, "limit_val_batches": 0, "num_sanity_val_steps": 0}
+        trainer, seconds = fit_timed(module, data, epochs=1, **options)
+        metrics = trainer.test(module, data, verbose=False)[0]
+    return metrics, trainer.global_step / seconds
 
-    coords = pixel_coordinates(*image.shape[:2]).reshape(-1, 2)
-    colors = image.reshape(-1, 3)
-    optimizer = torch.optim.Adam(parameter_groups(field, partial(torch.optim.Adam, lr=lr), 10.0), lr=lr)
-    generator = torch.Generator().manual_seed(0)
-    start = time.perf_counter()
-    for _ in range(steps):
-        pick = torch.randint(len(colors), (batch,), generator=generator)
-        loss = F.mse_loss(field(coords[pick]), colors[pick])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    seconds = time.perf_counter() - start
-    with torch.no_grad():
-        prediction = torch.cat([field(c) for c in coords.split(65536)]).clamp(0, 1).reshape(image.shape)
-    mse = F.mse_loss(prediction, image)
-    chw = (prediction.permute(2, 0, 1)[None], image.permute(2, 0, 1)[None])
-    return {
-        "psnr": float(-10 * torch.log10(mse)),
-        "ssim": float(ssim(*chw, data_range=1.0)),
-        "steps_s": steps / seconds,
-    }
+
+def _fit_image(field: Field, lr: float, image: str, args: argparse.Namespace) -> dict[str, float]:
+    """`ImageFitting` on `ImageData`, as ``ffn-fields image fit`` trains: ``args.steps`` batches of
+    ``args.batch`` random pixels; PSNR and SSIM of the full reconstruction."""
+    data = ImageData(image, size=args.size, batch_size=args.batch, steps_per_epoch=args.steps)
+    optimizer = partial(torch.optim.Adam, lr=lr)
+    module = ImageFitting(lambda *_: field, optimizer, grid_lr_scale=10.0, image_shape=data.image_shape)
+    metrics, steps_s = _fit(module, data)
+    return {"psnr": metrics["test/psnr"], "ssim": metrics["test/ssim"], "steps_s": steps_s}
 
 
 def _fit_radiance(name: str, width_params: int, steps: int, rays: int) -> dict[str, float]:
-    path = analytic_scene_path()
-    (train_cameras, train_images), (test_cameras, test_images) = (
-        load_blender_split(path, s) for s in ("train", "test")
-    )
+    """`RadianceFitting` on `BlenderData`'s analytic scene, as ``ffn-fields radiance fit`` trains;
+    PSNR over the held-out views."""
     builders = {
         "PE-MLP": lambda w: PEField(3, 4, width=w, depth=2, num_frequencies=6),
         "CAM": lambda w: CAMField(
@@ -184,34 +178,9 @@ def _fit_radiance(name: str, width_params: int, steps: int, rays: int) -> dict[s
     width = size_for_parameters(build, width_params, low=4)
     torch.manual_seed(0)  # after the size search, so the initialization does not depend on it
     renderer = RadianceRenderer(lambda d, o: build(width), num_samples=32, num_importance_samples=32)
-    optimizer = torch.optim.Adam(
-        parameter_groups(renderer.field, partial(torch.optim.Adam, lr=5e-3), 10.0), lr=5e-3
-    )
-    generator = torch.Generator().manual_seed(0)
-    n, h, w = train_images.shape[:3]
-    start = time.perf_counter()
-    for _ in range(steps):
-        view, y, x = (torch.randint(k, (rays,), generator=generator) for k in (n, h, w))
-        bundle = train_cameras.generate_rays(
-            camera_indices=view[:, None], coords=torch.stack([y, x], -1) + 0.5
-        )
-        out = renderer(bundle)
-        target = train_images[view, y, x]
-        loss = F.mse_loss(out["rgb"], target) + F.mse_loss(out["rgb_coarse"], target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    seconds = time.perf_counter() - start
-    renderer.eval()
-    psnrs = []
-    with torch.no_grad():
-        for i in range(len(test_images)):
-            bundle = test_cameras.generate_rays(camera_indices=i)
-            rays_ = torch.cat([bundle.origins, bundle.directions], -1)
-            rgb = renderer.render_in_chunks(_bundle(rays_))["rgb"].clamp(0, 1)
-            psnrs.append(float(-10 * torch.log10(F.mse_loss(rgb, test_images[i]))))
-    params = parameter_count(renderer)
-    return {"psnr": statistics.fmean(psnrs), "params": params, "steps_s": steps / seconds}
+    module = RadianceFitting(renderer, partial(torch.optim.Adam, lr=5e-3), grid_lr_scale=10.0)
+    metrics, steps_s = _fit(module, BlenderData(rays_per_batch=rays, steps_per_epoch=steps))
+    return {"psnr": metrics["test/psnr"], "params": parameter_count(renderer), "steps_s": steps_s}
 
 
 def _key(first: str, second: str, args: argparse.Namespace) -> str:
@@ -274,7 +243,7 @@ def _run(
             size = size_for_parameters(build, args.params, low=1)
             torch.manual_seed(0)  # after the size search, so the initialization does not depend on it
             field = build(size)
-            fit = _fit_image(field, lr, load_image(image, args.size), args.steps, args.batch)
+            fit = _fit_image(field, lr, image, args)
             params = parameter_count(field)
             result = {**fit, "width": field.input.out_features, "params": params}
         store.put(key, result)
