@@ -97,7 +97,10 @@ def test_tsp_section_is_its_store(copy, monkeypatch):
     _no_training(monkeypatch, tsp, "_train")
     store = BENCHMARKS.parent / RESULTS_DIR / "graphs-tsp.json"
     tsp.main(["--seeds", "5", "--train-instances", "1000", "--results", str(store), "--markdown", str(copy)])
-    assert _tables(copy, "graphs-tsp") == _tables(BENCHMARKS, "graphs-tsp")
+    expected = _tables(BENCHMARKS, "graphs-tsp")
+    if tsp.PackageFloydNet is None:  # without the optional bench group the authors' package has no row
+        expected = [row for row in expected if not row.startswith(f"| {tsp.PACKAGE} |")]
+    assert _tables(copy, "graphs-tsp") == expected
 
 
 def test_cpu_step_section_is_its_store(copy, monkeypatch):

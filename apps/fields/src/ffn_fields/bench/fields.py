@@ -4,8 +4,9 @@ and equal steps, and PE vs CAM radiance fields on the analytic scene (held-out v
 Each field's width is chosen so its parameter count is as close as possible to the same budget
 (``--params``); every run trains through the app's own `ImageFitting` on `ImageData` (or
 `RadianceFitting` on `BlenderData`), as ``ffn-fields image fit`` does, with the same pixel batches,
-steps and Adam (SIREN at 1e-4, the others at 1e-3, grids at 10× as CAM trains them). Finished runs are kept in ``--results`` (a `RunStore`), so an
-interrupted bench resumes and the tables regenerate without retraining.
+steps and Adam (SIREN at 1e-4, the others at 1e-3, grids at 10× as CAM trains them). Finished runs
+are kept in ``--results`` (a `RunStore`), so an interrupted bench resumes and the tables regenerate
+without retraining.
 """
 
 from __future__ import annotations

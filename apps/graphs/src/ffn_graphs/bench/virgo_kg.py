@@ -243,18 +243,8 @@ def _virgo_rows(runs: _VirgoRuns, majority: dict[str, float]) -> list[list[Any]]
     return rows
 
 
-def bench_virgo(args: argparse.Namespace, console: Console) -> str:
-    """GCNs with each initialization over a grid of learning rates and weight decays, per dataset,
-    depth, training (epochs, early stopping, dropout) and seed.
-
-    Every finished run (best validation accuracy, the test accuracy at that epoch, epochs trained) is
-    kept in the `RunStore` ``--virgo-results``; the table shows every stored run, so more seeds or grid
-    points for one setting (``--datasets CiteSeer --depths 2 --seeds 10``) add to its rows without
-    retraining.
-    """
-    root = Path(args.root) / "virgo"
-    root.mkdir(parents=True, exist_ok=True)
-    store = RunStore(args.virgo_results, fields=VIRGO_FIELDS)
+def _train_virgo_missing(store: RunStore, args: argparse.Namespace, root: Path, console: Console) -> None:
+    """Train every GCN of ``args``' grid that ``store`` lacks, filing each run as it finishes."""
     grid = [
         {
             "dataset": name,
@@ -283,12 +273,33 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
         )
         store.put(point | run)
         console.print(f"{store.key(point)}: val {run['val']:.3f}, test {run['test']:.3f}")
+
+
+def _virgo_runs(store: RunStore) -> _VirgoRuns:
+    """Every stored Virgo run: setting -> grid point -> initialization -> seed -> results."""
     runs: _VirgoRuns = {}
     for r in store.records():  # fields read from a key are strings
         training = Training(int(r["epochs"]), int(r["patience"]), float(r["dropout"]))
         point = (float(r["lr"]), float(r["weight_decay"]))
         cells = runs.setdefault((r["dataset"], int(r["layers"]), training), {}).setdefault(point, {})
         cells.setdefault(r["init"], {})[int(r["seed"])] = {k: r[k] for k in r if k not in VIRGO_FIELDS}
+    return runs
+
+
+def bench_virgo(args: argparse.Namespace, console: Console) -> str:
+    """GCNs with each initialization over a grid of learning rates and weight decays, per dataset,
+    depth, training (epochs, early stopping, dropout) and seed.
+
+    Every finished run (best validation accuracy, the test accuracy at that epoch, epochs trained) is
+    kept in the `RunStore` ``--virgo-results``; the table shows every stored run, so more seeds or grid
+    points for one setting (``--datasets CiteSeer --depths 2 --seeds 10``) add to its rows without
+    retraining.
+    """
+    root = Path(args.root) / "virgo"
+    root.mkdir(parents=True, exist_ok=True)
+    store = RunStore(args.virgo_results, fields=VIRGO_FIELDS)
+    _train_virgo_missing(store, args, root, console)
+    runs = _virgo_runs(store)
     runs |= pooled_trainings(runs)
     majority = {name: majority_accuracy(name) for name in dict.fromkeys(n for n, _, _ in runs)}
     header = ["Dataset", "Training", "Layers", "lr, weight decay", "Seeds", "Virgo", "Xavier", "Kaiming"]
