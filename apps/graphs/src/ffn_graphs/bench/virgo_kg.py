@@ -260,19 +260,20 @@ def _train_virgo_missing(store: RunStore, args: argparse.Namespace, root: Path, 
         )
     ]
     for point in store.missing(grid):
+        key = store.key(point)  # also the run's checkpoint folder
         training = Training(point["epochs"], point["patience"], point["dropout"])
         run = _node_run(
             point["dataset"],
             point["layers"],
             point["init"],
             point["seed"],
-            root / store.key(point),
+            root / key,
             training,
             point["lr"],
             point["weight_decay"],
         )
         store.put(point | run)
-        console.print(f"{store.key(point)}: val {run['val']:.3f}, test {run['test']:.3f}")
+        console.print(f"{key}: val {run['val']:.3f}, test {run['test']:.3f}")
 
 
 def _virgo_runs(store: RunStore) -> _VirgoRuns:

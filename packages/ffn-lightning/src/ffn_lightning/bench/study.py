@@ -221,7 +221,8 @@ def _difference_to_mlp(
     """``Δ [low, high]`` of the block's metric minus MLP's over shared seeds (the better direction
     positive) and whether the 95 % interval excludes zero."""
     by_seed = {r["seed"]: r["metric"] for r in _finite(mlp)}
-    differences = [r["metric"] - by_seed[r["seed"]] for r in _finite(runs) if r["seed"] in by_seed]
+    finite = _finite(runs)
+    differences = [r["metric"] - by_seed[r["seed"]] for r in finite if r["seed"] in by_seed]
     if not app.higher_is_better:
         differences = [-d for d in differences]
     if not differences:
@@ -230,7 +231,7 @@ def _difference_to_mlp(
     if len(differences) < 2:
         return f"{mean:+.4f} (1 seed)", False
     significant = low > 0 or high < 0
-    diverged = len(_finite(runs)) < len(runs)  # a block that diverged in any seed beats nothing
+    diverged = len(finite) < len(runs)  # a block that diverged in any seed beats nothing
     return (
         f"{mean:+.4f} [{low:+.4f}, {high:+.4f}]{' *' if significant else ''}",
         significant and low > 0 and not diverged,
