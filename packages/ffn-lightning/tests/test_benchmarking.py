@@ -1,5 +1,6 @@
 """Benchmark helpers and the core benchmark script, at toy sizes."""
 
+import datetime as dt
 import math
 import time
 
@@ -10,9 +11,12 @@ from ffn_lightning.bench.blocks import default_cases, main
 from ffn_lightning.benchmarking import (
     RunStore,
     interleaved_latency,
+    machine_description,
     markdown_table,
     mean_std,
+    measurement,
     parameter_count,
+    provenance,
     quiet_trainer,
     train_missing,
     update_markdown_section,
@@ -68,6 +72,8 @@ def test_core_benchmark_writes_every_case(tmp_path):
             "1",
             "--warmup",
             "0",
+            "--results",
+            str(tmp_path / "blocks.json"),
             "--output",
             str(out),
         ]
@@ -143,11 +149,11 @@ def test_mean_std_uses_the_sample_std_and_shows_one_seed_alone():
 def test_run_store_keeps_runs_another_bench_stored_meanwhile(tmp_path):
     path = tmp_path / "results" / "bench.json"
     mine, theirs = RunStore(path), RunStore(path)
-    mine.put("a/0", {"mrr": 0.5})
-    theirs.put("b/0", {"mrr": 0.4})  # another bench writing the same file
-    mine.put("a/1", {"mrr": 0.7})
-    assert mine.load() == {"a/0": {"mrr": 0.5}, "b/0": {"mrr": 0.4}, "a/1": {"mrr": 0.7}}
-    assert "b/0" in mine and "c/0" not in mine and mine["a/1"] == {"mrr": 0.7}
+    mine.put("a/0", 0.5)
+    theirs.put("b/0", 0.4)  # another bench writing the same file
+    mine.put("a/1", 0.7)
+    assert mine.load() == {"a/0": 0.5, "b/0": 0.4, "a/1": 0.7}
+    assert "b/0" in mine and "c/0" not in mine and mine["a/1"] == 0.7
     with pytest.raises(KeyError, match=r"bench\.json: no stored run 'c/0'"):
         mine["c/0"]
     assert sorted(p.name for p in path.parent.iterdir()) == ["bench.json", "bench.json.lock"]  # no partial
@@ -182,6 +188,36 @@ def test_run_store_names_a_key_of_another_format(tmp_path):
         store.split_key("Cora/2/virgo/0", ("dataset", "layers", "epochs", "init", "seed"))
 
 
+def test_a_stored_run_says_where_and_when_it_was_measured_and_a_section_shows_it(tmp_path, monkeypatch):
+    from ffn_lightning import benchmarking
+
+    store = RunStore(tmp_path / "bench.json")
+    store.put("a", {"mrr": 0.5})
+    store.put("gpu", {"mrr": 0.6, "machine": "NVIDIA H100", "date": "2026-01-02"})  # named by the bench
+    assert store["a"] == {"machine": machine_description(), "date": dt.date.today().isoformat(), "mrr": 0.5}
+    assert provenance(store.load().values()) == (
+        "; ".join(sorted({"NVIDIA H100", machine_description()})),
+        dt.date.today().isoformat(),
+    )
+    monkeypatch.setattr(benchmarking, "machine_description", lambda: "elsewhere")
+    path = tmp_path / "B.md"
+    update_markdown_section(path, "x", "body", updated="2026-01-02")
+    assert "_Updated 2026-01-02._" in path.read_text()  # the runs' date, not the rendering's
+
+
+def test_a_timing_bench_renders_from_its_store_without_measuring(tmp_path):
+    store = RunStore(tmp_path / "timing.json", fields=("rounds",))
+    measured = measurement(store, {"rounds": 3}, lambda: {"seconds": 1.5}, from_store=False)
+    assert measured["seconds"] == 1.5 and store.select(rounds=3) == [measured]
+
+    def refuse():
+        raise AssertionError("measured although the store holds the run")
+
+    assert measurement(store, {"rounds": 3}, refuse, from_store=True) == measured
+    with pytest.raises(SystemExit, match=r"timing\.json: no run stored for \{'rounds': 5\}"):
+        measurement(store, {"rounds": 5}, refuse, from_store=True)
+
+
 def test_run_store_of_records_files_them_by_their_fields_and_finds_them_without_parsing(tmp_path):
     store = RunStore(tmp_path / "bench.json", fields=("dataset", "model", "seed"))
     store.put({"dataset": "UMLS", "model": "NBFNet", "seed": 0, "mrr": 0.9})
@@ -189,12 +225,15 @@ def test_run_store_of_records_files_them_by_their_fields_and_finds_them_without_
     store.put({"dataset": "UMLS", "model": "NBFNet", "seed": 0, "mrr": 0.95})  # the same setting: replaced
     assert "UMLS/NBFNet/0" in store and len(store.load()) == 2
     assert [r["mrr"] for r in store.select(model="NBFNet")] == [0.95]
-    assert store.select(seed=0, model="RotatE")[0] == {
-        "dataset": "UMLS",
-        "model": "RotatE",
-        "seed": 0,
-        "mrr": 0.8,
-    }
+    assert (
+        store.select(seed=0, model="RotatE")[0].items()
+        >= {
+            "dataset": "UMLS",
+            "model": "RotatE",
+            "seed": 0,
+            "mrr": 0.8,
+        }.items()
+    )
     grid = [{"dataset": "UMLS", "model": m, "seed": s} for s in (0, 1) for m in ("NBFNet", "RotatE")]
     assert store.missing(grid) == grid[2:]
     with pytest.raises(ValueError, match=r"lacks the field.*seed"):
@@ -318,8 +357,8 @@ def test_first_batch_sets_up_the_stage_and_reads_its_loader():
 
 
 def test_train_missing_trains_only_what_the_store_lacks_and_keeps_each_run(tmp_path):
-    store = RunStore(tmp_path / "runs.json")
-    store.put("a/k/0", {"loss": 9.0})  # already trained: never trained again
+    store = RunStore(tmp_path / "runs.json", fields=("size", "model", "seed"))
+    store.put({"size": 2, "model": "a", "seed": 0, "loss": 9.0})  # already trained: never trained again
     trained = []
 
     def train(network, seed):
@@ -330,13 +369,15 @@ def test_train_missing_trains_only_what_the_store_lacks_and_keeps_each_run(tmp_p
 
     builders = {"a": lambda: torch.nn.Linear(2, 1), "b": lambda: torch.nn.Linear(2, 2)}
     with pytest.raises(KeyboardInterrupt):
-        train_missing(builders, "k", store, train, seeds=2)
-    assert trained == [(2, 0), (1, 1), (2, 1)] and set(store.load()) == {"a/k/0", "b/k/0", "a/k/1"}
-    runs = train_missing(builders, "k", store, train, seeds=2)
+        train_missing(builders, {"size": 2}, store, train, seeds=2)
+    assert trained == [(2, 0), (1, 1), (2, 1)] and set(store.load()) == {"2/a/0", "2/b/0", "2/a/1"}
+    runs = train_missing(builders, {"size": 2}, store, train, seeds=2)
     assert trained[-1] == (2, 1) and len(trained) == 4
-    assert runs["a"][0] == {"loss": 9.0} and runs["b"][0]["params"] == 6
+    assert runs["a"][0]["loss"] == 9.0 and runs["b"][0]["params"] == 6
+    assert [run["seed"] for run in runs["b"]] == [0, 1] and runs["b"][1]["model"] == "b"
     torch.manual_seed(1)  # each network starts from its seed's initialization
     assert runs["a"][1]["loss"] == pytest.approx(float(torch.nn.Linear(2, 1).weight.sum()))
+    assert train_missing(builders, {"size": 3}, store, train, seeds=0) == {"a": [], "b": []}  # own setting
 
 
 def test_quiet_trainer_logs_nothing_and_checkpoints_only_when_asked(tmp_path):

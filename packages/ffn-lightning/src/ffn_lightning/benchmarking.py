@@ -36,12 +36,18 @@ __all__ = [
     "machine_description",
     "markdown_table",
     "mean_std",
+    "measured_section",
+    "measured_template",
+    "measurement",
+    "measurement_arguments",
     "paired_bootstrap_interval",
     "parameter_count",
     "peak_memory_bytes",
+    "provenance",
     "quiet_trainer",
     "section_template",
     "size_for_parameters",
+    "stored_runs",
     "train_missing",
     "update_markdown_section",
 ]
@@ -127,26 +133,34 @@ def fit_timed(
 
 def train_missing(
     builders: Mapping[str, Callable[[], torch.nn.Module]],
-    key: str,
+    setting: Mapping[str, Any],
     store: RunStore,
     train: Callable[[torch.nn.Module, int], dict[str, float]],
     seeds: int,
     console: Any = None,
-) -> dict[str, list[dict[str, float]]]:
+) -> dict[str, list[dict[str, Any]]]:
     """Train what ``store`` lacks: for seeds 0…``seeds``-1, build every network (initialized from the
-    seed) whose ``<name>/<key>/<seed>`` is not stored, ``train(network, seed)`` it and store the result
-    at once (an interrupted run keeps what it finished). Returns each network's runs, in seed order.
+    seed) whose record ``{**setting, "model": name, "seed": seed}`` is not stored, ``train(network,
+    seed)`` it and store the record at once (an interrupted run keeps what it finished). ``store``'s
+    fields are ``setting``'s, ``model`` and ``seed``. Returns each network's records, in seed order.
     ``console`` (a rich Console) reports each training."""
-    for seed in range(seeds):
-        for name, build in builders.items():
-            if f"{name}/{key}/{seed}" not in store:
-                torch.manual_seed(seed)
-                network = build()
-                if console is not None:
-                    console.print(f"training {name} ({parameter_count(network):,} parameters, seed {seed})")
-                store.put(f"{name}/{key}/{seed}", train(network, seed))
-    stored = store.load()
-    return {name: [stored[f"{name}/{key}/{seed}"] for seed in range(seeds)] for name in builders}
+    grid = [{**setting, "model": name, "seed": seed} for seed in range(seeds) for name in builders]
+    for point in store.missing(grid):
+        torch.manual_seed(point["seed"])
+        network = builders[point["model"]]()
+        if console is not None:
+            console.print(
+                f"training {point['model']} ({parameter_count(network):,} parameters, seed {point['seed']})"
+            )
+        store.put({**point, **train(network, point["seed"])})
+    return {name: stored_runs(store, setting, name, seeds) for name in builders}
+
+
+def stored_runs(store: RunStore, setting: Mapping[str, Any], model: str, seeds: int) -> list[dict[str, Any]]:
+    """The records `train_missing` stores for ``model`` at ``setting``, seeds 0…``seeds``-1 in order
+    (fewer where some are not stored)."""
+    runs = {run["seed"]: run for run in store.select(**setting, model=model)}
+    return [runs[seed] for seed in range(seeds) if seed in runs]
 
 
 def first_batch(datamodule: Any, stage: str = "fit") -> Any:
@@ -251,6 +265,11 @@ class RunStore:
     Windows), so benches running in other processes may write to it at the same time without losing
     each other's runs.
 
+    Every run that is a dict is stored with where and when it was measured: ``machine``
+    (`machine_description`) and ``date`` (ISO), unless it names them itself (a GPU run names its
+    device); a section shows the machines and the newest date of the runs in it (`provenance`), so it
+    reads the same wherever and whenever it is rendered.
+
     A store declared with ``fields`` holds structured records: each run is a dict that names its
     setting in those fields (``dataset``, ``model``, ``seed``, ...) beside its results. `put` files a
     record under the key its fields make, `missing` says which settings of a grid are not stored yet,
@@ -297,6 +316,8 @@ class RunStore:
         run of the same key, without losing others' writes."""
         if not isinstance(key, str):
             key, run = self.key(key), dict(key)
+        if isinstance(run, Mapping):
+            run = {"machine": machine_description(), "date": dt.date.today().isoformat(), **run}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(self.path.with_name(self.path.name + ".lock")):  # one read-modify-write at a time
             runs = {**self.load(), key: run}
@@ -332,6 +353,78 @@ class RunStore:
                 f"{len(fields)} ({'/'.join(fields)}); was it written by another version of this bench?"
             )
         return parts
+
+
+def measurement_arguments(parser: Any, store: str) -> None:
+    """Add a timing bench's ``--results`` (its `RunStore`, default ``RESULTS_DIR/<store>.json``) and
+    ``--from-store`` (rewrite the section from the stored run, measuring nothing) to ``parser``."""
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS_DIR / f"{store}.json", help="the store of measured runs"
+    )
+    parser.add_argument(
+        "--from-store",
+        action="store_true",
+        help="rewrite the section from the run stored for these settings, measuring nothing",
+    )
+
+
+def measurement(
+    store: RunStore, setting: Mapping[str, Any], measure: Callable[[], Mapping[str, Any]], from_store: bool
+) -> dict[str, Any]:
+    """The run of a timing bench at ``setting`` (its store's fields): ``measure()`` now and stored with
+    the setting, or, ``from_store``, the one stored before (a one-line error where there is none)."""
+    if not from_store:
+        store.put({**setting, **measure()})
+    found = store.select(**setting)
+    if not found:
+        raise SystemExit(
+            f"error: {store.path}: no run stored for {dict(setting)} (measure it: omit --from-store)"
+        )
+    return found[0]
+
+
+def measured_section(
+    args: Any,
+    fields: Sequence[str],
+    measure: Callable[[], Mapping[str, Any]],
+    render: Callable[[dict[str, Any]], str],
+    section: str,
+) -> dict[str, Any]:
+    """A timing bench's end: its run at the settings ``fields`` names in ``args`` (`measurement`, into
+    the store ``args.results``, or from it with ``args.from_store``), rendered by ``render`` into the
+    section ``section`` of ``args.output`` (skipped when empty) and printed. Returns the run."""
+    store = RunStore(args.results, fields=fields)
+    run = measurement(store, {name: getattr(args, name) for name in fields}, measure, args.from_store)
+    body = render(run)
+    print(body)
+    if args.output:
+        update_markdown_section(args.output, section, body, run["date"])
+    return run
+
+
+def measured_template(
+    module_file: str | Path,
+    name: str,
+    program: str,
+    fields: Sequence[str],
+    run: Mapping[str, Any],
+    **values: Any,
+) -> str:
+    """`section_template` for a stored timing run: ``$command`` (``program`` with the run's settings
+    as ``--field value`` options), ``$machine`` and each setting in ``fields`` come from ``run``."""
+    command = " ".join([program, *(f"--{field} {run[field]}" for field in fields)])
+    settings = {field: run[field] for field in fields}
+    return section_template(module_file, name, command=command, machine=run["machine"], **settings, **values)
+
+
+def provenance(runs: Iterable[Mapping[str, Any]]) -> tuple[str, str | None]:
+    """The machines (sorted, ``; ``-joined) and the newest date of the stored runs a section shows,
+    for its machine line and its date stamp (`update_markdown_section`'s ``updated``). Runs stored
+    before runs named them (hand-written stores) count as ``machine not recorded`` and no date."""
+    runs = list(runs)
+    machines = sorted({run.get("machine", "machine not recorded") for run in runs})
+    dates = [run["date"] for run in runs if "date" in run]
+    return "; ".join(machines), max(dates, default=None)
 
 
 def _key_part(value: Any) -> str:
@@ -395,15 +488,16 @@ def console_table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any
     return table
 
 
-def update_markdown_section(path: str | Path, key: str, body: str) -> None:
+def update_markdown_section(path: str | Path, key: str, body: str, updated: str | None = None) -> None:
     """Write ``body`` between ``<!-- key:start -->`` and ``<!-- key:end -->`` in ``path``.
 
     The section is replaced where it exists and appended otherwise, so several benchmarks share one
-    BENCHMARKS.md without overwriting each other. A date line is added at the top of the section.
+    BENCHMARKS.md without overwriting each other. A date line is added at the top of the section:
+    ``updated`` (the newest stored run it shows, `provenance`), else today.
     """
     path = Path(path)
     start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
-    stamp = f"_Updated {dt.date.today().isoformat()}._\n\n"
+    stamp = f"_Updated {updated or dt.date.today().isoformat()}._\n\n"
     block = f"{start}\n{stamp}{body.strip()}\n{end}"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     if start in text and end in text:

@@ -28,10 +28,10 @@ import torch
 from ffn_lightning.benchmarking import (
     RESULTS_DIR,
     RunStore,
-    machine_description,
     markdown_table,
     mean_std,
     parameter_count,
+    provenance,
     section_template,
     update_markdown_section,
 )
@@ -104,14 +104,17 @@ def run_one(image: str, field: str, size: int, steps: int, seed: int) -> dict[st
     return {"psnr": metrics["test/psnr"], "ssim": metrics["test/ssim"], "params": params, "seconds": seconds}
 
 
-def section(store: RunStore, args: argparse.Namespace) -> str:
+def section(store: RunStore, args: argparse.Namespace) -> tuple[str, str]:
+    """The section's text from the runs stored for ``args``' size and steps, and its date."""
     header = ["field", "params", *IMAGES, "mean PSNR", "mean SSIM", "s / run"]
-    rows = []
+    rows, shown = [], []
     for field in FIELDS:
-        found = {image: store.select(image=image, field=field) for image in IMAGES}
+        setting = {"field": field, "size": args.size, "steps": args.steps}
+        found = {image: store.select(image=image, **setting) for image in IMAGES}
         if not all(found.values()):
             continue
         every = [r for image in IMAGES for r in found[image]]
+        shown += every
         per_image = [mean_std([r["psnr"] for r in found[image]], 2) for image in IMAGES]
         rows.append(
             [
@@ -123,16 +126,18 @@ def section(store: RunStore, args: argparse.Namespace) -> str:
                 f"{sum(r['seconds'] for r in every) / len(every):.0f}",
             ]
         )
-    return section_template(
+    machine, updated = provenance(shown)
+    body = section_template(
         __file__,
         "cam_paper",
         size=args.size,
         steps=args.steps,
         seeds=args.seeds,
-        machine=machine_description(),
+        machine=machine,
         octaves=pe_octaves(args.size),
         table=markdown_table(header, rows),
     )
+    return body, updated
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -156,5 +161,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         torch.manual_seed(point["seed"])
         store.put(point | run_one(point["image"], point["field"], args.size, args.steps, point["seed"]))
         print(store.key(point), store[store.key(point)], flush=True)
-    update_markdown_section(Path(args.markdown), SECTION, section(store, args))
-    print(section(store, args))
+    body, updated = section(store, args)
+    update_markdown_section(Path(args.markdown), SECTION, body, updated)
+    print(body)

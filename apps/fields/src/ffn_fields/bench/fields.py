@@ -28,9 +28,9 @@ from ffn_lightning.benchmarking import (
     RunStore,
     console_table,
     fit_timed,
-    machine_description,
     markdown_table,
     parameter_count,
+    provenance,
     section_template,
     size_for_parameters,
     update_markdown_section,
@@ -276,6 +276,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     def result(first: str, second: str) -> dict[str, float]:
         return store[_key(table.get(first, first), second, args)]
 
+    shown = [run(name, image) for name, image in jobs] + [run(name, IMAGES[0]) for name in sweep]
+    machine, updated = provenance(shown)
+
     header = ["field", "params", *IMAGES, "mean PSNR", "mean SSIM", "steps/s"]
     rows = _image_rows(table, result)
     cells = (("params", ","), ("psnr", ".2f"), ("steps_s", ".2f"))
@@ -291,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         __file__,
         "fields",
         command=command,
-        machine=machine_description(),
+        machine=machine,
         images=len(IMAGES),
         size=args.size,
         steps=args.steps,
@@ -304,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         radiance_steps=args.radiance_steps,
         radiance_table=markdown_table(["field", "params", "PSNR", "steps/s"], radiance),
     )
-    update_markdown_section(args.markdown, "fields", body)
+    update_markdown_section(args.markdown, "fields", body, updated)
     console.print(f"wrote the fields section of {args.markdown}")
 
 

@@ -7,7 +7,8 @@ in-distribution graphs. Accuracy: fraction of pairs whose predicted distance rou
 (unreachable pairs must be predicted unreachable). Then, per graph at n = 16, 32, 64, the time of a
 forward pass and of a training step (median of interleaved rounds) and the peak memory of a training
 step (`peak_memory_bytes`), ours beside the ``floydnet`` package's layers (optional ``bench`` group;
-without it those columns are left out).
+without it those columns are left out), measured once per width and depth into ``--cost-results``
+(again with ``--retime``).
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from ffn_lightning.benchmarking import (
     console_table,
     fit_timed,
     interleaved_latency,
-    machine_description,
     markdown_table,
     mean_std,
     parameter_count,
     peak_memory_bytes,
+    provenance,
     section_template,
     train_missing,
     update_markdown_section,
@@ -60,8 +61,12 @@ def _train(
     }
 
 
-def _cost_table(dim: int, layers: int, sizes: Sequence[int] = (16, 32, 64)) -> tuple[list[str], list[list]]:
-    """Forward / training-step time and training-step peak memory per graph, ours beside the package's."""
+SIZES = (16, 32, 64)
+
+
+def _measure_cost(dim: int, layers: int, sizes: Sequence[int] = SIZES) -> dict[str, Any]:
+    """Forward / training-step seconds (median of interleaved rounds) and training-step peak bytes per
+    graph of ``n`` nodes, ours beside the package's where it is installed: one record of the cost store."""
     builders = {"ours": lambda: floydnet(dim, layers)}
     if PackageFloydNet is not None:
         builders["package"] = lambda: PackageFloydNet(3, 2, dim=dim, num_layers=layers, heads=4)
@@ -82,12 +87,26 @@ def _cost_table(dim: int, layers: int, sizes: Sequence[int] = (16, 32, 64)) -> t
         for n in sizes
         for name in models
     }
-    median = interleaved_latency(cases, rounds=101, warmup=5)
-    memory = {
-        (name, n): peak_memory_bytes(lambda name=name, n=n: step(name, n)) for name in models for n in sizes
+    return {
+        "dim": dim,
+        "layers": layers,
+        "sizes": list(sizes),
+        "seconds": interleaved_latency(cases, rounds=101, warmup=5),
+        "peak_bytes": {
+            f"{name}/{n}": peak_memory_bytes(lambda name=name, n=n: step(name, n))
+            for name in models
+            for n in sizes
+        },
     }
+
+
+def _cost_table(cost: dict[str, Any]) -> tuple[list[str], list[list]]:
+    """The cost table of one stored `_measure_cost` record: ours, and the package's with the ratios
+    where it was measured."""
+    seconds, memory = cost["seconds"], cost["peak_bytes"]
+    names = [name for name in ("ours", "package") if f"{name}/{cost['sizes'][0]}" in memory]
     header = ["n", "forward ms (ours)", "training step ms (ours)", "step peak MiB (ours)"]
-    if "package" in models:
+    if "package" in names:
         header += [
             "forward ms (package)",
             "training step ms (package)",
@@ -97,48 +116,40 @@ def _cost_table(dim: int, layers: int, sizes: Sequence[int] = (16, 32, 64)) -> t
             "memory ratio",
         ]
     rows = []
-    for n in sizes:
+    for n in cost["sizes"]:
         row = [n]
-        for name in models:
+        for name in names:
             row += [
-                f"{median[f'fwd/{name}/{n}'] * 1e3:.1f}",
-                f"{median[f'step/{name}/{n}'] * 1e3:.1f}",
-                f"{memory[name, n] / 2**20:.1f}",
+                f"{seconds[f'fwd/{name}/{n}'] * 1e3:.1f}",
+                f"{seconds[f'step/{name}/{n}'] * 1e3:.1f}",
+                f"{memory[f'{name}/{n}'] / 2**20:.1f}",
             ]
-        if "package" in models:
+        if "package" in names:
             row += [
-                f"{median[f'fwd/ours/{n}'] / median[f'fwd/package/{n}']:.2f}",
-                f"{median[f'step/ours/{n}'] / median[f'step/package/{n}']:.2f}",
-                f"{memory['ours', n] / memory['package', n]:.2f}",
+                f"{seconds[f'fwd/ours/{n}'] / seconds[f'fwd/package/{n}']:.2f}",
+                f"{seconds[f'step/ours/{n}'] / seconds[f'step/package/{n}']:.2f}",
+                f"{memory[f'ours/{n}'] / memory[f'package/{n}']:.2f}",
             ]
         rows.append(row)
     return header, rows
 
 
+FIELDS = ("epochs", "graphs", "dim", "layers", "fresh", "readout", "model", "seed")
+"""What names an APSP run in the store: its training budget and readout, width, depth, model, seed."""
+
+
 def stored_budgets(
-    stored: dict[str, Any], dim: int, layers: int, names: Sequence[str]
-) -> dict[str, dict[str, list[dict[str, float]]]]:
+    store: RunStore, dim: int, layers: int, names: Sequence[str]
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Every training budget and readout stored for networks of ``dim`` × ``layers``: label
     (``"25 × 1200, distance"``, ``"25 × 9600 new per epoch, next hop"``) → network name (in ``names``
-    order) → its runs in seed order.
-
-    Keys are ``<name>/<epochs>/<graphs>/<dim>/<layers>/relu[/fresh][/next_hop]/<seed>`` (`main`'s layout;
-    no readout part means ``distance``); budgets are ordered by training steps (fixed before fresh, then
-    fewer epochs first, at equal steps), the distance readout before the next-hop one.
-    """
-    found: dict[tuple[int, int, bool, str], dict[str, dict[int, dict[str, float]]]] = {}
-    for key, run in stored.items():
-        name, *setting, seed = key.split("/")
-        flags = setting[5:]
-        if (
-            name not in names
-            or setting[2:5] != [str(dim), str(layers), "relu"]
-            or not set(flags) <= {"fresh", "next_hop"}
-        ):
-            continue
-        readout = "next_hop" if "next_hop" in flags else "distance"
-        budget = (int(setting[0]), int(setting[1]), "fresh" in flags, readout)
-        found.setdefault(budget, {}).setdefault(name, {})[int(seed)] = run
+    order) → its runs in seed order. Budgets are ordered by training steps (fixed before fresh, then
+    fewer epochs first, at equal steps), the distance readout before the next-hop one."""
+    found: dict[tuple[int, int, bool, str], dict[str, dict[int, dict[str, Any]]]] = {}
+    for run in store.select(dim=dim, layers=layers):
+        if run["model"] in names:
+            budget = (run["epochs"], run["graphs"], run["fresh"], run["readout"])
+            found.setdefault(budget, {}).setdefault(run["model"], {})[run["seed"]] = run
     order = sorted(found, key=lambda b: (b[0] * b[1], b[2], b[0], READOUTS.index(b[3])))
     return {
         f"{epochs} × {graphs}" + (" new per epoch" if fresh else "") + f", {readout.replace('_', ' ')}": {
@@ -152,9 +163,9 @@ def stored_budgets(
 
 def _accuracy_table(
     store: RunStore, dim: int, layers: int, models: list[str]
-) -> tuple[list[str], list[list]]:
+) -> tuple[list[str], list[list], list[dict[str, Any]]]:
     """Header and rows of the accuracy table: every budget stored at this width and depth, each model's
-    runs over their seeds."""
+    runs over their seeds; and the runs it shows."""
     header = [
         "training (epochs × graphs), readout",
         "model",
@@ -167,6 +178,7 @@ def _accuracy_table(
         "train s",
     ]
     columns = ("acc_2x", "acc_same", "diameter_2x", "connected_2x")
+    budgets = stored_budgets(store, dim, layers, models)
     rows = [
         [
             budget,
@@ -176,10 +188,11 @@ def _accuracy_table(
             *(mean_std([r[k] for r in runs], digits=4 if k.startswith("acc") else 3) for k in columns),
             f"{statistics.fmean(r['train_s'] for r in runs):.0f}",
         ]
-        for budget, models in stored_budgets(store.load(), dim, layers, models).items()
+        for budget, models in budgets.items()
         for name, runs in models.items()
     ]
-    return header, rows
+    shown = [run for models in budgets.values() for runs in models.values() for run in runs]
+    return header, rows, shown
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -199,6 +212,10 @@ def _parser() -> argparse.ArgumentParser:
         help="follow predicted next hops (default) or regress each pair's distance",
     )
     parser.add_argument("--results", default=str(RESULTS_DIR / "graphs-floyd.json"), help="finished runs")
+    parser.add_argument(
+        "--cost-results", default=str(RESULTS_DIR / "graphs-floyd-cost.json"), help="the cost table's runs"
+    )
+    parser.add_argument("--retime", action="store_true", help="measure the cost table again (else: stored)")
     parser.add_argument("--markdown", default="BENCHMARKS.md")
     return parser
 
@@ -216,16 +233,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     if PackageFloydNet is not None:
         builders[PACKAGE] = lambda: PackageFloydNet(3, out, dim=args.dim, num_layers=args.layers, heads=4)
-    key = (
-        f"{args.epochs}/{args.train_graphs}/{args.dim}/{args.layers}/relu"
-        + ("/fresh" if args.fresh_train else "")
-        + ("/next_hop" if args.readout == "next_hop" else "")
-    )
+    setting = {
+        "epochs": args.epochs,
+        "graphs": args.train_graphs,
+        "dim": args.dim,
+        "layers": args.layers,
+        "fresh": args.fresh_train,
+        "readout": args.readout,
+    }
     train = partial(_train, data=data, epochs=args.epochs, readout=args.readout)
-    store = RunStore(args.results)
-    train_missing(builders, key, store, train, args.seeds, console)
-    header, rows = _accuracy_table(store, args.dim, args.layers, list(builders))
-    timing_header, timing_rows = _cost_table(args.dim, args.layers)
+    store = RunStore(args.results, fields=FIELDS)
+    train_missing(builders, setting, store, train, args.seeds, console)
+    arms = [*builders, *([PACKAGE] * (PACKAGE not in builders))]  # stored runs show without the package
+    header, rows, shown = _accuracy_table(store, args.dim, args.layers, arms)
+    costs = RunStore(args.cost_results, fields=("dim", "layers"))
+    if args.retime or costs.missing([{"dim": args.dim, "layers": args.layers}]):
+        costs.put(_measure_cost(args.dim, args.layers))
+    (cost,) = costs.select(dim=args.dim, layers=args.layers)
+    timing_header, timing_rows = _cost_table(cost)
     console.print(console_table("APSP size generalization", header, rows))
     console.print(console_table("Cost per graph", timing_header, timing_rows))
     command = (
@@ -237,11 +262,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.fresh_train
         else f"{args.train_graphs} graphs"
     )
+    machine, updated = provenance([*shown, cost])
     body = section_template(
         __file__,
         "apsp",
         command=f"{command} --layers {args.layers}",
-        machine=machine_description(),
+        machine=machine,
         epochs=args.epochs,
         graphs=graphs,
         gated=GATED,
@@ -250,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         layers=args.layers,
         cost_table=markdown_table(timing_header, timing_rows),
     )
-    update_markdown_section(args.markdown, "graphs-floyd", body)
+    update_markdown_section(args.markdown, "graphs-floyd", body, updated)
     console.print(f"wrote the graphs-floyd section of {args.markdown}")
 
 

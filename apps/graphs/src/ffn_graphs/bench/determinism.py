@@ -7,23 +7,25 @@ backward (``index_add``) sums in edge order. The first table times both gathers,
 at UMLS's size, and advanced indexing again under ``torch.use_deterministic_algorithms`` (its sorted
 deterministic kernel). The second times a whole NBFNet training step (the reference's 6 × 32, PNA, a
 batch of 32 queries) with PyTorch's deterministic mode off and on, i.e. ``--trainer.deterministic``
-``false`` (the apps' default) and ``true``. Arms alternate in interleaved rounds. Written to
-BENCHMARKS.md (section ``determinism``); run with ``ffn-graphs bench-determinism``.
+``false`` (the apps' default) and ``true``. Arms alternate in interleaved rounds. Every run is kept in
+``--results``; BENCHMARKS.md's section ``determinism`` is rendered from it (``--from-store``: without
+measuring). Run with ``ffn-graphs bench-determinism``.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
-from rich.console import Console
 
 from ffn_lightning.benchmarking import (
     interleaved_latency,
-    machine_description,
     markdown_table,
-    update_markdown_section,
+    measured_section,
+    measured_template,
+    measurement_arguments,
 )
 
 from ..data import KnowledgeGraphDataModule
@@ -90,6 +92,28 @@ def _table(times: dict[str, float], unit: float, label: str) -> str:
     return markdown_table(["Arm", label, "× first row"], rows)
 
 
+SETTING = ("dim", "layers", "batch", "rounds")
+
+
+def _measure(args: argparse.Namespace) -> dict[str, Any]:
+    gathers = interleaved_latency(_gathers(args.batch * args.dim), rounds=5 * args.rounds, warmup=2)
+    steps = interleaved_latency(_steps(args.dim, args.layers, args.batch), rounds=args.rounds, warmup=1)
+    return {"gather_s": gathers, "step_s": steps}
+
+
+def _section(run: dict[str, Any]) -> str:
+    return measured_template(
+        __file__,
+        "determinism",
+        "ffn-graphs bench-determinism",
+        SETTING,
+        run,
+        gather_rounds=5 * run["rounds"],
+        gather_table=_table(run["gather_s"], 1e3, "Median (ms)"),
+        step_table=_table(run["step_s"], 1e3, "Median step (ms)"),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="ffn-graphs bench-determinism", description=__doc__.split("\n\n")[0]
@@ -98,34 +122,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--layers", type=int, default=6)
     parser.add_argument("--batch", type=int, default=32, help="queries per step")
     parser.add_argument("--rounds", type=int, default=6)
+    measurement_arguments(parser, "determinism")
     parser.add_argument("--output", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
-    console = Console()
-    gathers = interleaved_latency(_gathers(args.batch * args.dim), rounds=5 * args.rounds, warmup=2)
-    steps = interleaved_latency(_steps(args.dim, args.layers, args.batch), rounds=args.rounds, warmup=1)
-    command = "ffn-graphs bench-determinism " + " ".join(
-        f"--{k} {getattr(args, k)}" for k in ("dim", "layers", "batch", "rounds")
-    )
-    body = (
-        "## Reproducible runs: what determinism costs\n\n"
-        f"Command: `{command}`. Machine: {machine_description()}.\n"
-        "Every app's default training is reproducible bit for bit on one machine and thread count "
-        "(`tests/test_reproducible.py`: two runs of one command at once, identical weights and logs). "
-        "The one source of drift found was NBFNet's gather of each edge's source state: advanced "
-        "indexing's backward (`index_put_` with `accumulate`) sums in the order CPU threads finish; "
-        "`index_select`, whose backward is `index_add`, sums in edge order. Gather forward and backward "
-        f"on UMLS's training graph ({args.batch} queries × {args.dim} wide), median of "
-        f"{5 * args.rounds} interleaved rounds:\n\n"
-        f"{_table(gathers, 1e3, 'Median (ms)')}\n\n"
-        "PyTorch's deterministic mode (`--trainer.deterministic true`: deterministic kernels where they "
-        "exist, an error where none does) is not needed for that and stays off by default; on a whole "
-        f"NBFNet step ({args.layers} layers × {args.dim}, PNA, {args.batch} queries on UMLS, Adam), "
-        f"median of {args.rounds} interleaved rounds:\n\n"
-        f"{_table(steps, 1e3, 'Median step (ms)')}\n"
-    )
-    console.print(body, markup=False)
-    if args.output:
-        update_markdown_section(args.output, "determinism", body)
+    measured_section(args, SETTING, lambda: _measure(args), _section, "determinism")
 
 
 if __name__ == "__main__":

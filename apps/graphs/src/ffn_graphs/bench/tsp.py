@@ -25,11 +25,12 @@ from ffn_lightning.benchmarking import (
     RunStore,
     console_table,
     fit_timed,
-    machine_description,
     markdown_table,
     mean_std,
     parameter_count,
+    provenance,
     section_template,
+    stored_runs,
     train_missing,
     update_markdown_section,
 )
@@ -120,25 +121,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     budget = parameter_count(floydnet(args.dim, args.layers, out_features=1))
     gine = "PairGINE (PyG GINEConv, 3-NN graph)"
     builders[gine] = lambda: matched_gine(budget, args.layers, out_features=1)
-    key = f"{args.epochs}/{args.train_instances}/{args.dim}/{args.layers}"
+    setting = {"epochs": args.epochs, "instances": args.train_instances}
+    setting |= {"dim": args.dim, "layers": args.layers}
     train = partial(_train, data=data, epochs=args.epochs)
-    results = train_missing(builders, key, RunStore(args.results), train, args.seeds, console)
+    store = RunStore(args.results, fields=(*setting, "model", "seed"))
+    results = train_missing(builders, setting, store, train, args.seeds, console)
+    package_runs = stored_runs(store, setting, PACKAGE, args.seeds)
+    if PACKAGE not in results and len(package_runs) == args.seeds:  # shown without the package
+        results[PACKAGE] = package_runs
     header, rows = _table(results, data)
     console.print(console_table("TSP, n = 10, against Held-Karp", header, rows))
     command = (
         f"ffn-graphs bench-tsp --epochs {args.epochs} --train-instances {args.train_instances} "
         f"--dim {args.dim} --layers {args.layers} --seeds {args.seeds}"
     )
+    machine, updated = provenance(run for runs in results.values() for run in runs)
     body = section_template(
         __file__,
         "tsp",
         command=command,
-        machine=machine_description(),
+        machine=machine,
         epochs=args.epochs,
         train_instances=args.train_instances,
         table=markdown_table(header, rows),
     )
-    update_markdown_section(args.markdown, "graphs-tsp", body)
+    update_markdown_section(args.markdown, "graphs-tsp", body, updated)
     console.print(f"wrote the graphs-tsp section of {args.markdown}")
 
 

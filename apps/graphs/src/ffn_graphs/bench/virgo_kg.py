@@ -16,7 +16,6 @@ import argparse
 import itertools
 import re
 import resource
-import shlex
 import statistics
 from collections.abc import Sequence
 from functools import partial
@@ -34,9 +33,9 @@ from ffn_lightning.benchmarking import (
     EpochTimer,
     RunStore,
     console_table,
-    machine_description,
     markdown_table,
     mean_std,
+    provenance,
     quiet_trainer,
     section_template,
     update_markdown_section,
@@ -287,7 +286,7 @@ def _virgo_runs(store: RunStore) -> _VirgoRuns:
     return runs
 
 
-def bench_virgo(args: argparse.Namespace, console: Console) -> str:
+def bench_virgo(args: argparse.Namespace, console: Console) -> tuple[str, str]:
     """GCNs with each initialization over a grid of learning rates and weight decays, per dataset,
     depth, training (epochs, early stopping, dropout) and seed.
 
@@ -311,24 +310,19 @@ def bench_virgo(args: argparse.Namespace, console: Console) -> str:
     if args.virgo_plot:
         _virgo_figure(runs, majority, Path(args.virgo_plot))
         plot = f" Plot: `{args.virgo_plot}` (accuracy against depth, mean ± std)."
-    command = (
-        f"ffn-graphs bench-virgo --seeds {args.seeds} --epochs {args.epochs} --patience {args.patience} "
-        f"--dropout {args.dropout:g} --datasets {' '.join(args.datasets)} "
-        f"--depths {' '.join(map(str, args.depths))} --lrs {' '.join(f'{v:g}' for v in args.lrs)} "
-        f"--weight-decays {' '.join(f'{v:g}' for v in args.weight_decays)}"
-    )
-    return section_template(
+    machine, updated = provenance(store.records())
+    body = section_template(
         __file__,
         "virgo",
         store=store.path,
-        command=command,
-        machine=machine_description(),
+        machine=machine,
         recipe=_point_label(RECIPE),
         tuned=TUNED,
         any=ANY,
         plot=plot,
         table=markdown_table(header, rows),
     )
+    return body, updated
 
 
 class KGSetting(NamedTuple):
@@ -447,7 +441,7 @@ def _kg_table(store: RunStore) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def bench_kg(args: argparse.Namespace, console: Console) -> str:
+def bench_kg(args: argparse.Namespace, console: Console) -> tuple[str, str]:
     """NBFNet on every dataset, and pykeen's DistMult and RotatE on the transductive ones, per seed.
 
     Every finished run is kept in the `RunStore` ``--kg-results``; the table shows every stored run.
@@ -480,20 +474,10 @@ def bench_kg(args: argparse.Namespace, console: Console) -> str:
         console.print(f"{store.key(point)}: {run}")
     header, rows = _kg_table(store)
     console.print(console_table("Knowledge-graph completion", header, rows))
-    command = (
-        f"ffn-graphs bench-kg --kg-datasets {shlex.join(args.kg_datasets)} --kg-epochs {args.kg_epochs} "
-        f"--kg-seeds {args.kg_seeds}{f' --kg-first-seed {args.kg_first_seed}' * bool(args.kg_first_seed)}"
-        f"{' --kg-no-baselines' * args.kg_no_baselines}{' --kg-dependent' * args.kg_dependent} "
-        f"--kg-accelerator {args.kg_accelerator}"
-    )
-    return section_template(
-        __file__,
-        "kg",
-        store=store.path,
-        command=command,
-        machine=machine_description(),
-        table=markdown_table(header, rows),
-    )
+    machine, updated = provenance(store.records())
+    table = markdown_table(header, rows)
+    body = section_template(__file__, "kg", store=store.path, machine=machine, table=table)
+    return body, updated
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -561,9 +545,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not 0.0 <= args.dropout < 1.0:
         parser.error(f"--dropout={args.dropout} must be in [0, 1)")
     console = Console()
-    body = bench_virgo(args, console) if args.which == "bench-virgo" else bench_kg(args, console)
+    body, updated = bench_virgo(args, console) if args.which == "bench-virgo" else bench_kg(args, console)
     if args.output:
-        update_markdown_section(args.output, f"graphs-{args.which}", body)
+        update_markdown_section(args.output, f"graphs-{args.which}", body, updated)
 
 
 def virgo(argv: Sequence[str]) -> None:

@@ -25,10 +25,10 @@ from ffn_lightning.benchmarking import (
     RunStore,
     console_table,
     interleaved_latency,
-    machine_description,
     markdown_table,
     mean_std,
     parameter_count,
+    provenance,
     section_template,
     update_markdown_section,
 )
@@ -215,19 +215,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     timings = RunStore(Path(args.results).with_name(Path(args.results).stem + "_steps.json"), ("batch",))
     if args.rounds:
         seconds = step_times(args.rounds)
-        timings.put({"batch": 8, "rounds": args.rounds, "machine": machine_description(), "seconds": seconds})
+        timings.put({"batch": 8, "rounds": args.rounds, "seconds": seconds})
     (timing,) = timings.select(batch=8) or [None]
     if timing is None:
         raise FileNotFoundError(f"{timings.path}: no stored step times (measure them with --rounds N)")
     seconds = timing["seconds"]
     step_rows = [[name, f"{1000 * t:.0f}", f"{t / seconds[baseline]:.2f}"] for name, t in seconds.items()]
     console.print(console_table("Training step", ["Model", "ms", "× Conv-TasNet"], step_rows))
+    machine, updated = provenance([timing, *(run for runs in results.values() for run in runs)])
     body = section_template(
         __file__,
         "separation",
         command=f"ffn-speech bench --steps {shlex.join(map(str, args.steps))} --seeds {args.seeds} "
         f"--rounds {timing['rounds']}",
-        machine=timing["machine"],
+        machine=machine,
         budgets=" and ".join(str(s) for s in args.steps),
         table=markdown_table(header, rows),
         margins=margins or "—",
@@ -235,4 +236,4 @@ def main(argv: Sequence[str] | None = None) -> None:
         step_table=markdown_table(["Model", "Median step (ms)", "× Conv-TasNet"], step_rows),
     )
     if args.output:
-        update_markdown_section(args.output, "speech", body)
+        update_markdown_section(args.output, "speech", body, updated)

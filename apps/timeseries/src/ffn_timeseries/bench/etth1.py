@@ -15,8 +15,9 @@ and epochs, plus the ratio of their training-step times measured in interleaved 
 from __future__ import annotations
 
 import argparse
+import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,11 @@ from ffn_lightning.benchmarking import (
     RunStore,
     console_table,
     interleaved_latency,
-    machine_description,
     markdown_table,
+    mean_std,
+    paired_bootstrap_interval,
     parameter_count,
+    provenance,
     section_template,
     update_markdown_section,
 )
@@ -142,8 +145,9 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name).strip("_")
 
 
-def _step_time_ratio() -> float:
-    """Our PatchTSMixer's training-step time over transformers' on one ETTh1-sized batch (interleaved)."""
+def _step_times() -> dict[str, Any]:
+    """Our PatchTSMixer's and transformers' training-step seconds on one ETTh1-sized batch (median of
+    interleaved rounds): the record ``reference/step`` of the store."""
     from functools import partial
 
     from ffn_blocks import MLP
@@ -155,15 +159,16 @@ def _step_time_ratio() -> float:
     ours = PatchTSMixer(512, 96, 7, ffn=partial(MLP, dropout=0.2), expansion_factor=2)
     theirs = HFPatchTSMixer(512, 96, 7)
     x = torch.randn(64, 512, 7)
+    rounds = 9
     median = interleaved_latency(
         {
             name: (lambda m=m: m(x).square().mean().backward())
             for name, m in (("ours", ours), ("theirs", theirs))
         },
-        rounds=9,
+        rounds=rounds,
         warmup=1,
     )
-    return median["ours"] / median["theirs"]
+    return {"batch": list(x.shape), "rounds": rounds, "seconds": median}
 
 
 def _run_all(
@@ -181,42 +186,64 @@ def _run_all(
         if prefix + run.name in store or (only and run.name not in only):
             continue
         console.print(f"[bold]{run.name}[/bold] ({run.protocol})")
-        store.put(prefix + run.name, run_one(run, root / _slug(run.name), max_epochs, accelerator))
+        result = run_one(run, root / _slug(run.name), max_epochs, accelerator)
+        if accelerator != "cpu":  # the device, not the host's CPU
+            result["machine"] = torch.cuda.get_device_name()
+        store.put(prefix + run.name, result)
     stored = store.load()
     return {r.name: stored[prefix + r.name] for r in runs if prefix + r.name in stored}
 
 
-def _reference(store: RunStore, root: Path, output: str) -> None:
-    results = _run_all(REFERENCE, store, "reference/", root, None, None)
-    ratio = _step_time_ratio()
-    header = ["Implementation", "Params", "Test MSE", "Test MAE", "Epochs", "s / epoch"]
+def _reference(store: RunStore, root: Path, output: str, seeds: int, retime: bool) -> None:
+    """Train the side-by-side's missing seeds (``--seed_everything``, key ``reference/<name>/<seed>``),
+    time the step if not stored (or ``retime``), and write the section from every stored seed."""
+    for seed in range(seeds):
+        seeded = [replace(run, overrides=(*run.overrides, f"--seed_everything={seed}")) for run in REFERENCE]
+        _run_all(seeded, store, f"reference/{seed}/", root / f"seed{seed}", None, None)
+    stored = store.load()
+    results = {
+        run.name: [
+            r for key, r in stored.items() if key.startswith("reference/") and key.endswith(f"/{run.name}")
+        ]
+        for run in REFERENCE
+    }
+    if retime or "reference/step" not in store:
+        store.put("reference/step", _step_times())
+    step = store["reference/step"]
+    ratio = step["seconds"]["ours"] / step["seconds"]["theirs"]
+    header = ["Implementation", "Params", "Seeds", "Test MSE", "Test MAE", "Epochs", "s / epoch"]
     rows = [
         [
             name,
-            f"{r['params']:,}",
-            f"{r['mse']:.3f}",
-            f"{r['mae']:.3f}",
-            r["epochs"],
-            _seconds(r),
+            f"{runs[0]['params']:,}",
+            len(runs),
+            mean_std([r["mse"] for r in runs]),
+            mean_std([r["mae"] for r in runs]),
+            runs[0]["epochs"],
+            f"{statistics.fmean(r['seconds_per_epoch'] for r in runs):.0f}",
         ]
-        for name, r in results.items()
+        for name, runs in results.items()
+        if runs
     ]
+    ours, theirs = (results[run.name] for run in REFERENCE)
+    paired = [a["mse"] - b["mse"] for a, b in zip(ours, theirs, strict=False)]
+    mean, low, high = paired_bootstrap_interval(paired)
+    difference = f"{mean:+.4f}" + (f", 95 % interval [{low:+.4f}, {high:+.4f}]" if len(paired) > 1 else "")
     Console().print(console_table("PatchTSMixer side by side, ETTh1", header, rows))
     Console().print(f"training-step time, ours / transformers (interleaved): {ratio:.2f}")
-    body = (
-        "## Time series: PatchTSMixer beside Hugging Face's PatchTSMixerForPrediction\n\n"
-        "Command: `uv sync --group bench && ffn-timeseries bench --reference`. "
-        f"Machine: {machine_description()}. "
-        "Both through the same CLI, config (`experiments/patch_tsmixer_etth1.yaml`: patch 8, d_model 16, "
-        "8 layers, expansion 2, dropout 0.2, instance normalization), split, lookback 512, horizon 96, "
-        "seed and epochs; best validation checkpoint tested (normalized scale, test split). Epoch times "
-        "are taken one run after the other on a shared machine; the training-step time ratio below is "
-        "measured in interleaved rounds in one process, which load affects alike.\n\n"
-        f"{markdown_table(header, rows)}\n\n"
-        f"Training-step time (batch 64 × 512 × 7), ours / transformers: **{ratio:.2f}**.\n"
+    machine, updated = provenance([*ours, *theirs, step])
+    body = section_template(
+        __file__,
+        "reference",
+        machine=machine,
+        table=markdown_table(header, rows),
+        difference=difference,
+        pairs=len(paired),
+        batch=" × ".join(map(str, step["batch"])),
+        ratio=f"{ratio:.2f}",
     )
     if output and rows:
-        update_markdown_section(output, "timeseries-reference", body)
+        update_markdown_section(output, "timeseries-reference", body, updated)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -227,6 +254,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-epochs", type=int, help="cap every run's epochs (recorded with the result)")
     parser.add_argument("--reference", action="store_true", help="the side-by-side with transformers")
     parser.add_argument(
+        "--seeds", type=int, default=1, help="--reference: train seeds 0…N-1 (table: all stored)"
+    )
+    parser.add_argument("--retime", action="store_true", help="--reference: time the step again")
+    parser.add_argument(
         "--accelerator", default="cpu", help="gpu: runs kept apart (prefix gpu/, own section)"
     )
     parser.add_argument("--output", default="BENCHMARKS.md")
@@ -235,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     root.mkdir(parents=True, exist_ok=True)
     store = RunStore(args.results)
     if args.reference:
-        _reference(store, root / "reference", args.output)
+        _reference(store, root / "reference", args.output, args.seeds, args.retime)
         return
     console = Console()
     gpu = args.accelerator != "cpu"
@@ -259,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for name in (r.name for r in RUNS)
         if name in results and "migrated" in results[name]
     )
+    machine, updated = provenance(results.values())
     body = section_template(
         __file__,
         "etth1",
@@ -266,9 +298,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         gpu_flag=" --accelerator gpu" if gpu else "",
         store=store.path,
         gpu_keys=", keys gpu/…" if gpu else "",
-        machine=torch.cuda.get_device_name() if gpu else machine_description(),
+        machine=machine,
         migrated=migrated,
         table=markdown_table(header, rows),
     )
     if args.output and rows:
-        update_markdown_section(args.output, "timeseries-etth1-gpu" if gpu else "timeseries-etth1", body)
+        section = "timeseries-etth1-gpu" if gpu else "timeseries-etth1"
+        update_markdown_section(args.output, section, body, updated)

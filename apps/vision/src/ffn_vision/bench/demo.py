@@ -3,27 +3,34 @@
 Trains with the shipped ``default.yaml`` through the real CLI, tests, reparameterizes the trained model
 (idle channels, BatchNorm and shortcut merged into one matrix per block), tests again, and prints the
 test accuracy before and after, the largest logit difference, and the measured inference speed-up on
-the test set. Extra arguments go to the CLI (``ffn-vision demo --trainer.max_epochs 5``).
+the test set. Extra arguments go to the CLI (``ffn-vision demo --trainer.max_epochs 5``). Each run is
+kept in ``docs/bench-results/vision-demo.json`` under its command, and the section ``vision-demo`` of
+BENCHMARKS.md is rendered from it (``--from-store``: from the stored run of that command, training
+nothing).
 """
 
 from __future__ import annotations
 
 import copy
+import shlex
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from rich.console import Console
 
 from ffn_blocks import reparameterize
 from ffn_lightning.benchmarking import (
+    RESULTS_DIR,
+    RunStore,
     console_table,
     interleaved_latency,
-    machine_description,
     markdown_table,
     parameter_count,
+    section_template,
     update_markdown_section,
 )
 
@@ -41,7 +48,7 @@ def _test_logits(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
 
 
 def _table(
-    accuracies: tuple[float, float], params: list[int], latency: dict[str, float], images: int
+    accuracies: Sequence[float], params: list[int], latency: dict[str, float], images: int
 ) -> tuple[list[str], list[list[str]]]:
     """Header and rows: the training form and the merged model, accuracy, size and latency."""
     header = ["", "Test accuracy", "Params", f"Latency, {images} test images (ms)"]
@@ -53,11 +60,12 @@ def _table(
     return header, rows
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def _run(extra: list[str], console: Console) -> dict[str, Any]:
+    """Train, test, merge and time: the demo's record (accuracies and parameters of both forms, their
+    latency on the test set, the largest logit change, seconds)."""
     start = time.perf_counter()
     config = CONFIGS / "default.yaml"  # shipped with the package
-    console = Console()
-    args = ["fit", "--config", str(config), *(sys.argv[2:] if argv is None else argv)]
+    args = ["fit", "--config", str(config), *extra]
     cli = VisionCLI(ImageClassifier, ImageDataModule, subclass_mode_data=True, app_name="vision", args=args)
     trainer, module, data = cli.trainer, cli.model, cli.datamodule
     train_seconds = time.perf_counter() - start
@@ -70,9 +78,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     same_predictions = bool(torch.equal(logits_before.argmax(-1), logits_after.argmax(-1)))
     # both accuracies from the same one-batch logits: batched evaluation in other batch sizes rounds
     # differently and can flip a near-tie, which would read as a change the merge did not make
-    accuracy_before, accuracy_after = (
-        (lo.argmax(-1) == labels).float().mean().item() for lo in (logits_before, logits_after)
-    )
+    accuracies = [(lo.argmax(-1) == labels).float().mean().item() for lo in (logits_before, logits_after)]
 
     # last.ckpt: the final weights, the ones just tested (the config also keeps the best on validation)
     checkpoint = Path(next(c.last_model_path for c in trainer.checkpoint_callbacks if c.last_model_path))
@@ -80,30 +86,50 @@ def main(argv: Sequence[str] | None = None) -> None:
     merged_module = reparameterize_checkpoint(checkpoint, merged_path, overwrite=True)
     # the saved merged checkpoint computes what the in-memory merge does
     max_diff = max(max_diff, (_test_logits(merged_module.model, images) - logits_before).abs().max().item())
+    console.print(f"Merged checkpoint: {merged_path}")
 
     with torch.inference_mode():
         latency = interleaved_latency(
             {"training form": lambda: module.model(images), "merged": lambda: merged_model(images)}, rounds=15
         )
-    speedup = latency["training form"] / latency["merged"]
-    params = [parameter_count(m) for m in (module.model, merged_model)]
-    total = time.perf_counter() - start
+    return {
+        "images": len(images),
+        "accuracies": accuracies,
+        "params": [parameter_count(m) for m in (module.model, merged_model)],
+        "latency_s": latency,
+        "max_diff": max_diff,
+        "same_predictions": same_predictions,
+        "train_s": train_seconds,
+        "total_s": time.perf_counter() - start,
+    }
 
-    header, rows = _table((accuracy_before, accuracy_after), params, latency, len(images))
+
+def main(argv: Sequence[str] | None = None, output: str | Path = "BENCHMARKS.md") -> None:
+    extra = list(sys.argv[2:] if argv is None else argv)
+    from_store = "--from-store" in extra  # render the section from the stored run, train nothing
+    extra = [arg for arg in extra if arg != "--from-store"]
+    console = Console()
+    command = shlex.join(["ffn-vision", "demo", *extra])
+    store = RunStore(RESULTS_DIR / "vision-demo.json")  # runs by their command
+    if not from_store:
+        store.put(command, _run(extra, console))
+    run = store[command]
+    header, rows = _table(run["accuracies"], run["params"], run["latency_s"], run["images"])
     console.print(console_table("RePaViT on digits: before and after reparameterization", header, rows))
-    summary = (
-        f"Same predictions after merging: {same_predictions}; max |Δ logit| = {max_diff:.2e}; inference "
-        f"speed-up {speedup:.2f}× (fp32 CPU, same run). Training {train_seconds:.0f} s, "
-        f"whole demo {total:.0f} s. "
-        f"Merged checkpoint: {merged_path}"
+    body = section_template(
+        __file__,
+        "demo",
+        command=command,
+        machine=run["machine"],
+        images=run["images"],
+        table=markdown_table(header, rows),
+        same=run["same_predictions"],
+        max_diff=f"{run['max_diff']:.2e}",
+        speedup=f"{run['latency_s']['training form'] / run['latency_s']['merged']:.2f}",
+        train_s=f"{run['train_s']:.0f}",
+        total_s=f"{run['total_s']:.0f}",
     )
-    console.print(summary)
-    body = (
-        "## Vision demo: RePaViT on the bundled digits (`make demo`)\n\n"
-        f"Command: `ffn-vision demo` (the shipped config `default.yaml`). Machine: "
-        f"{machine_description()}. {len(images)} held-out test digits.\n\n{markdown_table(header, rows)}\n\n"
-        f"{summary.split(' Merged checkpoint')[0]}\n"
-    )
-    update_markdown_section("BENCHMARKS.md", "vision-demo", body)
-    if not same_predictions or max_diff > 1e-4:
-        raise SystemExit(f"ffn-vision demo: merged model differs (max |Δ logit| {max_diff:.2e})")
+    console.print(body)
+    update_markdown_section(output, "vision-demo", body, run["date"])
+    if not run["same_predictions"] or run["max_diff"] > 1e-4:
+        raise SystemExit(f"ffn-vision demo: merged model differs (max |Δ logit| {run['max_diff']:.2e})")

@@ -6,7 +6,8 @@
 - ``--device cuda --precision fp32 bf16``: the same two comparisons on a GPU, batch 64 in
   `make gpu-check`, into their own section (``vision-gpu``).
 - Parameter counts: PoolFormer S12…M48 against timm; RePaViT sizes, training form and merged.
-Timings are medians of interleaved rounds; every ratio comes from one run.
+Timings are medians of interleaved rounds; every ratio comes from one run. CPU runs are kept in
+``--results`` and the section is rendered from them (``--from-store``: without measuring).
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from ffn_blocks import LastDimBatchNorm, RePaMLP, reparameterize
 from ffn_lightning.benchmarking import (
     console_table,
     interleaved_latency,
-    machine_description,
     markdown_table,
+    measured_section,
+    measurement_arguments,
     parameter_count,
+    section_template,
     update_markdown_section,
 )
 
@@ -87,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"], help="bf16: autocast"
     )
+    measurement_arguments(parser, "vision-models")
     parser.add_argument("--output", default="BENCHMARKS.md", help="markdown file to update ('' to skip)")
     return parser
 
@@ -142,54 +146,61 @@ def _gpu_section(args: argparse.Namespace, models: dict, images: torch.Tensor, c
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     console = Console(width=None if Console().is_terminal else 140)
     torch.manual_seed(0)
     device = torch.device(args.device)
+    if args.from_store and device.type != "cpu":
+        parser.error("--from-store renders the CPU section; GPU rows are measured each time")
     images = torch.randn(args.batch, 3, 224, 224, device=device)
-    models = _models(device)
+    models = {} if args.from_store else _models(device)
     if device.type != "cpu":
         body = _gpu_section(args, models, images, console)
         if args.output:
             update_markdown_section(args.output, "vision-gpu", body)
         return
+    measure = partial(_measure, models, images, args)
+    measured_section(
+        args, ("batch", "rounds"), measure, partial(_cpu_section, console=console), "vision-models"
+    )
+
+
+def _measure(models: dict[str, torch.nn.Module], images: torch.Tensor, args: argparse.Namespace) -> dict:
+    """Each model's parameters and median forward seconds, and the merge's largest logit change."""
     with torch.inference_mode():
         max_diff = models["RePaViT-B training form"](images[:2]) - models["RePaViT-B merged"](images[:2])
-        max_diff = max_diff.abs().max().item()
-    seconds = _timings(models, images, args.precision[0], args.rounds)
+    return {
+        "params": {name: parameter_count(m) for name, m in models.items()},
+        "seconds": _timings(models, images, args.precision[0], args.rounds),
+        "max_diff": max_diff.abs().max().item(),
+    }
+
+
+def _cpu_section(run: dict, console: Console) -> str:
+    """The ``vision-models`` section of one stored CPU run (and the parameter counts, from the code)."""
+    seconds, batch = run["seconds"], run["batch"]
     speedup = seconds["RePaViT-B training form"] / seconds["RePaViT-B merged"]
     pool_ratio = seconds["PoolFormer-S12 (ours)"] / seconds["poolformer_s12 (timm)"]
-    header = ["Model", "Params (M)", f"Batch {args.batch} forward (ms)", "Images/s"]
+    header = ["Model", "Params (M)", f"Batch {batch} forward (ms)", "Images/s"]
     rows = [
-        [
-            name,
-            f"{parameter_count(m) / 1e6:.2f}",
-            f"{seconds[name] * 1e3:.0f}",
-            f"{args.batch / seconds[name]:.1f}",
-        ]
-        for name, m in models.items()
+        [name, f"{run['params'][name] / 1e6:.2f}", f"{t * 1e3:.0f}", f"{batch / t:.1f}"]
+        for name, t in seconds.items()
     ]
     count_header, count_rows, vit_header, vit_rows = _counts()
     console.print(console_table("Vision models, fp32 CPU", header, rows))
-    summary = (
-        f"RePaViT-B θ=0.75 merged vs training form: **{speedup:.2f}× throughput** "
-        f"(+{100 * (speedup - 1):.1f} %; "
-        f"paper: +57.8 % for DeiT-B on an A6000 GPU; target here ≥ 1.3×), max |Δ logit| {max_diff:.1e}. "
-        f"Our PoolFormer-S12 forward time is **{pool_ratio:.2f}×** timm's `poolformer_s12` (target ≤ 1.10×)."
+    return section_template(
+        __file__,
+        "models",
+        command=f"ffn-vision bench --batch {batch} --rounds {run['rounds']}",
+        machine=run["machine"],
+        batch=batch,
+        rounds=run["rounds"],
+        table=markdown_table(header, rows),
+        speedup=f"{speedup:.2f}",
+        gain=f"{100 * (speedup - 1):.1f}",
+        max_diff=f"{run['max_diff']:.1e}",
+        pool_ratio=f"{pool_ratio:.2f}",
+        count_table=markdown_table(count_header, count_rows),
+        vit_table=markdown_table(vit_header, vit_rows),
     )
-    console.print(summary)
-    command = f"ffn-vision bench --batch {args.batch} --rounds {args.rounds}"
-    body = (
-        "## Vision: RePaViT merge speed-up, PoolFormer against timm, parameter counts\n\n"
-        f"Command: `{command}`. Machine: {machine_description()}. Input: {args.batch} images at 224², fp32, "
-        f"eval mode; median of {args.rounds} interleaved rounds.\n\n"
-        f"{markdown_table(header, rows)}\n\n{summary}\n\n"
-        f"Parameter counts (ImageNet head):\n\n{markdown_table(count_header, count_rows)}\n\n"
-        f"{markdown_table(vit_header, vit_rows)}\n\n"
-        "RePaViT's training form is DeiT/ViT's (timm's `VisionTransformer` at the same width, depth and "
-        "heads) plus, per block, the official FFN's hidden BatchNorm (2·4C affine parameters): the input "
-        "BatchNorm replaces the LayerNorm one for one. Both BatchNorms fold into the linear layers on "
-        "merging, which keeps, per block, one C×C matrix plus the active channels' two projections.\n"
-    )
-    if args.output:
-        update_markdown_section(args.output, "vision-models", body)

@@ -3,8 +3,9 @@
 A stack of residual FFN blocks (ViT-S width, many tokens: tens of MiB of activations per block) trains
 with AdamW in a fresh process per arm, since ``mallopt`` settings last for the process. The arms
 alternate over rounds; each reports its steps' wall times and minor page faults after warm-up, and the
-table shows the medians and the ratio of the kept-memory step to glibc's. Written to BENCHMARKS.md
-(section ``allocator``). Run with ``ffn-bench-allocator``.
+table shows the medians and the ratio of the kept-memory step to glibc's. Every run is kept in
+``--results``; BENCHMARKS.md's section ``allocator`` is rendered from it (``--from-store``: without
+measuring). Run with ``ffn-bench-allocator``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from rich.console import Console
-
-from ..benchmarking import machine_description, markdown_table, update_markdown_section
+from ..benchmarking import (
+    markdown_table,
+    measured_section,
+    measured_template,
+    measurement_arguments,
+)
 
 __all__ = ["main"]
 
@@ -64,6 +69,48 @@ def _arm(malloc: str, args: argparse.Namespace) -> dict[str, list[float]]:
     return json.loads(out.strip().splitlines()[-1])
 
 
+ARMS = {"glibc default (FFN_MALLOC=system)": "system", "keep_freed_memory": "keep"}
+SETTING = ("width", "depth", "tokens", "steps", "warmup", "rounds")
+
+
+def _measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Every arm's measured step seconds and minor page faults, over all rounds."""
+    seconds: dict[str, list[float]] = {name: [] for name in ARMS}
+    faults: dict[str, list[float]] = {name: [] for name in ARMS}
+    for _ in range(args.rounds):
+        for name, malloc in ARMS.items():
+            run = _arm(malloc, args)
+            if run["applied"] != (malloc == "keep"):
+                raise SystemExit(f"error: the {malloc!r} arm could not set glibc's allocator (not glibc?)")
+            seconds[name] += run["seconds"]
+            faults[name] += run["faults"]
+    return {"seconds": seconds, "faults": faults}
+
+
+def section(run: dict[str, Any]) -> str:
+    """The ``allocator`` section of one stored run."""
+    base = statistics.median(run["seconds"][next(iter(ARMS))])
+    rows = [
+        [
+            name,
+            f"{statistics.median(run['seconds'][name]) * 1e3:.0f}",
+            f"{statistics.median(run['seconds'][name]) / base:.2f}",
+            f"{statistics.median(run['faults'][name]):.0f}",
+        ]
+        for name in ARMS
+    ]
+    header = ["Allocator", "Median step (ms)", "× glibc default", "Minor page faults / step"]
+    return measured_template(
+        __file__,
+        "allocator",
+        "ffn-bench-allocator",
+        SETTING,
+        run,
+        hidden=4 * run["width"],
+        table=markdown_table(header, rows),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ffn-bench-allocator", description=__doc__.split("\n\n")[0])
     parser.add_argument("--width", type=int, default=384)
@@ -72,48 +119,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=10, help="measured steps per arm and round")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3, help="alternations of the two arms")
+    measurement_arguments(parser, "allocator")
     parser.add_argument("--output", default="BENCHMARKS.md")
     args = parser.parse_args(argv)
-    arms = {"glibc default (FFN_MALLOC=system)": "system", "keep_freed_memory": "keep"}
-    seconds: dict[str, list[float]] = {name: [] for name in arms}
-    faults: dict[str, list[float]] = {name: [] for name in arms}
-    for _ in range(args.rounds):
-        for name, malloc in arms.items():
-            run = _arm(malloc, args)
-            if run["applied"] != (malloc == "keep"):
-                raise SystemExit(f"error: the {malloc!r} arm could not set glibc's allocator (not glibc?)")
-            seconds[name] += run["seconds"]
-            faults[name] += run["faults"]
-    base = statistics.median(seconds["glibc default (FFN_MALLOC=system)"])
-    rows = [
-        [
-            name,
-            f"{statistics.median(seconds[name]) * 1e3:.0f}",
-            f"{statistics.median(seconds[name]) / base:.2f}",
-            f"{statistics.median(faults[name]):.0f}",
-        ]
-        for name in arms
-    ]
-    table = markdown_table(
-        ["Allocator", "Median step (ms)", "× glibc default", "Minor page faults / step"], rows
-    )
-    command = "ffn-bench-allocator " + " ".join(
-        f"--{k} {getattr(args, k)}" for k in ("width", "depth", "tokens", "steps", "warmup", "rounds")
-    )
-    body = (
-        "## CPU allocator: keep_freed_memory\n\n"
-        f"Command: `{command}`. Machine: {machine_description()}.\n"
-        f"{args.depth} pre-norm residual MLP blocks {args.width} → {4 * args.width} → {args.width} on "
-        f"{args.tokens} tokens, AdamW, one process per arm; the arms alternate {args.rounds} times, "
-        f"{args.steps} steps each after {args.warmup} warm-up steps, and the medians over all measured "
-        "steps are shown. glibc serves each temporary above its mmap threshold with a fresh mapping, "
-        "page-faulted and zeroed in every step; `keep_freed_memory` (every console script's first call) "
-        "serves them from the heap and keeps freed memory for the next step.\n\n"
-        f"{table}\n"
-    )
-    Console().print(body, markup=False)
-    if args.output:
-        update_markdown_section(args.output, "allocator", body)
+    measured_section(args, SETTING, lambda: _measure(args), section, "allocator")
 
 
 if __name__ == "__main__":

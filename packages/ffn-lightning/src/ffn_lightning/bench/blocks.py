@@ -3,7 +3,9 @@
 Prints a table and writes it to BENCHMARKS.md (section ``core-blocks``): parameters, FLOPs per forward,
 median latency, latency as a ratio to `MLP` measured in the same interleaved run, the reparameterized
 latency as a ratio to its training form, and each block's achieved GFLOP/s as a fraction of this
-reference GEMM's rate measured in the same run. Run it with ``ffn-bench-blocks`` (``--help`` for the sizes).
+reference GEMM's rate measured in the same run. Every run is kept in ``--results`` and the section is
+rendered from it (``--from-store``: without measuring). Run it with ``ffn-bench-blocks`` (``--help`` for
+the sizes).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import torch
 from rich.console import Console
@@ -23,12 +26,12 @@ from ffn_blocks.testing import count_flops
 
 from ..allocator import keep_freed_memory
 from ..benchmarking import (
-    console_table,
     interleaved_latency,
-    machine_description,
     markdown_table,
+    measured_section,
+    measured_template,
+    measurement_arguments,
     parameter_count,
-    update_markdown_section,
 )
 
 __all__ = ["Case", "default_cases", "main", "run"]
@@ -96,10 +99,14 @@ def default_cases() -> list[Case]:
     ]
 
 
+SETTING = ("tokens", "width", "hidden", "rounds", "warmup")
+
+
 def run(
     *, tokens: int, width: int, hidden: int, rounds: int, warmup: int, cases: Sequence[Case] | None = None
-) -> tuple[list[str], list[list[object]], float]:
-    """Measure every case; returns the table header, its rows and the reference GEMM's GFLOP/s."""
+) -> dict[str, Any]:
+    """Measure every case: per label its parameters, FLOPs, median seconds and the label it merges
+    from; and the reference GEMM's median seconds (one record of the store)."""
     cases = list(cases or default_cases())
     x = torch.randn(tokens, width, generator=torch.Generator().manual_seed(0))
     modules: dict[str, nn.Module] = {}
@@ -116,7 +123,21 @@ def run(
         latency = interleaved_latency(
             calls, rounds=rounds, warmup=warmup, on_call=lambda _: progress.advance(task)
         )
-    peak = 2.0 * tokens * width * hidden / latency[_GEMM] / 1e9
+    blocks = {
+        case.label: {
+            "params": parameter_count(modules[case.label]),
+            "flops": flops[case.label],
+            "seconds": latency[case.label],
+            "merged_from": case.merged_from,
+        }
+        for case in cases
+    }
+    return {"blocks": blocks, "gemm_seconds": latency[_GEMM]}
+
+
+def table(record: dict[str, Any]) -> tuple[list[str], list[list[object]], float]:
+    """The header, rows and reference GEMM GFLOP/s of one stored `run`."""
+    peak = 2.0 * record["tokens"] * record["width"] * record["hidden"] / record["gemm_seconds"] / 1e9
     header = [
         "Block",
         "Params (M)",
@@ -127,25 +148,40 @@ def run(
         "GFLOP/s",
         "% of matmul",
     ]
+    blocks = record["blocks"]
     rows: list[list[object]] = []
-    for case in cases:
-        label = case.label
-        params = parameter_count(modules[label])
-        seconds = latency[label]
-        achieved = flops[label] / seconds / 1e9
+    for label, block in blocks.items():
+        seconds, merged_from = block["seconds"], block["merged_from"]
+        achieved = block["flops"] / seconds / 1e9
         rows.append(
             [
                 label,
-                f"{params / 1e6:.2f}",
-                f"{flops[label] / 1e9:.1f}",
+                f"{block['params'] / 1e6:.2f}",
+                f"{block['flops'] / 1e9:.1f}",
                 f"{seconds * 1e3:.1f}",
-                f"{seconds / latency['MLP']:.2f}",
-                f"{seconds / latency[case.merged_from]:.2f}" if case.merged_from else "",
+                f"{seconds / blocks['MLP']['seconds']:.2f}",
+                f"{seconds / blocks[merged_from]['seconds']:.2f}" if merged_from else "",
                 f"{achieved:.0f}",
                 f"{100 * achieved / peak:.0f}%",
             ]
         )
     return header, rows, peak
+
+
+def section(record: dict[str, Any]) -> str:
+    """The ``core-blocks`` section of one stored `run`."""
+    header, rows, peak = table(record)
+    shape = f"{record['tokens']}×{record['width']} · {record['width']}×{record['hidden']}"
+    return measured_template(
+        __file__,
+        "blocks",
+        "ffn-bench-blocks",
+        SETTING,
+        record,
+        shape=shape,
+        peak=f"{peak:.0f}",
+        table=markdown_table(header, rows),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -156,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--hidden", type=int, default=3072, help="hidden features (default 3072)")
     parser.add_argument("--rounds", type=int, default=7, help="timed interleaved rounds (default 7)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
+    measurement_arguments(parser, "core-blocks")
     parser.add_argument("--output", default="BENCHMARKS.md", help="markdown file to update ('' to skip)")
     args = parser.parse_args(argv)
     for name in ("tokens", "width", "hidden", "rounds"):
@@ -166,30 +203,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     console.print(
         f"[bold]Core blocks[/bold]: {args.tokens} tokens, {args.width} → {args.hidden} → {args.width}"
     )
-    header, rows, peak = run(
-        tokens=args.tokens, width=args.width, hidden=args.hidden, rounds=args.rounds, warmup=args.warmup
-    )
-    table = markdown_table(header, rows)
-    command = "ffn-bench-blocks " + " ".join(
-        f"--{k} {getattr(args, k)}" for k in ("tokens", "width", "hidden", "rounds", "warmup")
-    )
-    shape = f"{args.tokens}×{args.width} · {args.width}×{args.hidden}"
-    notes = [
-        f"Command: `{command}` (via `make demo`). Machine: {machine_description()}.",
-        f"Input: {args.tokens} tokens × {args.width} features; every block {args.width} → {args.width}, "
-        f"hidden {args.hidden}, fp32, eval mode.",
-        f"Reference GEMM (the MLP's first layer, {shape}) timed in the same rounds: **{peak:.0f} GFLOP/s**.",
-        f"Latency is the median of {args.rounds} interleaved rounds; every ratio comes from this one run.",
-        "FLOPs count matmuls only (`torch.utils.flop_counter`); elementwise work is not counted.",
-        "'% of matmul' is a block's achieved rate over the reference GEMM's (above 100%: its matmuls ran "
-        "faster than that one). Thin GEMMs (low rank) and batched block-diagonal matmuls run well below "
-        "it, so their latency falls less than their FLOPs.",
-    ]
-    body = "## Core blocks: one FFN at ViT-B width, fp32 CPU\n\n" + "\n".join(notes) + f"\n\n{table}\n"
-    console.print(console_table(f"Core blocks ({peak:.0f} GFLOP/s matmul)", header, rows))
-    if args.output:
-        update_markdown_section(args.output, SECTION, body)
-        console.print(f"Wrote section '{SECTION}' of {args.output}")
+    measure = partial(run, **{k: getattr(args, k) for k in SETTING})
+    measured_section(args, SETTING, measure, section, SECTION)
 
 
 if __name__ == "__main__":

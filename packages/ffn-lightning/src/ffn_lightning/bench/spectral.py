@@ -2,7 +2,8 @@
 
 A stack of pre-norm residual FFN blocks (ViT-S width) is trained with and without the monitor through
 Lightning's Trainer; the runs alternate, and the median time per step of each arm gives the overhead
-ratio. Written to BENCHMARKS.md (section ``spectral-monitor``). Run with ``ffn-bench-spectral``.
+ratio. Every run is kept in ``--results``; BENCHMARKS.md's section ``spectral-monitor`` is rendered from
+it (``--from-store``: without measuring). Run with ``ffn-bench-spectral``.
 """
 
 from __future__ import annotations
@@ -11,17 +12,23 @@ import argparse
 import statistics
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
-from rich.console import Console
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from ffn_blocks import MLP
 
 from ..allocator import keep_freed_memory
-from ..benchmarking import machine_description, markdown_table, quiet_trainer, update_markdown_section
+from ..benchmarking import (
+    markdown_table,
+    measured_section,
+    measured_template,
+    measurement_arguments,
+    quiet_trainer,
+)
 from ..spectral_monitor import SpectralMonitor
 
 __all__ = ["main"]
@@ -75,33 +82,41 @@ def _step_times(
     return timer.times
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    keep_freed_memory()
-    parser = argparse.ArgumentParser(prog="ffn-bench-spectral", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--width", type=int, default=384)
-    parser.add_argument("--depth", type=int, default=6)
-    parser.add_argument("--tokens", type=int, default=1024, help="rows per batch")
-    parser.add_argument("--steps", type=int, default=105)
-    parser.add_argument("--repeats", type=int, default=2, help="alternating runs per arm")
-    parser.add_argument("--output", default="BENCHMARKS.md")
-    args = parser.parse_args(argv)
+SETTING = ("width", "depth", "tokens", "steps", "repeats")
+
+
+def _measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Every run's mean step seconds per arm; the capture steps' extra seconds and the plain steps'
+    median of the monitored runs; the monitor's interval."""
     interval = SpectralMonitor().every_n_steps
-    console = Console()
-    means: dict[bool, list[float]] = {False: [], True: []}
+    means: dict[str, list[float]] = {"without": [], "with": []}
     capture_extra, plain = [], []
+    sizes = {"width": args.width, "depth": args.depth, "tokens": args.tokens, "steps": args.steps}
+    for monitor in (False, True):  # untimed: the process's first runs are slower (heap growth, threads)
+        _step_times(monitor, interval=interval, **sizes | {"steps": interval + 5})
     for _ in range(args.repeats):
         for monitor in (False, True):
-            sizes = {"width": args.width, "depth": args.depth, "tokens": args.tokens, "steps": args.steps}
             times = _step_times(monitor, interval=interval, **sizes)
             # the mean (not the median) charges the monitor's rare heavy steps to the per-step cost
-            means[monitor].append(statistics.fmean(times.values()))
+            means["with" if monitor else "without"].append(statistics.fmean(times.values()))
             if monitor:
                 normal = statistics.median(t for s, t in times.items() if s % interval)
                 capture_extra += [t - normal for s, t in times.items() if s % interval == 0]
                 plain.append(normal)
-    base, with_monitor = statistics.median(means[False]), statistics.median(means[True])
+    return {
+        "interval": interval,
+        "mean_step_s": means,
+        "capture_extra_s": capture_extra,
+        "plain_step_s": plain,
+    }
+
+
+def section(run: dict[str, Any]) -> str:
+    """The ``spectral-monitor`` section of one stored run."""
+    base, with_monitor = (statistics.median(run["mean_step_s"][arm]) for arm in ("without", "with"))
+    extra, interval = statistics.fmean(run["capture_extra_s"]), run["interval"]
     # Direct estimate: the extra time of a capture step, spread over the interval, over a plain step.
-    direct = statistics.fmean(capture_extra) / (interval * statistics.median(plain))
+    direct = extra / (interval * statistics.median(run["plain_step_s"]))
     rows = [
         ["without SpectralMonitor", f"{base * 1e3:.1f}", "1.000"],
         [
@@ -110,27 +125,33 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{with_monitor / base:.3f}",
         ],
     ]
-    table = markdown_table(["Run", "Mean step (ms)", "× without"], rows)
-    command = "ffn-bench-spectral " + " ".join(
-        f"--{k} {getattr(args, k)}" for k in ("width", "depth", "tokens", "steps", "repeats")
+    return measured_template(
+        __file__,
+        "spectral",
+        "ffn-bench-spectral",
+        SETTING,
+        run,
+        hidden=4 * run["width"],
+        table=markdown_table(["Run", "Mean step (ms)", "× without"], rows),
+        extra_ms=f"{extra * 1e3:.0f}",
+        interval=interval,
+        direct=f"{100 * direct:.2f}",
+        ab=f"{100 * (with_monitor / base - 1):+.1f}",
     )
-    body = (
-        "## SpectralMonitor overhead\n\n"
-        f"Command: `{command}`. Machine: {machine_description()}.\n"
-        f"{args.depth} residual MLP blocks {args.width} → {4 * args.width} → {args.width}, "
-        f"{args.tokens} tokens per step, AdamW, {args.steps} steps (first 5 excluded); the two arms "
-        f"alternate {args.repeats} times and the median of their mean step times is shown. "
-        "Each measured step of the monitor covers pre- and "
-        f"post-activation covariances of every block and their eigendecompositions.\n\n{table}\n"
-        f"\nOverhead at the default interval, measured directly (extra time of a capture step, "
-        f"{statistics.fmean(capture_extra) * 1e3:.0f} ms, over {interval} plain steps): "
-        f"**{100 * direct:.2f}%** "
-        f"(target ≤ 10%). The A/B ratio of whole runs above agrees within the machine's run-to-run "
-        f"noise ({100 * (with_monitor / base - 1):+.1f}%).\n"
-    )
-    console.print(body)
-    if args.output:
-        update_markdown_section(args.output, "spectral-monitor", body)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    keep_freed_memory()
+    parser = argparse.ArgumentParser(prog="ffn-bench-spectral", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--width", type=int, default=384)
+    parser.add_argument("--depth", type=int, default=6)
+    parser.add_argument("--tokens", type=int, default=1024, help="rows per batch")
+    parser.add_argument("--steps", type=int, default=105)
+    parser.add_argument("--repeats", type=int, default=2, help="alternating runs per arm")
+    measurement_arguments(parser, "spectral-monitor")
+    parser.add_argument("--output", default="BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    measured_section(args, SETTING, lambda: _measure(args), section, "spectral-monitor")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ from ..benchmarking import (
     interleaved_latency,
     machine_description,
     markdown_table,
+    provenance,
     section_template,
     update_markdown_section,
 )
@@ -254,10 +255,10 @@ def _write_section(args: argparse.Namespace, steps: RunStore, curves: RunStore, 
         header, rows = _step_table(step_records)
         console.print(console_table(f"Training step ({device})", header, rows))
         step_md = markdown_table(header, rows)
-    machines = "; ".join(sorted({r["machine"] for r in step_records})) or machine_description()
+    machines, updated = provenance([*step_records, *(curve_records if device == "cpu" else [])])
     if device != "cpu":
         body = section_template(__file__, "step_gpu", machine=machines, steps=step_md)
-        update_markdown_section(args.markdown, "gpu-step", body)
+        update_markdown_section(args.markdown, "gpu-step", body, updated)
         return
     if curve_records:
         header, rows = _curve_table(curve_records)
@@ -267,7 +268,7 @@ def _write_section(args: argparse.Namespace, steps: RunStore, curves: RunStore, 
             records = [r for r in curve_records if r["app"] == app]
             _curve_figure(records, args.results / f"step_curves_{app}.png")
     body = section_template(__file__, "step", machine=machines, steps=step_md, curves=curve_md)
-    update_markdown_section(args.markdown, "cpu-step", body)
+    update_markdown_section(args.markdown, "cpu-step", body, updated)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

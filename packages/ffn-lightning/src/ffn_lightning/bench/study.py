@@ -45,11 +45,11 @@ from ..benchmarking import (
     RESULTS_DIR,
     RunStore,
     console_table,
-    machine_description,
     markdown_table,
     mean_std,
     paired_bootstrap_interval,
     parameter_count,
+    provenance,
     section_template,
     size_for_parameters,
     update_markdown_section,
@@ -417,16 +417,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     command = f"ffn-bench --seeds {args.seeds} --match {args.match} --blocks {' '.join(args.blocks)}" + (
         f" --apps {' '.join(args.apps)}" if args.apps else ""
     )
+    shown = [run for blocks in results.values() for runs in blocks.values() for run in runs]
+    machine, updated = provenance(shown + [cost for blocks in costs.values() for cost in blocks.values()])
     body = section_template(
         __file__,
         "study",
         command=command,
-        machine=machine_description(),
+        machine=machine,
         match={"params": "parameters", "flops": "FLOPs"}[args.match],
         summary=markdown_table(["domain", "metric", "better than MLP (Δ, eval samples/s)"], summary),
         sections="\n".join(sections),
     )
-    update_markdown_section(args.markdown, f"study{suffix.replace('_', '-')}", body)
+    update_markdown_section(args.markdown, f"study{suffix.replace('_', '-')}", body, updated)
     console.print(f"wrote the study section of {args.markdown} and {out / 'study.png'}")
 
 
