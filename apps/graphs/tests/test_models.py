@@ -60,6 +60,28 @@ def test_nonzero_dropout_is_dropout_drawn_on_the_nonzeros_only(cora):
     assert weight.grad is not None and weight.grad.abs().sum() > 0
 
 
+def test_the_gnn_finds_its_inputs_nonzeros_once_and_again_when_they_change(cora, monkeypatch):
+    model = DeepGNN(cora.num_features, 16, 7)
+    x = cora.x.clone()
+    calls = []
+    nonzero = torch.Tensor.nonzero
+    monkeypatch.setattr(torch.Tensor, "nonzero", lambda t, *a, **k: calls.append(1) or nonzero(t, *a, **k))
+
+    def forward(features):
+        torch.manual_seed(0)
+        return model(features, cora.edge_index)
+
+    first = forward(x)  # finds the nonzeros
+    assert torch.equal(forward(x), first) and len(calls) == 1  # reused: the same output, bit for bit
+    x[0, x[0] == 0] = 1.0  # the features changed in place: found again
+    changed = forward(x)
+    assert not torch.equal(changed, first) and len(calls) == 2
+    assert torch.equal(forward(x.clone()), changed) and len(calls) == 3  # another tensor: found for it
+    model.eval()
+    forward(x)
+    assert len(calls) == 3  # evaluation drops nothing, so it looks for nothing
+
+
 def test_virgo_reaches_sage_and_gin_weights(cora):
     sage = DeepGNN(cora.num_features, 32, 7, depth=3, conv="sage")
     variances = initialize(sage, cora, "virgo")

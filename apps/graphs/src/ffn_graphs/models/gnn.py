@@ -64,6 +64,7 @@ class DeepGNN(nn.Module):
         self.conv_kind = conv
         self.convs = nn.ModuleList(_conv(conv, a, b, ffn) for a, b in itertools.pairwise(widths))
         self.dropout = dropout
+        self._nonzero_cache: tuple[torch.Tensor, int, tuple[torch.Tensor, ...]] | None = None  # not state
         self.depth, self.in_features, self.hidden_features, self.num_classes = (
             depth,
             in_features,
@@ -74,24 +75,42 @@ class DeepGNN(nn.Module):
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, *, return_hidden: bool = False):
         hidden = []
         for i, conv in enumerate(self.convs):
-            drop = nonzero_dropout if i == 0 else F.dropout
-            x = conv(drop(x, self.dropout, self.training), edge_index)
+            if i == 0:
+                dropped = nonzero_dropout(x, self.dropout, self.training, self._nonzeros(x))
+            else:
+                dropped = F.dropout(x, self.dropout, self.training)
+            x = conv(dropped, edge_index)
             if i < len(self.convs) - 1:
                 x = F.relu(x)
             hidden.append(x)
         return (x, hidden) if return_hidden else x
 
+    def _nonzeros(self, x: torch.Tensor) -> tuple[torch.Tensor, ...] | None:
+        """``x.nonzero(as_tuple=True)``, found once for the features every full-graph step passes again
+        (the same tensor, unmodified: its ``_version`` unchanged); None when nothing is dropped."""
+        if not self.training or self.dropout == 0.0:
+            return None
+        cached = self._nonzero_cache
+        if cached is None or cached[0] is not x or cached[1] != x._version:
+            cached = self._nonzero_cache = (x, x._version, x.nonzero(as_tuple=True))
+        return cached[2]
 
-def nonzero_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
+
+def nonzero_dropout(
+    x: torch.Tensor, p: float, training: bool = True, index: tuple[torch.Tensor, ...] | None = None
+) -> torch.Tensor:
     """Dropout drawn for the nonzero entries only (Kipf & Welling's sparse dropout).
 
     The output has the distribution of ``F.dropout(x, p, training)`` (a zero stays zero either way), but
     the cost follows the nonzeros rather than every entry: bag-of-words node features are about 1 %
     nonzero, and dense dropout of Cora's input took half of a 16-layer GCN's training time on CPU.
+    ``index``: ``x.nonzero(as_tuple=True)`` when the caller knows it already (`DeepGNN` finds it once
+    for the features every step passes again), else found here.
     """
     if not training or p == 0.0:
         return x
-    index = x.nonzero(as_tuple=True)
+    if index is None:
+        index = x.nonzero(as_tuple=True)
     return torch.zeros_like(x).index_put_(index, F.dropout(x[index], p))
 
 
