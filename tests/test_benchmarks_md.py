@@ -105,19 +105,25 @@ def test_timeseries_section_is_its_store(copy, tmp_path, monkeypatch):
     assert _section(copy, "timeseries-etth1") == _section(BENCHMARKS, "timeseries-etth1")
 
 
-def test_tsp_section_is_its_store(copy, monkeypatch):
+@pytest.mark.parametrize("package", ["installed", "absent"])
+def test_tsp_section_is_its_store(copy, monkeypatch, package):
     from ffn_graphs.bench import tsp
 
     _no_training(monkeypatch, tsp, "_train")
+    if package == "absent":  # without the optional bench group: its stored runs still show, in place
+        monkeypatch.setattr(tsp, "PackageFloydNet", None)
     store = RESULTS_DIR / "graphs-tsp.json"
     tsp.main(["--seeds", "5", "--train-instances", "1000", "--results", str(store), "--markdown", str(copy)])
     assert _section(copy, "graphs-tsp") == _section(BENCHMARKS, "graphs-tsp")
 
 
-def test_apsp_section_is_its_store(copy, monkeypatch):
+@pytest.mark.parametrize("package", ["installed", "absent"])
+def test_apsp_section_is_its_store(copy, monkeypatch, package):
     from ffn_graphs.bench import apsp
 
     _no_training(monkeypatch, apsp, "_train", "_measure_cost")
+    if package == "absent":  # without the optional bench group: its stored runs still show, in place
+        monkeypatch.setattr(apsp, "PackageFloydNet", None)
     args = "--epochs 25 --train-graphs 1200 --dim 32 --seeds 5 --readout next_hop --layers 4".split()
     results = RESULTS_DIR
     stores = [

@@ -127,8 +127,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     store = RunStore(args.results, fields=(*setting, "model", "seed"))
     results = train_missing(builders, setting, store, train, args.seeds, console)
     package_runs = stored_runs(store, setting, PACKAGE, args.seeds)
-    if PACKAGE not in results and len(package_runs) == args.seeds:  # shown without the package
+    if PACKAGE not in results and len(package_runs) == args.seeds:  # shown without the package too
         results[PACKAGE] = package_runs
+    order = ["FloydNet", GATED, PACKAGE, gine]  # the table's rows, the package installed or not
+    results = {name: results[name] for name in order if name in results}
     header, rows = _table(results, data)
     console.print(console_table("TSP, n = 10, against Held-Karp", header, rows))
     command = (
