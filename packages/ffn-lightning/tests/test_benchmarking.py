@@ -380,6 +380,20 @@ def test_train_missing_trains_only_what_the_store_lacks_and_keeps_each_run(tmp_p
     assert train_missing(builders, {"size": 3}, store, train, seeds=0) == {"a": [], "b": []}  # own setting
 
 
+def test_train_missing_shows_what_cannot_be_built_here_only_from_complete_stored_runs(tmp_path):
+    store = RunStore(tmp_path / "runs.json", fields=("size", "model", "seed"))
+    store.put({"size": 2, "model": "package", "seed": 0, "loss": 1.0})  # trained where it was installed
+
+    def train(network, seed):
+        return {"loss": 0.0}
+
+    builders = {"package": None, "ours": lambda: torch.nn.Linear(2, 1)}  # the package is absent here
+    runs = train_missing(builders, {"size": 2}, store, train, seeds=1)
+    assert list(runs) == ["package", "ours"] and runs["package"][0]["loss"] == 1.0  # in builders order
+    runs = train_missing(builders, {"size": 2}, store, train, seeds=2)
+    assert list(runs) == ["ours"] and "2/package/1" not in store  # seed 1 missing: left out, not trained
+
+
 def test_quiet_trainer_logs_nothing_and_checkpoints_only_when_asked(tmp_path):
     from lightning.pytorch.callbacks import ModelCheckpoint
 

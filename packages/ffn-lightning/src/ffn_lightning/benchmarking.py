@@ -47,7 +47,6 @@ __all__ = [
     "quiet_trainer",
     "section_template",
     "size_for_parameters",
-    "stored_runs",
     "train_missing",
     "update_markdown_section",
 ]
@@ -132,7 +131,7 @@ def fit_timed(
 
 
 def train_missing(
-    builders: Mapping[str, Callable[[], torch.nn.Module]],
+    builders: Mapping[str, Callable[[], torch.nn.Module] | None],
     setting: Mapping[str, Any],
     store: RunStore,
     train: Callable[[torch.nn.Module, int], dict[str, float]],
@@ -142,25 +141,27 @@ def train_missing(
     """Train what ``store`` lacks: for seeds 0…``seeds``-1, build every network (initialized from the
     seed) whose record ``{**setting, "model": name, "seed": seed}`` is not stored, ``train(network,
     seed)`` it and store the record at once (an interrupted run keeps what it finished). ``store``'s
-    fields are ``setting``'s, ``model`` and ``seed``. Returns each network's records, in seed order.
+    fields are ``setting``'s, ``model`` and ``seed``. A builder of None names a network that cannot be
+    built here (an optional package not installed): nothing of it trains, and it is returned only when
+    every seed of it is stored. Returns each network's records, in seed order, in ``builders`` order.
     ``console`` (a rich Console) reports each training."""
     grid = [{**setting, "model": name, "seed": seed} for seed in range(seeds) for name in builders]
     for point in store.missing(grid):
+        build = builders[point["model"]]
+        if build is None:
+            continue
         torch.manual_seed(point["seed"])
-        network = builders[point["model"]]()
+        network = build()
         if console is not None:
             console.print(
                 f"training {point['model']} ({parameter_count(network):,} parameters, seed {point['seed']})"
             )
         store.put({**point, **train(network, point["seed"])})
-    return {name: stored_runs(store, setting, name, seeds) for name in builders}
-
-
-def stored_runs(store: RunStore, setting: Mapping[str, Any], model: str, seeds: int) -> list[dict[str, Any]]:
-    """The records `train_missing` stores for ``model`` at ``setting``, seeds 0…``seeds``-1 in order
-    (fewer where some are not stored)."""
-    runs = {run["seed"]: run for run in store.select(**setting, model=model)}
-    return [runs[seed] for seed in range(seeds) if seed in runs]
+    found: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in builders}
+    for run in store.select(**setting):
+        if run["model"] in found and run["seed"] < seeds:
+            found[run["model"]][run["seed"]] = run
+    return {name: [runs[seed] for seed in range(seeds)] for name, runs in found.items() if len(runs) == seeds}
 
 
 def first_batch(datamodule: Any, stage: str = "fit") -> Any:

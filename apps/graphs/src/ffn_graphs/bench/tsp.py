@@ -30,7 +30,6 @@ from ffn_lightning.benchmarking import (
     parameter_count,
     provenance,
     section_template,
-    stored_runs,
     train_missing,
     update_markdown_section,
 )
@@ -112,25 +111,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     console = Console()
     data = TSPData(train_instances=args.train_instances, eval_instances=200)
     data.setup()
-    builders: dict[str, Callable[[], torch.nn.Module]] = {
+    budget = parameter_count(floydnet(args.dim, args.layers, out_features=1))
+    builders: dict[str, Callable[[], torch.nn.Module] | None] = {
         "FloydNet": lambda: floydnet(args.dim, args.layers, out_features=1),
         GATED: lambda: floydnet(args.dim, args.layers, out_features=1, wiring="gated"),
+        # without the optional bench group: its stored runs still show
+        PACKAGE: None
+        if PackageFloydNet is None
+        else lambda: PackageFloydNet(3, 1, dim=args.dim, num_layers=args.layers, heads=4),
+        "PairGINE (PyG GINEConv, 3-NN graph)": lambda: matched_gine(budget, args.layers, out_features=1),
     }
-    if PackageFloydNet is not None:
-        builders[PACKAGE] = lambda: PackageFloydNet(3, 1, dim=args.dim, num_layers=args.layers, heads=4)
-    budget = parameter_count(floydnet(args.dim, args.layers, out_features=1))
-    gine = "PairGINE (PyG GINEConv, 3-NN graph)"
-    builders[gine] = lambda: matched_gine(budget, args.layers, out_features=1)
     setting = {"epochs": args.epochs, "instances": args.train_instances}
     setting |= {"dim": args.dim, "layers": args.layers}
     train = partial(_train, data=data, epochs=args.epochs)
     store = RunStore(args.results, fields=(*setting, "model", "seed"))
     results = train_missing(builders, setting, store, train, args.seeds, console)
-    package_runs = stored_runs(store, setting, PACKAGE, args.seeds)
-    if PACKAGE not in results and len(package_runs) == args.seeds:  # shown without the package too
-        results[PACKAGE] = package_runs
-    order = ["FloydNet", GATED, PACKAGE, gine]  # the table's rows, the package installed or not
-    results = {name: results[name] for name in order if name in results}
     header, rows = _table(results, data)
     console.print(console_table("TSP, n = 10, against Held-Karp", header, rows))
     command = (
