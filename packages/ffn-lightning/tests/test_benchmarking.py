@@ -2,6 +2,7 @@
 
 import datetime as dt
 import math
+import re
 import time
 
 import pytest
@@ -205,7 +206,7 @@ def test_a_stored_run_says_where_and_when_it_was_measured_and_a_section_shows_it
     assert "_Updated 2026-01-02._" in path.read_text()  # the runs' date, not the rendering's
 
 
-def test_a_timing_bench_renders_from_its_store_without_measuring(tmp_path):
+def test_a_timing_bench_renders_from_its_store_without_measuring(tmp_path, capsys):
     store = RunStore(tmp_path / "timing.json", fields=("rounds",))
     measured = measurement(store, {"rounds": 3}, lambda: {"seconds": 1.5}, from_store=False)
     assert measured["seconds"] == 1.5 and store.select(rounds=3) == [measured]
@@ -214,8 +215,12 @@ def test_a_timing_bench_renders_from_its_store_without_measuring(tmp_path):
         raise AssertionError("measured although the store holds the run")
 
     assert measurement(store, {"rounds": 3}, refuse, from_store=True) == measured
-    with pytest.raises(SystemExit, match=r"timing\.json: no run stored for \{'rounds': 5\}"):
+    with pytest.raises(SystemExit) as exit_:
         measurement(store, {"rounds": 5}, refuse, from_store=True)
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and error.count("\n") == 1
+    assert re.search(r"timing\.json: no run stored for \{'rounds': 5\}", error)
 
 
 def test_run_store_of_records_files_them_by_their_fields_and_finds_them_without_parsing(tmp_path):

@@ -14,6 +14,7 @@ import platform
 import re
 import statistics
 import string
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -377,10 +378,12 @@ def measurement(
     if not from_store:
         store.put({**setting, **measure()})
     found = store.select(**setting)
-    if not found:
-        raise SystemExit(
-            f"error: {store.path}: no run stored for {dict(setting)} (measure it: omit --from-store)"
+    if not found:  # the user's mistake: one line and exit status 2, as every console script's
+        print(
+            f"error: {store.path}: no run stored for {dict(setting)} (measure it: omit --from-store)",
+            file=sys.stderr,
         )
+        raise SystemExit(2)
     return found[0]
 
 
