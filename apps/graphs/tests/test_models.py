@@ -80,6 +80,9 @@ def test_the_gnn_finds_its_inputs_nonzeros_once_and_again_when_they_change(cora,
     model.eval()
     forward(x)
     assert len(calls) == 3  # evaluation drops nothing, so it looks for nothing
+    model.train()
+    model.cache_inputs = False  # as before the cache: found every step, the same output
+    assert torch.equal(forward(x), changed) and torch.equal(forward(x), changed) and len(calls) == 5
 
 
 def test_virgo_reaches_sage_and_gin_weights(cora):

@@ -5,21 +5,27 @@ from __future__ import annotations
 from torch import nn
 
 from ffn_blocks import MLP, Dropout
-from ffn_lightning.bench.step import _curve_table, _step_table, torch_dropout_
+from ffn_lightning.bench.step import _curve_table, _step_table, before_cpu_work_
 
 
-def test_the_before_build_has_only_torch_dropouts_of_the_same_p():
-    model = nn.Sequential(MLP(8, 8, dropout=0.3), nn.Sequential(Dropout(0.9)))
-    torch_dropout_(model)
+class _Cached(nn.Module):
+    cache_inputs = True
+
+
+def test_the_before_build_has_only_torch_dropouts_of_the_same_p_and_no_input_caches():
+    cached = _Cached()
+    model = nn.Sequential(MLP(8, 8, dropout=0.3), nn.Sequential(Dropout(0.9), cached))
+    before_cpu_work_(model)
     drops = [m for m in model.modules() if isinstance(m, nn.Dropout)]
     assert [type(m) for m in drops] == [nn.Dropout] * 3
     assert [m.p for m in drops] == [0.3, 0.3, 0.9]
+    assert cached.cache_inputs is False and _Cached.cache_inputs is True  # the instance's switch only
 
 
 def test_tables_show_speed_ups_as_ratios_to_the_same_run():
     record = {
         "app": "timeseries",
-        "step_s": {"nn.Dropout": 0.3, "ours": 0.15, "compiled": 0.45},
+        "step_s": {"before": 0.3, "ours": 0.15, "compiled": 0.45},
         "top_ops": [("mm", 0.25), ("random_", 0.2)],
     }
     _, rows = _step_table([record])

@@ -46,6 +46,10 @@ class DeepGNN(nn.Module):
         - Output: ``(N, num_classes)``
     """
 
+    cache_inputs: bool = True
+    """Keep the input features' nonzero index between steps (`_nonzeros`); False finds it every step,
+    as before the cache (the *before* build of ``ffn-bench-step``)."""
+
     def __init__(
         self,
         in_features: int,
@@ -88,7 +92,7 @@ class DeepGNN(nn.Module):
     def _nonzeros(self, x: torch.Tensor) -> tuple[torch.Tensor, ...] | None:
         """``x.nonzero(as_tuple=True)``, found once for the features every full-graph step passes again
         (the same tensor, unmodified: its ``_version`` unchanged); None when nothing is dropped."""
-        if not self.training or self.dropout == 0.0:
+        if not self.training or self.dropout == 0.0 or not self.cache_inputs:
             return None
         cached = self._nonzero_cache
         if cached is None or cached[0] is not x or cached[1] != x._version:
