@@ -1,12 +1,17 @@
 """KANLayer and GroupRational: contract, the fitted initialization, groups, variance preservation."""
 
+import hashlib
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from ffn_blocks import GroupRational, KANLayer
+from ffn_blocks import GroupRational, KANLayer, kan
 from ffn_blocks.kan import _rational, fit_rational
 from ffn_blocks.testing import FeedForwardContract
 
@@ -110,3 +115,28 @@ def test_default_input_norm_keeps_training_on_unbounded_inputs_stable():
     assert all(math.isfinite(v) for v in losses) and max(losses) <= losses[0] and losses[-1] < 0.3 * losses[0]
     diverged = _fit_unbounded_inputs(rational_norm=None)  # rationals on raw inputs: what the default prevents
     assert not math.isfinite(diverged[-1]) or max(diverged) > 1e6 * diverged[0]
+
+
+def test_the_fit_and_the_init_scale_ignore_the_fits_last_float64_bits(monkeypatch):
+    exact = fit_rational(nn.GELU)
+    moment = GroupRational(4, init=nn.GELU).second_moment()
+    fit = kan._fit
+    monkeypatch.setattr(kan, "_FITS", {})
+    monkeypatch.setattr(kan, "_fit", lambda *a: tuple(c + 1e-13 for c in fit(*a)))  # noise of its size
+    for numerator, denominator in (fit_rational(nn.GELU), fit_rational(nn.GELU)):  # fitted, cached
+        assert torch.equal(numerator, exact[0]) and torch.equal(denominator, exact[1])
+    assert GroupRational(4, init=nn.GELU).second_moment() == moment
+
+
+def _seeded_layer_digest() -> str:
+    torch.manual_seed(0)
+    layer = KANLayer(32, 32, hidden_features=48)
+    return hashlib.sha256(b"".join(v.numpy().tobytes() for v in layer.state_dict().values())).hexdigest()
+
+
+def test_a_seeded_layer_starts_the_same_in_another_process():
+    """The fit's float64 bits vary across processes (memory alignment); the layer's start may not."""
+    code = "from test_kan import _seeded_layer_digest; print(_seeded_layer_digest())"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert other.stdout.strip() == _seeded_layer_digest()
