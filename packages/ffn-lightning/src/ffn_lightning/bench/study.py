@@ -425,6 +425,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         command=command,
         machine=machine,
         match={"params": "parameters", "flops": "FLOPs"}[args.match],
+        figure=f"study{suffix}.png",
         summary=markdown_table(["domain", "metric", "better than MLP (Δ, eval samples/s)"], summary),
         sections="\n".join(sections),
     )
