@@ -66,13 +66,19 @@ def test_cam_paper_section_is_its_store(copy, monkeypatch):
     assert _section(copy, "fields-cam-paper") == _section(BENCHMARKS, "fields-cam-paper")
 
 
-def test_study_section_is_its_store(copy, tmp_path):
+@pytest.mark.parametrize(
+    ("section", "match"),
+    [
+        ("study", ["--match", "params"]),
+        ("study-flops", ["--match", "flops", "--apps", "graphs", "timeseries", "vision"]),
+    ],
+)
+def test_study_section_is_its_store(copy, tmp_path, section, match):
     from ffn_lightning.bench.study import main
 
-    store = RESULTS_DIR / "study.json"
-    args = ["--tables-only", "--results", str(store), "--markdown", str(copy), "--figure", ""]
+    args = ["--tables-only", *match, "--markdown", str(copy), "--figure", ""]
     main([*args, "--output", str(tmp_path / "runs")])
-    assert _section(copy, "study") == _section(BENCHMARKS, "study")
+    assert _section(copy, section) == _section(BENCHMARKS, section)
 
 
 def test_virgo_section_is_its_store(copy, tmp_path, monkeypatch):
