@@ -6,7 +6,7 @@ UV := .tools/bin/uv
 VENV := .venv
 MEMBERS := $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml)
 
-.PHONY: install demo test lint format bench bench-blocks gpu-check clean
+.PHONY: install demo test lint format bench bench-blocks official-speech gpu-check clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -44,6 +44,14 @@ bench: install
 bench-blocks: install
 	$(VENV)/bin/ffn-bench-blocks
 
+## ClearerVoice-Studio's MossFormer2 code beside ours, in an environment of its own (it pins numpy<2): the
+## side-by-side tests (same parameters, same outputs from the same weights), then the training step of both
+## at the full config (`ffn-speech bench-official`, BENCHMARKS.md section speech-official).
+official-speech: $(UV)
+	UV_PROJECT_ENVIRONMENT=.venv-official $(UV) sync --locked --group official-speech
+	.venv-official/bin/python -m pytest apps/speech/tests/test_official.py
+	.venv-official/bin/ffn-speech bench-official
+
 ## On a machine with a CUDA GPU (the `device` tool's), at most 8 minutes: the GPU suite (every app on CUDA
 ## in fp32 and bf16-mixed, exact merging, 1-GPU DDP, FloydNet's memory estimate, `ffn-speech separate`),
 ## then the GPU benchmarks (RePaViT merge, PoolFormer vs timm, compiled steps, NBFNet UMLS, TSMixer H=96).
@@ -51,4 +59,4 @@ gpu-check: install
 	bash .ci/gpu-check
 
 clean:
-	rm -rf .tools $(VENV) runs
+	rm -rf .tools $(VENV) .venv-official runs

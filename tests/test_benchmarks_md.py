@@ -180,6 +180,16 @@ def test_speech_section_is_its_store(copy, tmp_path, monkeypatch):
     assert _section(copy, "speech") == _section(BENCHMARKS, "speech")
 
 
+def test_speech_official_section_is_its_store(copy, monkeypatch):
+    from ffn_speech.bench import official
+
+    _no_training(monkeypatch, official, "step_times")  # renders without ClearerVoice's code
+    official.main(
+        ["--rounds", "0", "--results", str(RESULTS_DIR / "speech_official.json"), "--output", str(copy)]
+    )
+    assert _section(copy, "speech-official") == _section(BENCHMARKS, "speech-official")
+
+
 def _timing_section(monkeypatch, copy, module, section: str, store: str, *measures: str) -> None:
     """Render a timing bench's section with ``--from-store``, its measuring functions refused."""
     _no_training(monkeypatch, module, *measures)

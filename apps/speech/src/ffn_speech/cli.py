@@ -38,6 +38,7 @@ class SpeechCLI(FFNLightningCLI):
 COMMANDS = {
     "separate": "ffn_speech.separate:main",
     "bench": "ffn_speech.bench.separation:main",
+    "bench-official": "ffn_speech.bench.official:main",
 }
 
 

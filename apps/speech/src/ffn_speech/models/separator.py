@@ -23,7 +23,9 @@ bias), adds scaled sinusoidal positions (scale starting at 1), and runs ``num_la
 The stack ends in a LayerNorm, then ``GroupNorm(1, dim)``, plus a skip from the stack's input. The mask
 head: PReLU, a 1×1 map to ``dim`` per speaker, the gated ``tanh · sigmoid`` output, a 1×1 map to the
 encoder's ``N`` channels (no bias), ReLU. At the full config this is the official model's
-55,735,410 parameters (the paper's 55.7 M). ``rotary=False`` and ``token_shift=False`` are ablations.
+55,735,410 parameters (the paper's 55.7 M); loaded with the official weights
+(`load_clearvoice_state_dict`) it computes the official outputs. ``rotary=False`` and ``token_shift=False``
+are ablations; ``pad_tail=True`` (a deviation) also estimates the last ``< stride`` samples.
 """
 
 from __future__ import annotations
@@ -74,6 +76,18 @@ class RotaryEmbedding(nn.Module):
 
 def _default_ffn(dropout: float) -> FeedForwardFactory:
     return partial(ConvFFN, act=nn.SiLU, norm=ScaleNorm, dropout=dropout, kernel_size=17)
+
+
+def _default_memory(dropout: float) -> FeedForwardFactory:
+    return partial(
+        GatedConvUnit,
+        act=nn.SiLU,
+        norm=nn.LayerNorm,
+        dropout=dropout,
+        kernel_size=17,
+        memory_kernel_size=39,
+        dilations=(1, 2),
+    )
 
 
 class OffsetScale(nn.Module):
@@ -203,6 +217,9 @@ class MossFormer2Separator(nn.Module):
         dropout: dropout of the projections (paper: 0.1).
         rotary: rotary positions on the attention's first ``min(32, qk_dim)`` query/key features.
         token_shift: shift half of the attention input's features by one frame.
+        pad_tail: zero-pad the input so the encoder's frames cover its last samples. Off, as the
+            official code: the frames end where the next full kernel would not fit, and the up to
+            ``stride - 1`` samples after them come out as zeros.
 
     Shape:
         - Input: ``(B, L)`` waveform
@@ -227,19 +244,13 @@ class MossFormer2Separator(nn.Module):
         dropout: float = 0.1,
         rotary: bool = True,
         token_shift: bool = True,
+        pad_tail: bool = False,
     ) -> None:
         super().__init__()
         ffn = ffn or _default_ffn(dropout)
-        memory = memory or partial(
-            GatedConvUnit,
-            act=nn.SiLU,
-            norm=nn.LayerNorm,
-            dropout=dropout,
-            kernel_size=17,
-            memory_kernel_size=39,
-            dilations=(1, 2),
-        )
+        memory = memory or _default_memory(dropout)
         self.num_speakers, self.kernel_size, self.stride = num_speakers, kernel_size, stride
+        self.pad_tail = pad_tail
         self.encoder = nn.Conv1d(1, encoder_dim, kernel_size, stride=stride, bias=False)
         self.input_norm = nn.GroupNorm(1, encoder_dim, eps=1e-8)  # over channels and time
         self.bottleneck = nn.Linear(encoder_dim, dim, bias=False)
@@ -280,7 +291,7 @@ class MossFormer2Separator(nn.Module):
             raise ValueError(
                 f"MossFormer2Separator: input of {length} samples is shorter than the minimum of {minimum}"
             )
-        pad = (-(length - self.kernel_size)) % self.stride
+        pad = (-(length - self.kernel_size)) % self.stride if self.pad_tail else 0
         frames = F.relu(self.encoder(F.pad(mixture, (0, pad))[:, None]))  # (B, N, T)
         x = self.position(self.bottleneck(self.input_norm(frames).transpose(1, 2)))  # (B, T, dim)
         h = x
@@ -294,7 +305,7 @@ class MossFormer2Separator(nn.Module):
         separated = frames[:, None] * masks.transpose(-1, -2)  # (B, S, N, T)
         b, s = separated.shape[:2]
         waves = self.decoder(separated.reshape(b * s, *separated.shape[2:])).reshape(b, s, -1)
-        return waves[..., :length]
+        return F.pad(waves, (0, max(0, length - waves.shape[-1])))[..., :length]
 
 
 def count_parameters(module: nn.Module) -> int:
