@@ -135,30 +135,29 @@ class MossFormerAttention(nn.Module):
         if self.token_shift:  # the first half of the features from the previous frame
             shifted, kept = x.split([x.shape[-1] // 2, x.shape[-1] - x.shape[-1] // 2], dim=-1)
             h = torch.cat((F.pad(shifted, (0, 0, 1, -1)), kept), dim=-1)
-        v, u = self.to_hidden(h).chunk(2, dim=-1)
+        vu = self.to_hidden(h)  # (B, T, 2e): v then u, attended together in one product each
         quad_q, lin_q, quad_k, lin_k = self.offset_scale(self.to_qk(h))
         if self.rotary is not None:
             quad_q, lin_q, quad_k, lin_k = map(self.rotary, (quad_q, lin_q, quad_k, lin_k))
-        att_v, att_u = self._attend(quad_q, lin_q, quad_k, lin_k, v, u)
+        att_v, att_u = self._attend(quad_q, lin_q, quad_k, lin_k, vu).chunk(2, dim=-1)
+        v, u = vu.chunk(2, dim=-1)
         return x + self.to_out((att_u * v) * torch.sigmoid(att_v * u))
 
-    def _attend(self, quad_q, lin_q, quad_k, lin_k, v, u):
-        b, n, g = v.shape[0], v.shape[1], self.group_size
+    def _attend(self, quad_q, lin_q, quad_k, lin_k, values):
+        b, n, g = values.shape[0], values.shape[1], self.group_size
         pad = (-n) % g
         if pad:  # zero keys and values add nothing to either attention
-            quad_q, quad_k, lin_q, lin_k, v, u = (
-                F.pad(t, (0, 0, 0, pad)) for t in (quad_q, quad_k, lin_q, lin_k, v, u)
+            quad_q, quad_k, lin_q, lin_k, values = (
+                F.pad(t, (0, 0, 0, pad)) for t in (quad_q, quad_k, lin_q, lin_k, values)
             )
         groups = (n + pad) // g
-        quad_q, quad_k, lin_q, lin_k, v, u = (
-            t.reshape(b, groups, g, t.shape[-1]) for t in (quad_q, quad_k, lin_q, lin_k, v, u)
+        quad_q, quad_k, lin_q, lin_k, values = (
+            t.reshape(b, groups, g, t.shape[-1]) for t in (quad_q, quad_k, lin_q, lin_k, values)
         )
         attn = self.dropout(F.relu(quad_q @ quad_k.transpose(-1, -2) / g).square())  # (b, G, g, g)
-        lin_kv = torch.einsum("bgnd,bgne->bde", lin_k, v) / n
-        lin_ku = torch.einsum("bgnd,bgne->bde", lin_k, u) / n
-        out_v = attn @ v + torch.einsum("bgnd,bde->bgne", lin_q, lin_kv)
-        out_u = attn @ u + torch.einsum("bgnd,bde->bgne", lin_q, lin_ku)
-        return (t.reshape(b, groups * g, -1)[:, :n] for t in (out_v, out_u))
+        lin_kv = torch.einsum("bgnd,bgne->bde", lin_k, values) / n
+        out = attn @ values + torch.einsum("bgnd,bde->bgne", lin_q, lin_kv)
+        return out.reshape(b, groups * g, -1)[:, :n]
 
 
 class GatedFSMNBlock(nn.Module):
