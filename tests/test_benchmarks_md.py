@@ -175,7 +175,7 @@ def test_speech_section_is_its_store(copy, tmp_path, monkeypatch):
 
     _no_training(monkeypatch, separation, "_train", "step_times")
     store = RESULTS_DIR / "speech.json"
-    args = ["--steps", "200", "--seeds", "3", "--rounds", "0", "--results", str(store)]
+    args = ["--steps", "200", "1000", "--seeds", "3", "--rounds", "0", "--results", str(store)]
     separation.main([*args, "--root", str(tmp_path), "--output", str(copy)])
     assert _section(copy, "speech") == _section(BENCHMARKS, "speech")
 
