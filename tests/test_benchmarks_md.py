@@ -70,7 +70,7 @@ def test_cam_paper_section_is_its_store(copy, monkeypatch):
     ("section", "match"),
     [
         ("study", ["--match", "params"]),
-        ("study-flops", ["--match", "flops", "--apps", "fields", "graphs", "timeseries", "vision"]),
+        ("study-flops", ["--match", "flops"]),
     ],
 )
 def test_study_section_is_its_store(copy, tmp_path, section, match):
