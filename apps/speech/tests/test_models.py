@@ -73,6 +73,20 @@ def test_outputs_keep_the_input_length(length):
     assert model(torch.randn(2, length)).shape == (2, 2, length)
 
 
+def test_the_tail_past_the_last_full_frame_is_zero_as_the_official_code_unless_padded():
+    """12345 samples, kernel 16, stride 8: frames cover 12344 samples; the official code leaves the last
+    one unestimated (zero), ``pad_tail=True`` pads the input so a frame covers it."""
+    torch.manual_seed(0)
+    official_rule = MossFormer2Separator(**TINY).eval()
+    padded = MossFormer2Separator(**TINY, pad_tail=True).eval()
+    padded.load_state_dict(official_rule.state_dict())
+    mixture = torch.randn(1, 12345)
+    with torch.no_grad():
+        tail, covered = official_rule(mixture)[..., -1], padded(mixture)[..., -1]
+    assert torch.equal(tail, torch.zeros_like(tail))
+    assert covered.abs().min() > 0
+
+
 def test_identical_length_mixture_gives_two_outputs_of_its_length():
     a, b = torch.randn(4000), torch.randn(4000)
     out = MossFormer2Separator(**TINY).eval()((a + b)[None])

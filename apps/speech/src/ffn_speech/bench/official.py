@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             batch_size=args.batch_size,
             samples=args.samples,
         )
-        store.put({**config, "rounds": args.rounds, "threads": torch.get_num_threads(), **timing})
+        store.put({**config, "rounds": args.rounds, **timing})  # the machine names the thread count
     (run,) = store.select(**config) or [None]
     if run is None:
         raise FileNotFoundError(f"{store.path}: no stored timing of {config} (measure it with --rounds N)")

@@ -114,10 +114,10 @@ def load_clearvoice_state_dict(model: nn.Module, state_dict: Mapping[str, torch.
                 f"{tuple(ours[target].shape)} (another config?)"
             )
         loaded[target] = tensor.reshape(ours[target].shape)
+    by_tensor = {id(ours[target]): tensor for target, tensor in loaded.items()}
     for name, value in ours.items():  # a module registered twice (the shared rotary): every alias
-        for alias, tensor in list(loaded.items()):
-            if name not in loaded and value is ours[alias]:
-                loaded[name] = tensor
+        if name not in loaded and id(value) in by_tensor:
+            loaded[name] = by_tensor[id(value)]
     unset = sorted(set(ours) - set(loaded))
     if unset:
         raise ValueError(f"ClearerVoice state dict: no value for {', '.join(unset[:3])} ({len(unset)} unset)")
