@@ -208,6 +208,8 @@ class BlockDenseLinear(StructuredLinear):
         _semi_orthogonal_(self.dense, _LINEAR_DEFAULT_GAIN)
 
     def structured(self, x: torch.Tensor) -> torch.Tensor:
+        if self.num_blocks == 1:  # a low-rank product: the same kernels, so the same bits, as LowRankMLP
+            return F.linear(F.linear(x, self.blocks[0]), self.dense)
         lead = x.shape[:-1]
         h = torch.einsum("...bp,bqp->...bq", x.reshape(*lead, self.num_blocks, -1), self.blocks)
         return F.linear(h.reshape(*lead, self.rank), self.dense)
