@@ -101,17 +101,27 @@ def test_bad_arguments():
 
 
 @pytest.mark.parametrize(
-    ("width", "dilation", "group"), [(39, 1, 1), (39, 2, 2), (17, 1, 1), (16, 1, 1), (3, 1, 1)]
+    ("width", "dilation", "group", "length", "padding"),
+    [
+        (39, 1, 1, 50, None),
+        (39, 2, 2, 50, None),
+        (39, 2, 2, 999, None),  # the speech clips' 999 frames: a 1080-point transform
+        (17, 1, 1, 37, None),
+        (16, 1, 1, 50, None),
+        (3, 1, 1, 50, None),
+        (17, 1, 2, 20, 0),  # no padding: a shorter output
+        (17, 2, 1, 8, 30),  # padding wider than the input
+    ],
 )
-def test_grouped_conv1d_equals_conv1d_in_values_and_gradients(width, dilation, group):
+def test_grouped_conv1d_equals_conv1d_in_values_and_gradients(width, dilation, group, length, padding):
     import torch.nn.functional as F
 
-    from ffn_blocks.fsmn import grouped_conv1d
+    from ffn_blocks.fft_conv import grouped_conv1d
 
     torch.manual_seed(0)
-    x = torch.randn(3, 4 * group, 50, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(3, 4 * group, length, dtype=torch.float64, requires_grad=True)
     weight = torch.randn(4, group, width, dtype=torch.float64, requires_grad=True)
-    padding = dilation * (width // 2)
+    padding = dilation * (width // 2) if padding is None else padding
     ours = grouped_conv1d(x, weight, padding, dilation)
     direct = F.conv1d(x, weight, padding=padding, dilation=dilation, groups=4)
     torch.testing.assert_close(ours, direct)
@@ -121,12 +131,36 @@ def test_grouped_conv1d_equals_conv1d_in_values_and_gradients(width, dilation, g
         torch.testing.assert_close(got, want)
 
 
+def test_fft_lengths_are_5_smooth_and_minimal():
+    from ffn_blocks.fft_conv import fft_length
+
+    assert [fft_length(n) for n in (1, 7, 999, 1007, 1037, 1081)] == [1, 8, 1000, 1024, 1080, 1125]
+
+
+def test_grouped_conv1d_passes_gradcheck_through_its_own_backward():
+    from ffn_blocks.fft_conv import grouped_conv1d
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 23, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(3, 2, 9, dtype=torch.float64, requires_grad=True)
+    torch.autograd.gradcheck(lambda a, w: grouped_conv1d(a, w, padding=8, dilation=2), (x, weight))
+    only_x = grouped_conv1d(x, weight.detach(), padding=8, dilation=2)  # weight needs no gradient
+    assert only_x.grad_fn is not None and torch.autograd.grad(only_x.sum(), x)[0].shape == x.shape
+
+
+def test_a_kernel_span_longer_than_the_input_is_a_clear_error():
+    from ffn_blocks.fft_conv import grouped_conv1d
+
+    with pytest.raises(ValueError, match="shorter than the kernel span 39"):
+        grouped_conv1d(torch.randn(1, 2, 10), torch.randn(2, 1, 39), padding=0)
+
+
 def test_fsmn_blocks_give_the_same_output_through_the_fft_and_the_direct_kernel(monkeypatch):
-    import ffn_blocks.fsmn as fsmn
+    import ffn_blocks.fft_conv as fft_conv
 
     torch.manual_seed(0)
     block = GatedConvUnit(8, 8, kernel_size=17, memory_kernel_size=39, dilations=(1, 2)).eval()
     x = torch.randn(2, 60, 8)
     fast = block(x)
-    monkeypatch.setattr(fsmn, "FFT_MIN_SPAN", 10**9)  # every convolution direct
+    monkeypatch.setattr(fft_conv, "FFT_MIN_SPAN", 10**9)  # every convolution direct
     torch.testing.assert_close(block(x), fast, rtol=1e-5, atol=1e-5)

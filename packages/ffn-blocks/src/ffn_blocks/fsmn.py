@@ -13,8 +13,9 @@ Vocabulary Continuous Speech Recognition", Zhang et al., 2016). All three mix al
 - `GatedConvUnit`: MossFormer2's gated FSMN, ``v ⊙ memory(u) (+ x)`` with ``u`` and ``v`` two `ConvFFN`
   branches: the RNN-free recurrent module's gating.
 
-Their long depthwise convolutions run through an FFT on the CPU (`grouped_conv1d`): PyTorch's direct
-CPU kernels, backward above all, are slow at these widths; the result is the same to float rounding.
+Their long depthwise convolutions run through an FFT on the CPU (`ffn_blocks.fft_conv`): PyTorch's
+direct CPU kernels, backward above all, are slow at these widths; the result is the same to float
+rounding.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .base import FeedForward, build_norm, check_positive_int, check_ratio
 from .dropout import Dropout
+from .fft_conv import grouped_conv1d
 
 __all__ = ["ConvFFN", "FSMNMemory", "GatedConvUnit"]
 
@@ -42,35 +43,6 @@ def _as_sequences(x: torch.Tensor) -> tuple[torch.Tensor, torch.Size]:
 
 def _from_sequences(x: torch.Tensor, lead: torch.Size) -> torch.Tensor:
     return x.transpose(1, 2).reshape(*lead, x.shape[2], x.shape[1])
-
-
-#: kernel spans (``dilation · (k − 1) + 1``) from which the CPU convolutions go through an FFT: measured
-#: forward + backward, 8 × 256 channels × 1000 steps, one thread, the FFT path takes 0.48× the direct
-#: kernel's time at k = 39 and 0.29× at k = 39 dilated by 2 (0.53× at k = 17 over 1024 channels)
-FFT_MIN_SPAN = 16
-
-
-def grouped_conv1d(x: torch.Tensor, weight: torch.Tensor, padding: int, dilation: int = 1) -> torch.Tensor:
-    """``F.conv1d(x, weight, padding=padding, dilation=dilation, groups=weight.shape[0])``, no bias.
-
-    Output channel ``c`` sees input channels ``c·g … c·g + g − 1`` (``weight``: ``(C, g, k)``; ``x``:
-    ``(N, C·g, T)``). On the CPU in float32/64 with a span of `FFT_MIN_SPAN` or more, the correlation is
-    computed as a product of spectra (the same numbers to float rounding, gradients included); elsewhere
-    (CUDA's cuDNN kernels are fast, other dtypes) it is ``F.conv1d``.
-    """
-    channels, group, width = weight.shape
-    span = dilation * (width - 1) + 1
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or span < FFT_MIN_SPAN:
-        return F.conv1d(x, weight, padding=padding, dilation=dilation, groups=channels)
-    padded = F.pad(x, (padding, padding))
-    length = padded.shape[-1]
-    out_length = length - span + 1
-    size = 1 << (length - 1).bit_length()  # ≥ length: no circular wrap-around in the kept outputs
-    kernel = weight.new_zeros(channels, group, span)
-    kernel[..., ::dilation] = weight
-    spectrum = torch.fft.rfft(padded, n=size).unflatten(1, (channels, group))  # (N, C, g, F)
-    product = (spectrum * torch.fft.rfft(kernel.flip(-1), n=size)).sum(2)
-    return torch.fft.irfft(product, n=size)[..., span - 1 : span - 1 + out_length]
 
 
 def _check_sequence(block: FeedForward, x: torch.Tensor) -> None:
