@@ -49,8 +49,8 @@ class ScaleNorm(nn.Module):
         self.scale, self.eps = dim**-0.5, eps
         self.g = nn.Parameter(torch.ones(1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x / (x.norm(dim=-1, keepdim=True) * self.scale).clamp(min=self.eps) * self.g
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # the gain folded into the per-row factor
+        return x * (self.g / (x.norm(dim=-1, keepdim=True) * self.scale).clamp(min=self.eps))
 
 
 class RotaryEmbedding(nn.Module):
@@ -68,10 +68,13 @@ class RotaryEmbedding(nn.Module):
         angles = torch.arange(x.shape[-2], device=x.device, dtype=self.freqs.dtype)[:, None] * self.freqs
         angles = angles.repeat_interleave(2, dim=-1).to(x.dtype)  # (T, rot)
         rot = angles.shape[-1]
-        head, tail = x[..., :rot], x[..., rot:]
-        pairs = head.unflatten(-1, (-1, 2))
-        rotated_half = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
-        return torch.cat((head * angles.cos() + rotated_half * angles.sin(), tail), dim=-1)
+        head = x[..., :rot]
+        # (x₂ᵢ, x₂ᵢ₊₁) → (x₂ᵢ cos − x₂ᵢ₊₁ sin, x₂ᵢ₊₁ cos + x₂ᵢ sin): the sin term is the swapped pair
+        # times (−sin, sin), the signs folded into the small (T, rot) table
+        signed_sin = angles.sin() * torch.tensor([-1.0, 1.0], dtype=x.dtype, device=x.device).repeat(rot // 2)
+        swapped = head.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
+        rotated = head * angles.cos() + swapped * signed_sin
+        return rotated if rot == x.shape[-1] else torch.cat((rotated, x[..., rot:]), dim=-1)
 
 
 def _default_ffn(dropout: float) -> FeedForwardFactory:
@@ -145,19 +148,13 @@ class MossFormerAttention(nn.Module):
 
     def _attend(self, quad_q, lin_q, quad_k, lin_k, values):
         b, n, g = values.shape[0], values.shape[1], self.group_size
+        linear = lin_q @ (lin_k.transpose(-1, -2) @ values / n)  # global: over the whole sequence
         pad = (-n) % g
-        if pad:  # zero keys and values add nothing to either attention
-            quad_q, quad_k, lin_q, lin_k, values = (
-                F.pad(t, (0, 0, 0, pad)) for t in (quad_q, quad_k, lin_q, lin_k, values)
-            )
-        groups = (n + pad) // g
-        quad_q, quad_k, lin_q, lin_k, values = (
-            t.reshape(b, groups, g, t.shape[-1]) for t in (quad_q, quad_k, lin_q, lin_k, values)
-        )
+        if pad:  # zero keys and values add nothing to the chunks' attention
+            quad_q, quad_k, values = (F.pad(t, (0, 0, 0, pad)) for t in (quad_q, quad_k, values))
+        quad_q, quad_k, values = (t.reshape(b, -1, g, t.shape[-1]) for t in (quad_q, quad_k, values))
         attn = self.dropout(F.relu(quad_q @ quad_k.transpose(-1, -2) / g).square())  # (b, G, g, g)
-        lin_kv = torch.einsum("bgnd,bgne->bde", lin_k, values) / n
-        out = attn @ values + torch.einsum("bgnd,bde->bgne", lin_q, lin_kv)
-        return out.reshape(b, groups * g, -1)[:, :n]
+        return (attn @ values).flatten(1, 2)[:, :n] + linear
 
 
 class GatedFSMNBlock(nn.Module):
