@@ -294,11 +294,14 @@ class MossFormer2Separator(nn.Module):
         for block in self.blocks:
             h = block(h)
         h = self.output_norm(self.stack_norm(h).transpose(1, 2)).transpose(1, 2) + x  # skip around the stack
-        masks = self.to_masks(self.output_act(h))  # (B, T, dim·S)
-        masks = masks.unflatten(-1, (self.num_speakers, -1)).transpose(1, 2)  # (B, S, T, dim)
-        masks = torch.tanh(self.mask_tanh(masks)) * torch.sigmoid(self.mask_gate(masks))
-        masks = F.relu(self.mask_out(masks))  # (B, S, T, N)
-        separated = frames[:, None] * masks.transpose(-1, -2)  # (B, S, N, T)
+        masks = self.to_masks(self.output_act(h)).unflatten(-1, (self.num_speakers, -1))  # (B, T, S, dim)
+        # the head is position-wise: it runs in this layout, its tanh and gate maps as one product
+        weight = torch.cat((self.mask_tanh.weight, self.mask_gate.weight))
+        pre_tanh, pre_gate = F.linear(
+            masks, weight, torch.cat((self.mask_tanh.bias, self.mask_gate.bias))
+        ).chunk(2, -1)
+        masks = F.relu(self.mask_out(torch.tanh(pre_tanh) * torch.sigmoid(pre_gate)))  # (B, T, S, N)
+        separated = frames[:, None] * masks.permute(0, 2, 3, 1)  # (B, S, N, T)
         b, s = separated.shape[:2]
         waves = self.decoder(separated.reshape(b * s, *separated.shape[2:])).reshape(b, s, -1)
         return F.pad(waves, (0, max(0, length - waves.shape[-1])))[..., :length]
