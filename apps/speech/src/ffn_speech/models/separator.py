@@ -64,17 +64,26 @@ class RotaryEmbedding(nn.Module):
         super().__init__()
         self.freqs = nn.Parameter(1.0 / theta ** (torch.arange(0, dim, 2).float() / dim), requires_grad=False)
 
+    def tables(self, length: int, width: int, dtype: torch.dtype, device: torch.device):
+        """``(cos, signed_sin)``, each ``(length, width)``: ``rotate(x) = x·cos + swap_pairs(x)·signed_sin``.
+
+        ``signed_sin`` holds ``(−sin, sin)`` per pair; past the rotated features cos is 1 and sin 0."""
+        angles = torch.arange(length, device=device, dtype=self.freqs.dtype)[:, None] * self.freqs
+        angles = angles.repeat_interleave(2, dim=-1).to(dtype)  # (T, rot)
+        signs = torch.tensor([-1.0, 1.0], dtype=dtype, device=device).repeat(angles.shape[-1] // 2)
+        rest = width - angles.shape[-1]
+        return F.pad(angles.cos(), (0, rest), value=1.0), F.pad(angles.sin() * signs, (0, rest))
+
+    def swap_pairs(self, x: torch.Tensor) -> torch.Tensor:
+        """``(x₂ᵢ, x₂ᵢ₊₁) → (x₂ᵢ₊₁, x₂ᵢ)`` on the rotated features (all pairs when the width is even)."""
+        rot = self.freqs.shape[0] * 2
+        if x.shape[-1] % 2 == 0:  # the features past rot meet a zero sin: swapping them is harmless
+            return x.unflatten(-1, (-1, 2)).roll(1, -1).flatten(-2)  # roll beats flip and stack here
+        return torch.cat((self.swap_pairs(x[..., :rot]), x[..., rot:]), dim=-1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (*, T, d)
-        angles = torch.arange(x.shape[-2], device=x.device, dtype=self.freqs.dtype)[:, None] * self.freqs
-        angles = angles.repeat_interleave(2, dim=-1).to(x.dtype)  # (T, rot)
-        rot = angles.shape[-1]
-        head = x[..., :rot]
-        # (x₂ᵢ, x₂ᵢ₊₁) → (x₂ᵢ cos − x₂ᵢ₊₁ sin, x₂ᵢ₊₁ cos + x₂ᵢ sin): the sin term is the swapped pair
-        # times (−sin, sin), the signs folded into the small (T, rot) table
-        signed_sin = angles.sin() * torch.tensor([-1.0, 1.0], dtype=x.dtype, device=x.device).repeat(rot // 2)
-        swapped = head.unflatten(-1, (-1, 2)).roll(1, -1).flatten(-2)  # (x₂ᵢ₊₁, x₂ᵢ); roll beats flip
-        rotated = head * angles.cos() + swapped * signed_sin
-        return rotated if rot == x.shape[-1] else torch.cat((rotated, x[..., rot:]), dim=-1)
+        cos, signed_sin = self.tables(x.shape[-2], x.shape[-1], x.dtype, x.device)
+        return torch.addcmul(x * cos, self.swap_pairs(x), signed_sin)
 
 
 def _default_ffn(dropout: float) -> FeedForwardFactory:
@@ -139,12 +148,22 @@ class MossFormerAttention(nn.Module):
             shifted, kept = x.split([x.shape[-1] // 2, x.shape[-1] - x.shape[-1] // 2], dim=-1)
             h = torch.cat((F.pad(shifted, (0, 0, 1, -1)), kept), dim=-1)
         vu = self.to_hidden(h)  # (B, T, 2e): v then u, attended together in one product each
-        quad_q, lin_q, quad_k, lin_k = self.offset_scale(self.to_qk(h))
-        if self.rotary is not None:
-            quad_q, lin_q, quad_k, lin_k = map(self.rotary, (quad_q, lin_q, quad_k, lin_k))
+        quad_q, lin_q, quad_k, lin_k = self._queries_keys(self.to_qk(h))
         att_v, att_u = self._attend(quad_q, lin_q, quad_k, lin_k, vu).chunk(2, dim=-1)
         v, u = vu.chunk(2, dim=-1)
         return x + self.to_out((att_u * v) * torch.sigmoid(att_v * u))
+
+    def _queries_keys(self, qk: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The four rotated offset-scale heads of ``qk``. The rotation is linear, so
+        ``R(qk·γ + β) = qk·(γ cos) + swap(qk)·(swap(γ) sin±) + R(β)``: two passes over ``(B, T, 4, d)``
+        with ``(T, 4, d)`` tables, instead of the offset-scale pass and a rotation per head."""
+        if self.rotary is None:
+            return self.offset_scale(qk)
+        cos, sin = (t[:, None] for t in self.rotary.tables(qk.shape[-2], qk.shape[-1], qk.dtype, qk.device))
+        gamma, beta, swap = self.offset_scale.gamma, self.offset_scale.beta, self.rotary.swap_pairs
+        shift = torch.addcmul(cos * beta, sin, swap(beta))  # R(β): (T, 4, d)
+        heads = torch.addcmul(shift, qk[..., None, :], cos * gamma)
+        return torch.addcmul(heads, swap(qk)[..., None, :], sin * swap(gamma)).unbind(-2)
 
     def _attend(self, quad_q, lin_q, quad_k, lin_k, values):
         b, n, g = values.shape[0], values.shape[1], self.group_size
