@@ -42,9 +42,14 @@ def fft_length(minimum: int) -> int:
         n += 1
 
 
+def _taps(width: int, padding: int, dilation: int, size: int, device: torch.device) -> torch.Tensor:
+    """Where tap ``i`` of a kernel sits in its circular layout: ``(padding − i·dilation) mod size``."""
+    return (padding - dilation * torch.arange(width, device=device)) % size
+
+
 def _circular_kernel(weight: torch.Tensor, padding: int, dilation: int, size: int) -> torch.Tensor:
-    """``(C, g, size)`` with tap ``i`` of ``weight`` at index ``(padding − i·dilation) mod size``."""
-    taps = (padding - dilation * torch.arange(weight.shape[-1], device=weight.device)) % size
+    """``(C, g, size)``: ``weight``'s taps at their `_taps` positions, zeros elsewhere."""
+    taps = _taps(weight.shape[-1], padding, dilation, size, weight.device)
     return weight.new_zeros(*weight.shape[:2], size).index_copy_(-1, taps, weight)
 
 
@@ -74,8 +79,7 @@ class _SpectralCorrelation(torch.autograd.Function):
             grad_x = torch.fft.irfft(grad_spectrum * kernel.conj(), n=size)[..., :length].flatten(1, 2)
         if ctx.needs_input_grad[1]:
             cross = torch.fft.irfft((grad_spectrum * spectrum.conj()).sum(0), n=size)  # (C, g, size)
-            taps = (padding - dilation * torch.arange(width, device=cross.device)) % size
-            grad_weight = cross.index_select(-1, taps)
+            grad_weight = cross.index_select(-1, _taps(width, padding, dilation, size, cross.device))
         return grad_x, grad_weight, None, None, None
 
 
