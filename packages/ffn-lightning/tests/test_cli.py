@@ -40,6 +40,13 @@ def test_seed_defaults_to_zero_and_progress_bar_is_rich(in_tmp_dir, build):
     assert any(isinstance(c, RichProgressBar) for c in cli.trainer.callbacks)
 
 
+def test_trainers_print_no_advertisement(in_tmp_dir, build, caplog):
+    with caplog.at_level("INFO"):
+        build([])
+    assert "GPU available" in caplog.text  # Lightning's own information still reaches the log
+    assert "Tip" not in caplog.text
+
+
 def test_progress_bar_can_be_disabled_or_replaced(in_tmp_dir, build):
     cli = build(["--trainer.enable_progress_bar", "false"])
     assert cli.trainer.progress_bar_callback is None

@@ -7,6 +7,7 @@ and their own defaults; everything else is Lightning's own CLI: ``fit``, ``valid
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -22,6 +23,17 @@ from lightning.pytorch.trainer import Trainer
 from .resume import ExactResume
 
 __all__ = ["FFNLightningCLI", "default_trainer_settings", "resolve_configs"]
+
+
+class _NoAdvertisement(logging.Filter):
+    """Drops Lightning's "💡 Tip" advertisement (for a cloud service) that every `Trainer` prints: a bench
+    builds dozens of trainers, and the tips buried its table."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip")
+
+
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_NoAdvertisement())
 
 #: Seed used when a config does not set ``seed_everything``: runs are reproducible by default.
 DEFAULT_SEED = 0
