@@ -27,10 +27,11 @@ class TestKANLayerUnevenGroups(FeedForwardContract):
     init_args = {"hidden_features": 10, "num_groups": 8}
 
 
-def test_rational_fitted_to_gelu_matches_it_on_minus_three_to_three():
-    numerator, denominator = fit_rational(nn.GELU)
+@pytest.mark.parametrize("form", kan.DENOMINATORS)
+def test_rational_fitted_to_gelu_matches_it_on_minus_three_to_three(form):
+    numerator, denominator = fit_rational(nn.GELU, denominator=form)
     x = torch.linspace(-3, 3, 6001, dtype=torch.float64)
-    assert (_rational(x, numerator, denominator) - nn.functional.gelu(x)).abs().max() <= 1e-2
+    assert (_rational(x, numerator, denominator, form) - nn.functional.gelu(x)).abs().max() <= 1e-2
 
 
 def test_hidden_rational_of_a_fresh_layer_is_gelu_and_first_is_identity():
@@ -41,10 +42,11 @@ def test_hidden_rational_of_a_fresh_layer_is_gelu_and_first_is_identity():
     torch.testing.assert_close(layer.rational1(y), y)
 
 
-def test_other_activations_are_fitted_too():
-    numerator, denominator = fit_rational(nn.SiLU)
+@pytest.mark.parametrize("form", kan.DENOMINATORS)
+def test_other_activations_are_fitted_too(form):
+    numerator, denominator = fit_rational(nn.SiLU, denominator=form)
     x = torch.linspace(-3, 3, 601, dtype=torch.float64)
-    assert (_rational(x, numerator, denominator) - nn.functional.silu(x)).abs().max() <= 1e-3
+    assert (_rational(x, numerator, denominator, form) - nn.functional.silu(x)).abs().max() <= 1e-3
 
 
 def test_denominator_is_safe_for_any_coefficients():
@@ -55,13 +57,39 @@ def test_denominator_is_safe_for_any_coefficients():
     assert torch.isfinite(out).all()
 
 
-def test_groups_share_coefficients_and_are_contiguous():
+def test_groups_are_contiguous_and_share_the_numerator_as_kat_group():
     rational = GroupRational(8, num_groups=4, init=None)
     assert rational.group_index.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    # KAT_Group (rational_kat_cu): one numerator of 6 coefficients for all groups, 4 per group below
+    assert rational.numerator.shape == (1, 6) and rational.denominator.shape == (4, 4)
+    assert sum(p.numel() for p in GroupRational(768, num_groups=8).parameters()) == 6 + 8 * 4
+    with torch.no_grad():
+        rational.denominator[1, 0] = 1.0  # group 1 (channels 2 and 3): x / (1 + |x|)
+    out = rational(torch.ones(3, 8))
+    assert torch.all(out[:, 2:4] == 0.5) and torch.all(out[:, [0, 1, 4, 5, 6, 7]] == 1)
+
+
+def test_per_group_numerators_are_an_option():
+    rational = GroupRational(8, num_groups=4, init=None, shared_numerator=False)
+    assert rational.numerator.shape == (4, 6) and "shared_numerator=False" in repr(rational)
     with torch.no_grad():
         rational.numerator[1].zero_()  # group 1 (channels 2 and 3) now outputs 0
     out = rational(torch.ones(3, 8))
     assert torch.all(out[:, 2:4] == 0) and torch.all(out[:, [0, 1, 4, 5, 6, 7]] == 1)
+
+
+@pytest.mark.parametrize(("form", "expected"), [("abs_terms", 2 / 7), ("abs_sum", 2 / 3)])
+def test_denominator_forms_by_hand(form, expected):
+    """b = (−1, 1): KAT's kernels take 1 + |b₁||x| + |b₂|x² = 7 at x = 2, the paper's 1 + |b₁x + b₂x²| = 3."""
+    rational = GroupRational(1, num_groups=1, init=None, denominator=form)
+    with torch.no_grad():
+        rational.denominator.copy_(torch.tensor([[-1.0, 1.0, 0.0, 0.0]]))
+    assert rational(torch.tensor([2.0])).item() == pytest.approx(expected)
+
+
+def test_an_unknown_denominator_form_is_a_clear_error():
+    with pytest.raises(ValueError, match="KANLayer: denominator='abs' is not one of abs_terms, abs_sum"):
+        KANLayer(8, 8, denominator="abs")
 
 
 def test_variance_is_preserved_at_initialization():

@@ -3,12 +3,18 @@
 From "Kolmogorov-Arnold Transformer" (Yang & Wang, ICLR 2025, https://arxiv.org/abs/2409.10594).
 A KAN layer puts a learnable function on every input edge; GR-KAN makes that affordable by using one
 rational base function ``F(x) = P(x) / Q(x)`` per group of channels, shared by every edge leaving the
-group, followed by an ordinary linear map: ``y = W F(x) + b``. The denominator is kept safe,
-``Q(x) = 1 + |b₁x + … + bₙxⁿ|``, so it never vanishes.
+group, followed by an ordinary linear map: ``y = W F(x) + b``.
+
+By default the rational is the one KAT's released kernels compute (``KAT_Group`` in
+Adamdad/rational_kat_cu, read line by line): ``Q(x) = 1 + |b₁||x| + … + |bₙ||x|ⁿ``, one numerator
+``P`` shared by all groups and one denominator per group (6 + 8 × 4 coefficients at degrees 5/4 with
+8 groups). Named options give the paper's formula ``Q(x) = 1 + |b₁x + … + bₙxⁿ|``
+(``denominator="abs_sum"``) and a numerator per group (``shared_numerator=False``). Either way ``Q ≥ 1``
+never vanishes.
 
 Initialization follows the paper, not its released code: the rational starts as a least-squares fit
 of a chosen activation (GELU by default; the identity for the first layer, as in KAT), the fit done
-once per activation and cached; the linear weights get the variance-preserving scale
+once per activation and form and cached; the linear weights get the variance-preserving scale
 ``Var(w) = 1 / (fan_in · E[F(x)²])`` for ``x ~ N(0, 1)`` (the released code overwrites it with a
 std of 0.02).
 """
@@ -24,7 +30,10 @@ from torch import nn
 from .base import FeedForward, build_norm, check_positive_int, check_ratio
 from .dropout import Dropout
 
-__all__ = ["GroupRational", "KANLayer", "fit_rational"]
+__all__ = ["DENOMINATORS", "GroupRational", "KANLayer", "fit_rational"]
+
+#: the safe denominators: ``abs_terms`` ``1 + Σ|b_j||x|^j`` (KAT's kernels), ``abs_sum`` ``1 + |Σ b_j x^j|``
+DENOMINATORS = ("abs_terms", "abs_sum")
 
 _FIT_INTERVAL = 4.0  # fit on [-4, 4]; the acceptance interval [-3, 3] sits well inside it
 
@@ -37,16 +46,27 @@ def _polyval(coefficients: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _rational(x: torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
-    """``P(x) / (1 + |Σ_{j≥1} b_j x^j|)``; ``denominator`` holds b₁…bₙ (no constant term)."""
-    q = _polyval(denominator, x) * x  # b₁x + … + bₙxⁿ
-    return _polyval(numerator, x) / (1.0 + q.abs())
+def _rational(
+    x: torch.Tensor, numerator: torch.Tensor, denominator: torch.Tensor, form: str = "abs_terms"
+) -> torch.Tensor:
+    """``P(x) / Q(x)``; ``denominator`` holds b₁…bₙ (no constant term), ``form`` one of `DENOMINATORS`:
+    ``Q = 1 + Σ_{j≥1} |b_j||x|^j`` (``abs_terms``) or ``Q = 1 + |Σ_{j≥1} b_j x^j|`` (``abs_sum``)."""
+    if form == "abs_terms":
+        size = x.abs()
+        q = _polyval(denominator.abs(), size) * size
+    else:
+        q = (_polyval(denominator, x) * x).abs()
+    return _polyval(numerator, x) / (1.0 + q)
 
 
-def _fit(act: nn.Module, numerator_degree: int, denominator_degree: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _fit(
+    act: nn.Module, numerator_degree: int, denominator_degree: int, form: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.linspace(-_FIT_INTERVAL, _FIT_INTERVAL, 801, dtype=torch.float64)
     with torch.no_grad():
         y = act(x.float()).double()
+    if form == "abs_terms":
+        return _fit_terms(x, y, numerator_degree + 1, denominator_degree)
     p, q = numerator_degree + 1, denominator_degree
     # Linearized least squares (Levy's method): P(x) − y·(b₁x + … + bₙxⁿ) ≈ y, linear in (a, b).
     powers = x[:, None] ** torch.arange(max(p, q + 1), dtype=torch.float64)
@@ -65,7 +85,7 @@ def _fit(act: nn.Module, numerator_degree: int, denominator_degree: int) -> tupl
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        loss = (_rational(x, numerator, denominator) - y).square().mean()
+        loss = (_rational(x, numerator, denominator, form) - y).square().mean()
         loss.backward()
         return loss
 
@@ -74,17 +94,49 @@ def _fit(act: nn.Module, numerator_degree: int, denominator_degree: int) -> tupl
     return numerator.detach(), denominator.detach()
 
 
-_FITS: dict[tuple[str, int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+def _fit_terms(x: torch.Tensor, y: torch.Tensor, p: int, q: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``abs_terms`` fit: ``Q = 1 + Σ c_j |x|^j`` with ``c ≥ 0`` is exactly the safe form, so the fit is
+    linear algebra only. Sanathanan-Koerner iterations: least squares of ``(P − y·Q) / Q_prev``, linear in
+    ``(a, c)``; a ``c_j`` the solve makes negative is dropped (set to 0, the boundary) and the rest
+    solved again. Each solve is well conditioned, so the result moves by ~1e-14 with the last bits of
+    the inputs. (L-BFGS on this form ends at one of many near-equal minima, differently per process.)"""
+    powers = x[:, None] ** torch.arange(max(p, q + 1), dtype=torch.float64)
+    sizes = powers.abs()[:, 1 : q + 1]
+    active = torch.ones(q, dtype=torch.bool)
+    weight = torch.ones_like(x)
+    terms = torch.zeros(q, dtype=torch.float64)
+    for _ in range(20):
+        while True:
+            system = torch.cat([powers[:, :p], -y[:, None] * sizes[:, active]], dim=1) * weight[:, None]
+            solution = torch.linalg.lstsq(system, (y * weight)[:, None]).solution[:, 0]
+            terms = torch.zeros(q, dtype=torch.float64).masked_scatter(active, solution[p:])
+            if bool((terms >= 0).all()):
+                break
+            active[torch.where(active, terms, torch.inf).argmin()] = False
+        weight = 1.0 / (1.0 + sizes @ terms)
+    return solution[:p], terms
+
+
+_FITS: dict[tuple[str, int, int, str], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _check_denominator(name: str, form: str) -> None:
+    if form not in DENOMINATORS:
+        raise ValueError(f"{name}: denominator={form!r} is not one of {', '.join(DENOMINATORS)}")
 
 
 def fit_rational(
-    act: Callable[[], nn.Module] | None, numerator_degree: int = 5, denominator_degree: int = 4
+    act: Callable[[], nn.Module] | None,
+    numerator_degree: int = 5,
+    denominator_degree: int = 4,
+    denominator: str = "abs_terms",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Coefficients ``(a₀…a_m, b₁…b_n)`` (float64) of the safe rational closest to ``act()`` on [−4, 4].
 
-    A linearized least-squares solve followed by L-BFGS on the safe form; cached per activation (keyed
-    by its class and repr) and degrees, so each fit runs once per process. ``act=None`` is the
-    identity, which is exact: ``a₁ = 1``, every other coefficient 0.
+    A linearized least-squares solve followed by L-BFGS on the safe form (``denominator``, one of
+    `DENOMINATORS`); cached per activation (keyed by its class and repr), degrees and form, so each fit
+    runs once per process. ``act=None`` is the identity, which is exact: ``a₁ = 1``, every other
+    coefficient 0.
 
     The coefficients are rounded to multiples of 2⁻²⁴ (`_quantized`): the fit's float64 result changes
     from process to process by up to ~1e-13 (LAPACK and vectorized reductions follow the buffers'
@@ -93,6 +145,7 @@ def fit_rational(
     """
     check_positive_int("fit_rational", "numerator_degree", numerator_degree)
     check_positive_int("fit_rational", "denominator_degree", denominator_degree)
+    _check_denominator("fit_rational", denominator)
     if act is None:
         numerator = torch.zeros(numerator_degree + 1, dtype=torch.float64)
         numerator[1] = 1.0
@@ -102,9 +155,10 @@ def fit_rational(
         f"{type(module).__module__}.{type(module).__qualname__}({module.extra_repr()})",
         numerator_degree,
         denominator_degree,
+        denominator,
     )
     if key not in _FITS:
-        _FITS[key] = _quantized(*_fit(module, numerator_degree, denominator_degree))
+        _FITS[key] = _quantized(*_fit(module, numerator_degree, denominator_degree, denominator))
     numerator, denominator = _FITS[key]
     return numerator.clone(), denominator.clone()
 
@@ -123,17 +177,21 @@ def _gauss_hermite(n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class GroupRational(nn.Module):
-    """A learnable rational activation with one set of coefficients per group of channels.
+    """A learnable rational activation ``P(x) / Q(x)`` with its coefficients per group of channels.
 
     Channel ``c`` of ``C`` belongs to group ``floor(c · G / C)``: contiguous, near-equal groups for any
-    width (a width below ``G`` leaves some groups unused).
+    width (a width below ``G`` leaves some groups unused). As KAT's ``KAT_Group``, every group has its
+    own denominator and all share one numerator; ``shared_numerator=False`` gives each its own.
 
     Args:
         num_features: C, the size of the last dimension.
-        num_groups: G, how many coefficient sets.
+        num_groups: G, how many denominators (and numerators, unless shared).
         init: activation factory the rational starts as (None: the identity).
         numerator_degree: m, degree of P.
-        denominator_degree: n, degree of the polynomial inside Q's absolute value.
+        denominator_degree: n, degree of Q's terms.
+        shared_numerator: one numerator for all groups (KAT's code) or one per group.
+        denominator: Q's safe form, one of `DENOMINATORS`: ``abs_terms`` (KAT's code,
+            ``1 + Σ|b_j||x|^j``) or ``abs_sum`` (the paper's formula, ``1 + |Σ b_j x^j|``).
 
     Shape:
         - Input: ``(*, C)``
@@ -148,14 +206,20 @@ class GroupRational(nn.Module):
         init: Callable[[], nn.Module] | None = nn.GELU,
         numerator_degree: int = 5,
         denominator_degree: int = 4,
+        shared_numerator: bool = True,
+        denominator: str = "abs_terms",
     ) -> None:
         super().__init__()
         check_positive_int("GroupRational", "num_features", num_features)
         check_positive_int("GroupRational", "num_groups", num_groups)
+        _check_denominator("GroupRational", denominator)
         self.num_features = num_features
         self.num_groups = num_groups
         self.init = init
-        self.numerator = nn.Parameter(torch.empty(num_groups, numerator_degree + 1))
+        self.form = denominator
+        self.numerator = nn.Parameter(
+            torch.empty(1 if shared_numerator else num_groups, numerator_degree + 1)
+        )
         self.denominator = nn.Parameter(torch.empty(num_groups, denominator_degree))
         self.register_buffer(
             "group_index", torch.arange(num_features) * num_groups // num_features, persistent=False
@@ -163,9 +227,7 @@ class GroupRational(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        numerator, denominator = fit_rational(
-            self.init, self.numerator.shape[1] - 1, self.denominator.shape[1]
-        )
+        numerator, denominator = self._fit()
         with torch.no_grad():
             self.numerator.copy_(numerator.expand_as(self.numerator))
             self.denominator.copy_(denominator.expand_as(self.denominator))
@@ -173,19 +235,29 @@ class GroupRational(nn.Module):
     def second_moment(self) -> float:
         """E[F(x)²] under x ~ N(0, 1) for the initial coefficients (all groups start equal), rounded like
         them (`fit_rational`, `_quantized`): it scales the next linear layer's init."""
-        numerator, denominator = fit_rational(
-            self.init, self.numerator.shape[1] - 1, self.denominator.shape[1]
-        )
+        numerator, denominator = self._fit()
         t, w = _gauss_hermite(64)
-        values = _rational(math.sqrt(2.0) * t, numerator, denominator)
+        values = _rational(math.sqrt(2.0) * t, numerator, denominator, self.form)
         return float(_quantized((w * values.square()).sum() / math.sqrt(math.pi))[0])
 
+    def _fit(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return fit_rational(self.init, self.numerator.shape[1] - 1, self.denominator.shape[1], self.form)
+
+    @property
+    def shared_numerator(self) -> bool:
+        return self.numerator.shape[0] == 1
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _rational(x, self.numerator[self.group_index], self.denominator[self.group_index])
+        numerator = self.numerator[0] if self.shared_numerator else self.numerator[self.group_index]
+        return _rational(x, numerator, self.denominator[self.group_index], self.form)
 
     def extra_repr(self) -> str:
         degrees = (self.numerator.shape[1] - 1, self.denominator.shape[1])
-        return f"{self.num_features}, num_groups={self.num_groups}, degrees={degrees}"
+        options = "" if self.shared_numerator else ", shared_numerator=False"
+        return (
+            f"{self.num_features}, num_groups={self.num_groups}, degrees={degrees}{options}, "
+            f"denominator={self.form}"
+        )
 
 
 class KANLayer(FeedForward):
@@ -214,7 +286,10 @@ class KANLayer(FeedForward):
             silently remove it.
         num_groups: coefficient groups per rational (KAT uses 8).
         numerator_degree: degree m of P (KAT: 5).
-        denominator_degree: degree n inside Q (KAT: 4).
+        denominator_degree: degree n of Q's terms (KAT: 4).
+        shared_numerator: one numerator for all groups, as KAT's code (False: one per group).
+        denominator: Q's safe form (`DENOMINATORS`): ``abs_terms`` as KAT's code, ``abs_sum`` as the
+            paper's formula.
 
     Shape:
         - Input: ``(*, in_features)``
@@ -238,6 +313,8 @@ class KANLayer(FeedForward):
         num_groups: int = 8,
         numerator_degree: int = 5,
         denominator_degree: int = 4,
+        shared_numerator: bool = True,
+        denominator: str = "abs_terms",
     ) -> None:
         super().__init__(in_features, out_features, hidden_features)
         name = type(self).__name__
@@ -248,7 +325,13 @@ class KANLayer(FeedForward):
             ("denominator_degree", denominator_degree),
         ):
             check_positive_int(name, field, value)
-        degrees = {"numerator_degree": numerator_degree, "denominator_degree": denominator_degree}
+        _check_denominator(name, denominator)
+        degrees = {
+            "numerator_degree": numerator_degree,
+            "denominator_degree": denominator_degree,
+            "shared_numerator": shared_numerator,
+            "denominator": denominator,
+        }
         self.norm = build_norm(norm, in_features)
         self.rational_norm = build_norm(rational_norm, in_features)
         self.rational1 = GroupRational(in_features, num_groups=num_groups, init=None, **degrees)
