@@ -65,11 +65,11 @@ def _fit(
     x = torch.linspace(-_FIT_INTERVAL, _FIT_INTERVAL, 801, dtype=torch.float64)
     with torch.no_grad():
         y = act(x.float()).double()
-    if form == "abs_terms":
-        return _fit_terms(x, y, numerator_degree + 1, denominator_degree)
     p, q = numerator_degree + 1, denominator_degree
+    powers = x[:, None] ** torch.arange(max(p, q + 1), dtype=torch.float64)  # x⁰ … x^max(m, n)
+    if form == "abs_terms":
+        return _fit_terms(powers, y, p, q)
     # Linearized least squares (Levy's method): P(x) − y·(b₁x + … + bₙxⁿ) ≈ y, linear in (a, b).
-    powers = x[:, None] ** torch.arange(max(p, q + 1), dtype=torch.float64)
     system = torch.cat([powers[:, :p], -y[:, None] * powers[:, 1 : q + 1]], dim=1)
     solution = torch.linalg.lstsq(system, y[:, None]).solution[:, 0]
     numerator = solution[:p].clone().requires_grad_(True)
@@ -94,17 +94,15 @@ def _fit(
     return numerator.detach(), denominator.detach()
 
 
-def _fit_terms(x: torch.Tensor, y: torch.Tensor, p: int, q: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _fit_terms(powers: torch.Tensor, y: torch.Tensor, p: int, q: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``abs_terms`` fit: ``Q = 1 + Σ c_j |x|^j`` with ``c ≥ 0`` is exactly the safe form, so the fit is
     linear algebra only. Sanathanan-Koerner iterations: least squares of ``(P − y·Q) / Q_prev``, linear in
     ``(a, c)``; a ``c_j`` the solve makes negative is dropped (set to 0, the boundary) and the rest
     solved again. Each solve is well conditioned, so the result moves by ~1e-14 with the last bits of
     the inputs. (L-BFGS on this form ends at one of many near-equal minima, differently per process.)"""
-    powers = x[:, None] ** torch.arange(max(p, q + 1), dtype=torch.float64)
     sizes = powers.abs()[:, 1 : q + 1]
     active = torch.ones(q, dtype=torch.bool)
-    weight = torch.ones_like(x)
-    terms = torch.zeros(q, dtype=torch.float64)
+    weight = torch.ones_like(y)
     for _ in range(20):
         while True:
             system = torch.cat([powers[:, :p], -y[:, None] * sizes[:, active]], dim=1) * weight[:, None]
@@ -133,9 +131,10 @@ def fit_rational(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Coefficients ``(a₀…a_m, b₁…b_n)`` (float64) of the safe rational closest to ``act()`` on [−4, 4].
 
-    A linearized least-squares solve followed by L-BFGS on the safe form (``denominator``, one of
-    `DENOMINATORS`); cached per activation (keyed by its class and repr), degrees and form, so each fit
-    runs once per process. ``act=None`` is the identity, which is exact: ``a₁ = 1``, every other
+    ``abs_terms``: weighted linear least squares only (`_fit_terms`); ``abs_sum``: a linearized
+    least-squares solve followed by L-BFGS on the safe form. Cached per activation (keyed by its class
+    and repr), degrees and form (``denominator``, one of `DENOMINATORS`), so each fit runs once per
+    process. ``act=None`` is the identity, which is exact: ``a₁ = 1``, every other
     coefficient 0.
 
     The coefficients are rounded to multiples of 2⁻²⁴ (`_quantized`): the fit's float64 result changes
