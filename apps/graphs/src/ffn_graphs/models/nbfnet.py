@@ -88,9 +88,9 @@ class BellmanFordLayer(MessagePassing):
     ) -> torch.Tensor:
         """One iteration on node states ``x`` ``(N, B, d)`` for queries whose relation embeddings are
         ``query`` ``(B, d)``."""
-        if self.dependent:  # (B, R, d) → the edges' (E, B, d)
+        if self.dependent:  # (R, B, d), small, → the edges' (E, B, d), gathered contiguous
             per_query = self.relation(query).view(len(query), self.num_relations, self.dim)
-            relation = per_query.index_select(1, edge_type).transpose(0, 1)
+            relation = per_query.transpose(0, 1).contiguous().index_select(0, edge_type)
         else:
             relation = self.relation(edge_type)[:, None, :]  # (E, 1, d), shared by every query
         # index_select, not x[index]: its backward is index_add, which sums each node's gradients in
