@@ -79,7 +79,10 @@ def test_first_seed_selects_the_seed_range(tmp_path, monkeypatch):
     )
 
 
-def test_an_inductive_run_keeps_weights_that_test_the_same_again(tmp_path):
+@pytest.mark.parametrize("best", [False, True])
+def test_an_inductive_run_keeps_weights_that_test_the_same_again(tmp_path, best):
+    """The kept checkpoint is the tested model: the last epoch's, or with ``--kg-best-epoch`` the epoch
+    of best validation MRR (its weights validate to the score that chose them)."""
     # the head of GraIL's fb237_v1 splits (test triples naming entities outside it are skipped)
     folders = []
     for name in ("fb237_v1", "fb237_v1_ind"):
@@ -90,7 +93,9 @@ def test_an_inductive_run_keeps_weights_that_test_the_same_again(tmp_path):
             (folder / f"{split}.txt").write_text("\n".join(text) + "\n")
         folders.append(str(folder))
     checkpoint = tmp_path / "run.ckpt"
-    args = argparse.Namespace(kg_epochs=1, kg_accelerator="cpu", kg_dependent=True)
+    args = argparse.Namespace(
+        kg_epochs=2 if best else 1, kg_accelerator="cpu", kg_dependent=True, kg_best_epoch=best
+    )
     folder_args = (f"--data.folder={folders[0]}", f"--data.test_folder={folders[1]}")
     setting = KGSetting("fb237_v1", True, "experiments/kg_inductive_WN18RR_v1", folder_args)
     run = _kg_run(setting, args, seed=0, checkpoint=checkpoint)
@@ -102,6 +107,12 @@ def test_an_inductive_run_keeps_weights_that_test_the_same_again(tmp_path):
     again = Trainer(logger=False, enable_progress_bar=False).test(model, data, verbose=False)[0]
     assert again["test/hits@10"] == pytest.approx(run["hits@10"])
     assert again["test/mrr"] == pytest.approx(run["mrr"])
+    if best:
+        assert run["best_epoch"] in (0, 1)
+        validated = Trainer(logger=False, enable_progress_bar=False).validate(model, data, verbose=False)
+        assert validated[0]["val/mrr"] == pytest.approx(run["val_mrr"])
+    else:
+        assert "best_epoch" not in run
 
 
 def test_floyd_table_lists_every_stored_budget_in_order_of_training_steps(tmp_path):

@@ -348,8 +348,9 @@ KG_PUBLISHED = {"fb237_v1 (inductive)": "0.834", "WN18RR_v1 (inductive)": "0.948
 
 def _kg_run(setting: KGSetting, args: argparse.Namespace, seed: int, checkpoint: Path) -> dict[str, Any]:
     """Train and test one NBFNet as ``ffn-graphs kg`` builds it from the setting's config: the model and
-    data of the config, trained ``--kg-epochs`` epochs without validation and tested with its final
-    weights, which go to ``checkpoint`` (to re-test without training)."""
+    data of the config, trained ``--kg-epochs`` epochs and tested with its final weights, or with
+    ``--kg-best-epoch`` validated after every epoch and tested with the epoch of best validation MRR
+    (the reference's protocol). The tested weights go to ``checkpoint`` (to re-test without training)."""
     from ..cli import cli
 
     if torch.cuda.is_available():
@@ -357,14 +358,25 @@ def _kg_run(setting: KGSetting, args: argparse.Namespace, seed: int, checkpoint:
     overrides = [f"--seed_everything={seed}", *setting.args, *["--model.dependent=true"] * args.kg_dependent]
     built = cli(["kg", "--config", setting.config, *overrides], run=False)  # seeded, then built
     model, data = built.model, built.datamodule
-    timer = EpochTimer()
+    timer, best = EpochTimer(), getattr(args, "kg_best_epoch", False)
+    # the best epoch's weights, kept beside the run's checkpoint until it is tested
+    selector = ModelCheckpoint(
+        dirpath=checkpoint.with_suffix(".epochs"), filename="best", monitor="val/mrr", mode="max"
+    )
     trainer = quiet_trainer(
-        max_epochs=args.kg_epochs, callbacks=[timer], limit_val_batches=0, accelerator=args.kg_accelerator
+        max_epochs=args.kg_epochs,
+        callbacks=[timer, selector] if best else [timer],
+        limit_val_batches=1.0 if best else 0,
+        num_sanity_val_steps=0,
+        accelerator=args.kg_accelerator,
     )
     trainer.fit(model, data)
-    result = trainer.test(model, data, verbose=False)[0]
-    trainer.save_checkpoint(checkpoint, weights_only=True)
+    result = trainer.test(model, data, ckpt_path="best" if best else None, verbose=False)[0]
+    trainer.save_checkpoint(checkpoint, weights_only=True)  # the tested weights
     metrics = {k.split("/")[1]: v for k, v in result.items()}
+    if best:
+        chosen = torch.load(selector.best_model_path, map_location="cpu", weights_only=False)
+        metrics |= {"best_epoch": chosen["epoch"], "val_mrr": float(selector.best_model_score)}
     if model.device.type == "cuda":  # the accelerator's peak, not the host's
         device, peak_mb = torch.cuda.get_device_name(model.device), torch.cuda.max_memory_allocated() / 2**20
     else:
@@ -378,17 +390,24 @@ def _kg_run(setting: KGSetting, args: argparse.Namespace, seed: int, checkpoint:
 
 
 def _kg_model(
-    dataset: str, model: str, epochs: int, accelerator: str = "cpu", dependent: bool = False
+    dataset: str,
+    model: str,
+    epochs: int,
+    accelerator: str = "cpu",
+    dependent: bool = False,
+    best: bool = False,
 ) -> str:
     """The model field of a run: NBFNet runs are told apart by their settings (the reference's per-dataset
-    config on the inductive splits; relations free or query-dependent), epochs and where they ran; the
-    baselines (which stop early and run on the CPU) by their name."""
+    config on the inductive splits; relations free or query-dependent), epochs, which epoch was tested
+    (the last, or the best on validation) and where they ran; the baselines (which stop early and run on
+    the CPU) by their name."""
     if model != "NBFNet":
         return model
     where = "" if accelerator == "cpu" else f" [{accelerator}]"
     marks = ["reference settings"] * KG_DATASETS[dataset].inductive + ["dependent relations"] * dependent
     name = f"NBFNet ({', '.join(marks)})" if marks else "NBFNet"
-    return f"{name}, {epochs} epoch{'s' * (epochs > 1)}{where}"
+    epochs_text = f"{epochs} epoch{'s' * (epochs > 1)}"
+    return f"{name}, {f'best validation epoch of {epochs}' if best else epochs_text}{where}"
 
 
 def _spread(values: list[float]) -> str:
@@ -455,7 +474,9 @@ def bench_kg(args: argparse.Namespace, console: Console) -> tuple[str, str]:
     grid = [
         {
             "dataset": name,
-            "model": _kg_model(name, model, args.kg_epochs, args.kg_accelerator, args.kg_dependent),
+            "model": _kg_model(
+                name, model, args.kg_epochs, args.kg_accelerator, args.kg_dependent, args.kg_best_epoch
+            ),
         }
         | {"seed": seed}
         for name in args.kg_datasets
@@ -526,6 +547,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--kg-no-baselines", action="store_true", help="NBFNet only (no pykeen needed)")
     parser.add_argument(
         "--kg-dependent", action="store_true", help="NBFNet with query-dependent relations (own rows)"
+    )
+    parser.add_argument(
+        "--kg-best-epoch",
+        action="store_true",
+        help="validate NBFNet after every epoch and test its best epoch by validation MRR, as the "
+        "reference does (own rows); default: test the last epoch",
     )
     parser.add_argument(
         "--kg-accelerator",
