@@ -501,6 +501,38 @@ def bench_kg(args: argparse.Namespace, console: Console) -> tuple[str, str]:
     return body, updated
 
 
+def _add_kg_options(parser: argparse.ArgumentParser) -> None:
+    """The ``bench-kg`` options (``--kg-*``)."""
+    parser.add_argument("--kg-epochs", type=int, default=1)
+    parser.add_argument("--kg-seeds", type=int, default=1)
+    parser.add_argument(
+        "--kg-first-seed",
+        type=int,
+        default=0,
+        help="seeds F…F+S-1 (runs of one setting in parallel processes, one seed range each)",
+    )
+    parser.add_argument("--kg-datasets", nargs="+", default=list(KG_DATASETS), choices=list(KG_DATASETS))
+    parser.add_argument(
+        "--kg-results", default=str(RESULTS_DIR / "graphs-kg.json"), help="store of finished runs (tracked)"
+    )
+    parser.add_argument("--kg-no-baselines", action="store_true", help="NBFNet only (no pykeen needed)")
+    parser.add_argument(
+        "--kg-dependent", action="store_true", help="NBFNet with query-dependent relations (own rows)"
+    )
+    parser.add_argument(
+        "--kg-best-epoch",
+        action="store_true",
+        help="validate NBFNet after every epoch and test its best epoch by validation MRR, as the "
+        "reference does (own rows); default: test the last epoch",
+    )
+    parser.add_argument(
+        "--kg-accelerator",
+        default="cpu",
+        choices=["cpu", "gpu"],
+        help="where NBFNet trains (the baselines: CPU)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ffn-graphs", description=__doc__.split("\n\n")[0])
     parser.add_argument("which", choices=["bench-virgo", "bench-kg"])
@@ -522,18 +554,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--weight-decays", type=float, nargs="+", default=[5e-4], help="weight decays of the GCN grid"
     )
-    parser.add_argument("--kg-epochs", type=int, default=1)
-    parser.add_argument("--kg-seeds", type=int, default=1)
-    parser.add_argument(
-        "--kg-first-seed",
-        type=int,
-        default=0,
-        help="seeds F…F+S-1 (runs of one setting in parallel processes, one seed range each)",
-    )
-    parser.add_argument("--kg-datasets", nargs="+", default=list(KG_DATASETS), choices=list(KG_DATASETS))
-    parser.add_argument(
-        "--kg-results", default=str(RESULTS_DIR / "graphs-kg.json"), help="store of finished runs (tracked)"
-    )
     parser.add_argument(
         "--virgo-results",
         default=str(RESULTS_DIR / "graphs-virgo.json"),
@@ -544,22 +564,7 @@ def _parser() -> argparse.ArgumentParser:
         default="docs/graphs-virgo.png",
         help="accuracy-against-depth figure ('' for none)",
     )
-    parser.add_argument("--kg-no-baselines", action="store_true", help="NBFNet only (no pykeen needed)")
-    parser.add_argument(
-        "--kg-dependent", action="store_true", help="NBFNet with query-dependent relations (own rows)"
-    )
-    parser.add_argument(
-        "--kg-best-epoch",
-        action="store_true",
-        help="validate NBFNet after every epoch and test its best epoch by validation MRR, as the "
-        "reference does (own rows); default: test the last epoch",
-    )
-    parser.add_argument(
-        "--kg-accelerator",
-        default="cpu",
-        choices=["cpu", "gpu"],
-        help="where NBFNet trains (the baselines: CPU)",
-    )
+    _add_kg_options(parser)
     parser.add_argument("--output", default="BENCHMARKS.md")
     return parser
 
