@@ -358,14 +358,14 @@ def _kg_run(setting: KGSetting, args: argparse.Namespace, seed: int, checkpoint:
     overrides = [f"--seed_everything={seed}", *setting.args, *["--model.dependent=true"] * args.kg_dependent]
     built = cli(["kg", "--config", setting.config, *overrides], run=False)  # seeded, then built
     model, data = built.model, built.datamodule
-    timer, best = EpochTimer(), getattr(args, "kg_best_epoch", False)
+    timer, best = EpochTimer(), args.kg_best_epoch
     # the best epoch's weights, kept beside the run's checkpoint until it is tested
     selector = ModelCheckpoint(
         dirpath=checkpoint.with_suffix(".epochs"), filename="best", monitor="val/mrr", mode="max"
     )
     trainer = quiet_trainer(
         max_epochs=args.kg_epochs,
-        callbacks=[timer, selector] if best else [timer],
+        callbacks=[timer, *[selector] * best],
         limit_val_batches=1.0 if best else 0,
         num_sanity_val_steps=0,
         accelerator=args.kg_accelerator,
@@ -375,7 +375,7 @@ def _kg_run(setting: KGSetting, args: argparse.Namespace, seed: int, checkpoint:
     trainer.save_checkpoint(checkpoint, weights_only=True)  # the tested weights
     metrics = {k.split("/")[1]: v for k, v in result.items()}
     if best:
-        chosen = torch.load(selector.best_model_path, map_location="cpu", weights_only=False)
+        chosen = torch.load(selector.best_model_path, map_location="cpu", weights_only=True)
         metrics |= {"best_epoch": chosen["epoch"], "val_mrr": float(selector.best_model_score)}
     if model.device.type == "cuda":  # the accelerator's peak, not the host's
         device, peak_mb = torch.cuda.get_device_name(model.device), torch.cuda.max_memory_allocated() / 2**20
@@ -406,8 +406,8 @@ def _kg_model(
     where = "" if accelerator == "cpu" else f" [{accelerator}]"
     marks = ["reference settings"] * KG_DATASETS[dataset].inductive + ["dependent relations"] * dependent
     name = f"NBFNet ({', '.join(marks)})" if marks else "NBFNet"
-    epochs_text = f"{epochs} epoch{'s' * (epochs > 1)}"
-    return f"{name}, {f'best validation epoch of {epochs}' if best else epochs_text}{where}"
+    tested = f"best validation epoch of {epochs}" if best else f"{epochs} epoch{'s' * (epochs > 1)}"
+    return f"{name}, {tested}{where}"
 
 
 def _spread(values: list[float]) -> str:
