@@ -16,6 +16,7 @@ from ffn_graphs.kg import (
     remove_easy_edges,
     sample_negatives,
     sampled_ranking_metrics,
+    split_directions,
     true_tail_mask,
 )
 from ffn_graphs.models.gnn import DeepGNN, initialize, nonzero_dropout
@@ -256,3 +257,27 @@ def test_pna_aggregation_matches_a_per_node_loop_with_the_boundary_as_a_self_mes
     (reference * weights).sum().backward()
     torch.testing.assert_close(ours_inputs[0].grad, ref_messages.grad)
     torch.testing.assert_close(ours_inputs[1].grad, ref_boundary.grad)
+
+
+def test_split_directions_asks_the_first_half_for_tails_and_the_rest_for_heads():
+    # NBFNet-PyG's negative_sampling: tails of batch[: B // 2] corrupted, heads of the rest
+    triples = torch.tensor([[0, 0, 1], [2, 1, 3], [4, 0, 5], [6, 1, 7], [8, 0, 9]])
+    assert split_directions(triples, 2).tolist() == [[0, 0, 1], [2, 1, 3], [5, 2, 4], [7, 3, 6], [9, 2, 8]]
+
+
+def test_one_hop_removal_takes_the_edges_of_every_candidate_not_only_the_answer():
+    # facts: 0-1 (the answer's), 0-2 and 2-0 (a negative's, two relations), 3-4 (elsewhere)
+    triples = torch.tensor([[0, 1, 1], [0, 0, 2], [2, 1, 0], [3, 0, 4]])
+    edge_index, edge_type = fact_graph(triples, 2)
+    query, candidates = torch.tensor([[0, 0, 1]]), torch.tensor([[1, 2]])  # answer 1, negative 2
+
+    def kept(one_hop, with_candidates):
+        index, types = remove_easy_edges(
+            edge_index, edge_type, query, 2, one_hop, candidates if with_candidates else None
+        )
+        return {(h, r, t) for (h, t), r in zip(index.T.tolist(), types.tolist(), strict=True)}
+
+    assert kept(True, True) == {(3, 0, 4), (4, 2, 3)}  # no edge left between 0 and any candidate
+    assert (0, 0, 2) in kept(True, False)  # the answer's edges only: the negative keeps its shortcut
+    # without one_hop: (h, r, c) and its inverse per candidate, whatever else joins them stays
+    assert kept(False, True) == {(0, 1, 1), (1, 3, 0), (2, 1, 0), (0, 3, 2), (3, 0, 4), (4, 2, 3)}

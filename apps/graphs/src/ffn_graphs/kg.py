@@ -18,6 +18,7 @@ __all__ = [
     "remove_easy_edges",
     "sample_negatives",
     "sampled_ranking_metrics",
+    "split_directions",
     "true_tail_mask",
 ]
 
@@ -29,11 +30,24 @@ def fact_graph(triples: torch.Tensor, num_relations: int) -> tuple[torch.Tensor,
     return edge_index, torch.cat([relations, relations + num_relations])
 
 
+def _inverse(triples: torch.Tensor, num_relations: int) -> torch.Tensor:
+    heads, relations, tails = triples.unbind(1)
+    return torch.stack([tails, relations + num_relations, heads], dim=1)
+
+
 def both_directions(triples: torch.Tensor, num_relations: int) -> torch.Tensor:
     """``(h, r, t)`` and ``(t, r + R, h)`` for every triple: tail queries for both prediction directions."""
-    heads, relations, tails = triples.unbind(1)
-    inverse = torch.stack([tails, relations + num_relations, heads], dim=1)
-    return torch.cat([triples, inverse])
+    return torch.cat([triples, _inverse(triples, num_relations)])
+
+
+def split_directions(triples: torch.Tensor, num_relations: int) -> torch.Tensor:
+    """One tail query per triple: ``(h, r, t)`` for the first half, ``(t, r + R, h)`` for the rest.
+
+    The reference's training batch (NBFNet-PyG ``tasks.negative_sampling``): the first ``B // 2``
+    triples have their tails corrupted, the others their heads, so a triple is one query per epoch.
+    """
+    half = len(triples) // 2
+    return torch.cat([triples[:half], _inverse(triples[half:], num_relations)])
 
 
 def remove_easy_edges(
@@ -42,6 +56,7 @@ def remove_easy_edges(
     queries: torch.Tensor,
     num_relations: int,
     one_hop: bool = False,
+    candidates: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Drop the edges that state the answers of ``queries`` directly: ``(h, r, t)`` and ``(t, r⁻¹, h)``,
     or with ``one_hop`` every edge between ``h`` and ``t`` whatever its relation (the reference's
@@ -49,7 +64,17 @@ def remove_easy_edges(
 
     NBFNet's training trick: otherwise the model learns to read the target edge instead of reasoning
     over the other paths (and then fails on test triples, which are absent from the graph).
+
+    ``candidates`` (``(B, K)``, default the targets ``queries[:, 2:]``): the scored tails of each query,
+    its target and its negatives. The reference removes the easy edges of every candidate, not only of
+    the target: under ``one_hop`` a negative would otherwise keep its direct edges to the query's head
+    while the answer never has one, and the model would learn "a direct edge means a wrong answer".
+    (Without ``one_hop`` filtered negatives have no ``(h, r, ·)`` edge, so this removes nothing more.)
     """
+    if candidates is not None:
+        queries = torch.cat(
+            [queries[:, :2].repeat_interleave(candidates.shape[1], 0), candidates.reshape(-1, 1)], dim=1
+        )
     heads, relations, tails = queries.unbind(1)
     inverse = torch.where(relations < num_relations, relations + num_relations, relations - num_relations)
     removed = torch.cat(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +22,7 @@ from .kg import (
     remove_easy_edges,
     sample_negatives,
     sampled_ranking_metrics,
+    split_directions,
     true_tail_mask,
 )
 from .models.gnn import ConvKind, DeepGNN, InitScheme, initialize
@@ -188,6 +189,9 @@ class KGCompletion(LightningModule):
             relation (the reference's ``remove_one_hop``, on in its FB15k-237 configs).
         dependent: relation vectors computed from the query relation (the reference's ``dependent:
             yes``); False keeps one free vector per relation and layer.
+        train_directions: ``"split"`` (the reference's): each training triple is one query, the first
+            half of a batch asking for tails, the rest for heads; ``"both"`` (a deviation, twice the
+            queries per batch): every triple asked both ways.
         optimizer: optimizer factory (reference: Adam 5e-3).
         compile: compile NBFNet with ``torch.compile`` (in place, so checkpoint keys do not change);
             off by default, BENCHMARKS.md "CPU training step" shows where it pays.
@@ -207,10 +211,13 @@ class KGCompletion(LightningModule):
         remove_easy_edges: bool = True,
         remove_one_hop: bool = False,
         dependent: bool = False,
+        train_directions: Literal["split", "both"] = "split",
         optimizer: OptimizerCallable = torch.optim.Adam,
         compile: bool = False,
     ) -> None:
         super().__init__()
+        if train_directions not in ("split", "both"):
+            raise ValueError(f"KGCompletion: train_directions={train_directions!r} is not 'split' or 'both'")
         self.save_hyperparameters()
         self.model = NBFNet(
             2 * num_relations,
@@ -248,17 +255,19 @@ class KGCompletion(LightningModule):
 
     def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
         graph = self._stage("train")
-        queries = both_directions(batch[0].cpu(), self.num_relations)
+        directions = split_directions if self.hparams.train_directions == "split" else both_directions
+        queries = directions(batch[0].cpu(), self.num_relations)
+        mask = true_tail_mask(queries, graph.known, graph.num_nodes)
+        negatives = sample_negatives(mask, self.hparams.num_negatives, self.generator)
         edge_index, edge_type = graph.edge_index, graph.edge_type
-        if self.hparams.remove_easy_edges:
+        if self.hparams.remove_easy_edges:  # of the target and of every negative, as the reference
+            candidates = torch.cat([queries[:, 2:3], negatives], dim=1)
             edge_index, edge_type = remove_easy_edges(
-                edge_index, edge_type, queries, self.num_relations, one_hop=self.hparams.remove_one_hop
+                edge_index, edge_type, queries, self.num_relations, self.hparams.remove_one_hop, candidates
             )
         scores = self._score(queries.to(self.device), graph, edge_index, edge_type)  # (B, N)
-        mask = true_tail_mask(queries, graph.known, graph.num_nodes)
-        negatives = sample_negatives(mask, self.hparams.num_negatives, self.generator).to(self.device)
         positive = scores.gather(1, queries[:, 2:3].to(self.device))
-        negative = scores.gather(1, negatives)
+        negative = scores.gather(1, negatives.to(self.device))
         weights = F.softmax(negative.detach() / self.hparams.adversarial_temperature, dim=1)
         loss = F.binary_cross_entropy_with_logits(
             positive, torch.ones_like(positive), reduction="none"
