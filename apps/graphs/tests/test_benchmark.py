@@ -99,6 +99,7 @@ def test_an_inductive_run_keeps_weights_that_test_the_same_again(tmp_path, best)
         kg_dependent=True,
         kg_best_epoch=best,
         kg_both_directions=not best,
+        kg_mlp_update=not best,
     )
     folder_args = (f"--data.folder={folders[0]}", f"--data.test_folder={folders[1]}")
     setting = KGSetting("fb237_v1", True, "experiments/kg_inductive_WN18RR_v1", folder_args)
@@ -107,6 +108,8 @@ def test_an_inductive_run_keeps_weights_that_test_the_same_again(tmp_path, best)
     model = KGCompletion.load_from_checkpoint(checkpoint)
     assert model.hparams.dependent  # the setting asked for is the one trained and kept
     assert model.hparams.train_directions == ("split" if best else "both")
+    update = model.model.layers[0].update_ffn  # the reference's linear map, or the flag's MLP
+    assert type(update).__name__ == ("Linear" if best else "MLP")
     assert model.hparams.adversarial_temperature == 1.0  # ... over the config's own (WN18RR_v1's)
     data = KnowledgeGraphDataModule(folder=folders[0], test_folder=folders[1], batch_size=64)
     again = Trainer(logger=False, enable_progress_bar=False).test(model, data, verbose=False)[0]

@@ -281,3 +281,17 @@ def test_one_hop_removal_takes_the_edges_of_every_candidate_not_only_the_answer(
     assert (0, 0, 2) in kept(True, False)  # the answer's edges only: the negative keeps its shortcut
     # without one_hop: (h, r, c) and its inverse per candidate, whatever else joins them stays
     assert kept(False, True) == {(0, 1, 1), (1, 3, 0), (2, 1, 0), (0, 3, 2), (3, 0, 4), (4, 2, 3)}
+
+
+@pytest.mark.parametrize("dependent", [False, True])
+def test_nbfnet_has_the_reference_parameter_count_by_default(dependent):
+    """NBFNet-PyG's model, counted from its code: the query embedding; per layer one linear update
+    ``13d → d`` (PNA), LayerNorm and the relation vectors (a ``d → 2R·d`` map when dependent); the
+    scorer ``2d → 2d → 1``."""
+    relations, d, layers = 2 * 237, 32, 6
+    relation = d * relations * d + relations * d if dependent else relations * d
+    layer = (13 * d * d + d) + 2 * d + relation
+    expected = relations * d + layers * layer + (2 * d * 2 * d + 2 * d) + (2 * d + 1)
+    net = NBFNet(relations, dim=d, num_layers=layers, dependent=dependent)
+    assert sum(p.numel() for p in net.parameters()) == expected
+    assert all(type(layer.update_ffn) is torch.nn.Linear for layer in net.layers)

@@ -6,7 +6,7 @@ holds a representation of the paths from ``h``: the boundary condition puts the 
 embedding on ``h`` (INDICATOR), each layer sends relation-conditioned messages along every edge
 (DistMult ``x ⊙ w_r``, TransE ``x + w_r``, RotatE a complex rotation), aggregates them together with the
 boundary (PNA: mean, max, min, std × identity, amplification, attenuation scalers, or a plain sum), and
-updates through ``LayerNorm(ReLU(update([h ‖ aggregate])))`` plus a shortcut. A scorer reads
+updates through ``ReLU(LayerNorm(update([h ‖ aggregate])))`` plus a shortcut. A scorer reads
 ``[h_t ‖ q]`` for every candidate tail ``t``.
 
 The update and the scorer are injected `ffn_blocks` factories. Everything runs on CPU with PyG and
@@ -149,8 +149,9 @@ class NBFNet(nn.Module):
         num_layers: Bellman-Ford iterations (reference: 6).
         message: message function.
         aggregate: aggregation function.
-        update: update factory (None: `MLP` with hidden width ``dim``, close to the reference's single
-            linear layer at a fraction of an expanded MLP's cost).
+        update: update factory ``(13·dim or 2·dim) → dim`` (None: one ``nn.Linear``, the reference's
+            ``GeneralizedRelationalConv.linear``; any `ffn_blocks` block swaps in, e.g. ``partial(MLP,
+            hidden_features=dim, act=nn.ReLU)``, the default here before 2026-12-07).
         scorer: scorer factory ``2d → 1`` (None: `MLP` with hidden width ``2d``, the reference's).
         layer_norm: LayerNorm in every layer.
         shortcut: residual in every layer.
@@ -172,7 +173,7 @@ class NBFNet(nn.Module):
         dependent: bool = False,
     ) -> None:
         super().__init__()
-        update = update or partial(MLP, hidden_features=dim, act=nn.ReLU)
+        update = update or nn.Linear
         scorer = scorer or partial(MLP, hidden_features=2 * dim, act=nn.ReLU)
         self.num_relations = num_relations
         self.query = nn.Embedding(num_relations, dim)
