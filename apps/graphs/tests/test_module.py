@@ -88,7 +88,9 @@ def test_an_nbfnet_training_step_is_the_references_batch(monkeypatch):
     assert queries[:8].tolist() == triples[:8].tolist()
     assert queries[8:].tolist() == (triples[8:, [2, 1, 0]] + torch.tensor([0, r, 0])).tolist()
     graph = data.stages["train"]
-    negatives = sample_negatives(true_tail_mask(queries, graph.known, graph.num_nodes), 32, draw)
+    negatives = sample_negatives(
+        true_tail_mask(queries, graph.known, graph.num_nodes), model.hparams.num_negatives, draw
+    )
     pairs = set(map(tuple, graph.edge_index.T.tolist()))
     left = set(map(tuple, seen["edge_index"].T.tolist()))
     touching = {

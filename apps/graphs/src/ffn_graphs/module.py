@@ -259,15 +259,15 @@ class KGCompletion(LightningModule):
         queries = directions(batch[0].cpu(), self.num_relations)
         mask = true_tail_mask(queries, graph.known, graph.num_nodes)
         negatives = sample_negatives(mask, self.hparams.num_negatives, self.generator)
+        candidates = torch.cat([queries[:, 2:3], negatives], dim=1)  # the answer, then its negatives
         edge_index, edge_type = graph.edge_index, graph.edge_type
-        if self.hparams.remove_easy_edges:  # of the target and of every negative, as the reference
-            candidates = torch.cat([queries[:, 2:3], negatives], dim=1)
+        if self.hparams.remove_easy_edges:  # of every candidate, as the reference
             edge_index, edge_type = remove_easy_edges(
                 edge_index, edge_type, queries, self.num_relations, self.hparams.remove_one_hop, candidates
             )
         scores = self._score(queries.to(self.device), graph, edge_index, edge_type)  # (B, N)
-        positive = scores.gather(1, queries[:, 2:3].to(self.device))
-        negative = scores.gather(1, negatives.to(self.device))
+        scored = scores.gather(1, candidates.to(self.device))
+        positive, negative = scored[:, :1], scored[:, 1:]
         weights = F.softmax(negative.detach() / self.hparams.adversarial_temperature, dim=1)
         loss = F.binary_cross_entropy_with_logits(
             positive, torch.ones_like(positive), reduction="none"
